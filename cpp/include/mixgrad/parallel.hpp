@@ -1,0 +1,72 @@
+// Thread-count policy and a blocked parallel loop that is deterministic by construction.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+
+#ifdef MIXGRAD_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace mixgrad::parallel {
+
+// 0 means "not set": follow OpenMP's current default (which threadpoolctl can change).
+inline std::atomic<int> g_num_threads{0};
+
+inline int max_threads_default() {
+#ifdef MIXGRAD_HAVE_OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+inline int num_threads() {
+  const int n = g_num_threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : max_threads_default();
+}
+
+inline void set_num_threads(int n) { g_num_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+
+// nthreads <= 0 asks for the default.
+inline int resolve(int nthreads) { return nthreads > 0 ? nthreads : num_threads(); }
+
+// Runs body(begin, end) over [0, n) in blocks of `block` elements. Block boundaries depend on n
+// and block only, never on the thread count, so any per-element result is identical for any
+// number of threads (vector body vs scalar tail included). Small n stays on the calling thread.
+// The first exception thrown by any block is rethrown after the parallel region.
+template <class Body>
+void for_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t min_parallel, Body&& body) {
+  if (n == 0) return;
+  block = std::max<std::size_t>(block, 1);
+  const std::size_t nblocks = (n + block - 1) / block;
+  const int threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(resolve(nthreads)), nblocks));
+  if (threads <= 1 || n < min_parallel) {
+    for (std::size_t b = 0; b < nblocks; ++b) body(b * block, std::min(n, (b + 1) * block));
+    return;
+  }
+#ifdef MIXGRAD_HAVE_OPENMP
+  std::exception_ptr error;
+  std::once_flag once;
+  std::atomic<bool> failed{false};
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::ptrdiff_t b = 0; b < static_cast<std::ptrdiff_t>(nblocks); ++b) {
+    if (failed.load(std::memory_order_relaxed)) continue;
+    try {
+      const std::size_t begin = static_cast<std::size_t>(b) * block;
+      body(begin, std::min(n, begin + block));
+    } catch (...) {
+      std::call_once(once, [&] { error = std::current_exception(); });
+      failed.store(true, std::memory_order_relaxed);
+    }
+  }
+  if (error) std::rethrow_exception(error);
+#else
+  for (std::size_t b = 0; b < nblocks; ++b) body(b * block, std::min(n, (b + 1) * block));
+#endif
+}
+
+}  // namespace mixgrad::parallel

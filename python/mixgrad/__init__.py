@@ -1,0 +1,26 @@
+"""mixgrad: gradients through random samples, fast, over large batches.
+
+* continuous samples: implicit reparameterization for Gaussian mixtures (means, scales and
+  mixing weights);
+* discrete samples: REBAR and its peer estimators for Bernoulli and categorical variables;
+* the normal special functions and a deterministic parallel generator they rest on.
+"""
+
+from __future__ import annotations
+
+from ._loader import _core
+from ._threads import get_num_threads, set_num_threads, threads
+from . import random, special
+
+__version__: str = _core.__version__
+has_openmp: bool = bool(_core.has_openmp)
+
+__all__ = [
+    "__version__",
+    "has_openmp",
+    "get_num_threads",
+    "set_num_threads",
+    "threads",
+    "random",
+    "special",
+]

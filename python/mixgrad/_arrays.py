@@ -1,0 +1,83 @@
+"""Array-argument handling shared by the ufunc-like functions: dtype rules, broadcasting, out=."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["as_float_array", "result_dtype", "call_elementwise"]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _float_dtype_of(a: np.ndarray, name: str) -> np.dtype:
+    kind = a.dtype.kind
+    if kind == "f":
+        if a.dtype.itemsize > 8:
+            raise TypeError(f"{name}: long double is not supported; cast to float64")
+        return np.dtype(np.float32) if a.dtype.itemsize <= 4 else np.dtype(np.float64)
+    if kind in "biu":
+        return np.dtype(np.float64)
+    raise TypeError(f"{name} must be real numbers (float32, float64 or integers), got dtype {a.dtype}")
+
+
+def as_float_array(x: Any, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray:
+    """``x`` as a C-contiguous float32/float64 array; no copy when it already is one.
+
+    Integers and booleans become float64, float16 becomes float32; complex, object and string
+    inputs raise TypeError naming ``name``.
+    """
+    a = np.asarray(x)
+    target = _float_dtype_of(a, name) if dtype is None else np.dtype(dtype)
+    return np.ascontiguousarray(a, dtype=target)
+
+
+def result_dtype(*arrays: np.ndarray, names: Tuple[str, ...]) -> np.dtype:
+    """float32 only when every argument is float32 (or a Python scalar next to one)."""
+    dts = [_float_dtype_of(np.asarray(a), n) for a, n in zip(arrays, names)]
+    return np.dtype(np.float32) if all(d == np.float32 for d in dts) else np.dtype(np.float64)
+
+
+def _check_out(out: Any, shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}, expected {shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, expected {dtype}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out
+
+
+def call_elementwise(
+    kernel: Callable[..., np.ndarray],
+    args: Tuple[Any, ...],
+    names: Tuple[str, ...],
+    out: Optional[np.ndarray],
+    nthreads: int,
+) -> Any:
+    """Broadcast ``args``, run ``kernel(*flat_args, out=..., nthreads=...)``, reshape.
+
+    Scalars in give a numpy scalar out, as numpy ufuncs do.
+    """
+    raw = [np.asarray(a) for a in args]
+    dtype = result_dtype(*raw, names=names)
+    shape = np.broadcast_shapes(*(r.shape for r in raw)) if len(raw) > 1 else raw[0].shape
+    flat = []
+    for r, n in zip(raw, names):
+        _float_dtype_of(r, n)
+        b = np.broadcast_to(r, shape) if r.shape != shape else r
+        flat.append(np.ascontiguousarray(b, dtype=dtype).reshape(-1))
+    if out is not None:
+        target = _check_out(out, shape, dtype)
+        if target.flags.c_contiguous:
+            kernel(*flat, out=target.reshape(-1), nthreads=nthreads)
+            return target
+        target[...] = kernel(*flat, out=None, nthreads=nthreads).reshape(shape)
+        return target
+    result = kernel(*flat, out=None, nthreads=nthreads).reshape(shape)
+    if all(r.ndim == 0 for r in raw):
+        return result[()]
+    return result

@@ -1,0 +1,15 @@
+"""Import of the compiled core with an error that says how to build it."""
+
+from __future__ import annotations
+
+try:
+    from . import _core
+except ImportError as exc:  # pragma: no cover - exercised only on broken installs
+    raise ImportError(
+        "mixgrad's compiled core (mixgrad._core) is missing or was built for another Python. "
+        "Build and install it from the source tree with `pip install .` (or "
+        "`pip install --no-build-isolation -e .` for development). "
+        f"Original error: {exc}"
+    ) from exc
+
+__all__ = ["_core"]
