@@ -1,0 +1,1 @@
+"""asv benchmarks for mixgrad. Run from benchmarks/: `asv run --quick -E existing` (see README)."""
