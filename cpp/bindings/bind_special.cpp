@@ -62,7 +62,7 @@ void ndtr_k(const T* x, T* y, std::size_t n) { mixgrad::special::arrays::ndtr(x,
 template <class T>
 void log_ndtr_k(const T* x, T* y, std::size_t n) { mixgrad::special::arrays::log_ndtr(x, y, n); }
 template <class T>
-void ndtri_k(const T* x, T* y, std::size_t n) { mixgrad::special::arrays::ndtri(x, y, n); }
+void ndtri_k(const T* x, T* y, std::size_t n) { mixgrad::special::arrays::ndtri<T>(x, y, n); }
 template <class T>
 void erfcx_k(const T* x, T* y, std::size_t n) { mixgrad::special::arrays::erfcx(x, y, n); }
 template <class T>

@@ -33,10 +33,16 @@ def as_float_array(x: Any, name: str, dtype: Optional[np.dtype] = None) -> np.nd
     return np.ascontiguousarray(a, dtype=target)
 
 
-def result_dtype(*arrays: np.ndarray, names: Tuple[str, ...]) -> np.dtype:
-    """float32 only when every argument is float32 (or a Python scalar next to one)."""
-    dts = [_float_dtype_of(np.asarray(a), n) for a, n in zip(arrays, names)]
-    return np.dtype(np.float32) if all(d == np.float32 for d in dts) else np.dtype(np.float64)
+def result_dtype(*args: Any, names: Tuple[str, ...]) -> np.dtype:
+    """float32 when numpy's promotion of the arguments gives float32 or narrower (Python scalars
+    adapt to arrays, as in numpy), else float64."""
+    for a, n in zip(args, names):
+        _float_dtype_of(np.asarray(a), n)
+    # Python int/float stay scalars so they adapt to the array's precision (NEP 50).
+    promoted = np.result_type(*(a if isinstance(a, (int, float, np.generic, np.ndarray)) else np.asarray(a) for a in args))
+    if promoted.kind == "f" and promoted.itemsize <= 4:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
 
 
 def _check_out(out: Any, shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -62,12 +68,11 @@ def call_elementwise(
 
     Scalars in give a numpy scalar out, as numpy ufuncs do.
     """
+    dtype = result_dtype(*args, names=names)
     raw = [np.asarray(a) for a in args]
-    dtype = result_dtype(*raw, names=names)
     shape = np.broadcast_shapes(*(r.shape for r in raw)) if len(raw) > 1 else raw[0].shape
     flat = []
-    for r, n in zip(raw, names):
-        _float_dtype_of(r, n)
+    for r in raw:
         b = np.broadcast_to(r, shape) if r.shape != shape else r
         flat.append(np.ascontiguousarray(b, dtype=dtype).reshape(-1))
     if out is not None:

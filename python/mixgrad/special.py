@@ -64,7 +64,7 @@ def log_ndtr(x: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int
 def ndtri(p: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] = None) -> Any:
     """Inverse of the standard normal CDF, Phi^{-1}(p).
 
-    Wichura's AS241 rational approximations polished by one Newton step in the tails.
+    Wichura's AS241 rational approximations (within 4 ulp of the exact quantile).
     ndtri(0) = -inf, ndtri(1) = inf; p outside [0, 1] or nan gives nan. Subnormal p are
     handled (ndtri(5e-324) = -38.47). See :func:`ndtr` for the parameters.
     """

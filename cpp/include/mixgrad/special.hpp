@@ -37,33 +37,18 @@ MIXGRAD_INLINE void half_square(double y, double& A, double& r) {
 MIXGRAD_INLINE double scaled_lower_tail(double y) {
   const double s = 1.0 / (y + 4.0);
   const double t = 1.0 - 8.0 * s;
-  double g = 1.17547899148077402947e-10;
-  g = g * t + 3.40331230864949464757e-10;
-  g = g * t - 8.54652189988014714341e-10;
-  g = g * t - 3.73064508186837027859e-9;
-  g = g * t + 1.43299184010886129338e-9;
-  g = g * t + 2.14276038434523558843e-8;
-  g = g * t + 1.46307274056511747346e-8;
-  g = g * t - 8.68664701599789275953e-8;
-  g = g * t - 1.56502364619931066222e-7;
-  g = g * t + 2.72462969511458720794e-7;
-  g = g * t + 1.02256041582960376598e-6;
-  g = g * t - 6.29836733849236905103e-7;
-  g = g * t - 5.92058651955689084225e-6;
-  g = g * t + 7.16658764119512099084e-7;
-  g = g * t + 3.51447947875335530765e-5;
-  g = g * t - 1.90824635141457105280e-6;
-  g = g * t - 2.31094953240194385155e-4;
-  g = g * t + 1.33344309411832543915e-4;
-  g = g * t + 1.63081845939458597720e-3;
-  g = g * t - 3.47969236704797363022e-3;
-  g = g * t - 7.54018896682523998103e-3;
-  g = g * t + 6.03965748909178722508e-2;
-  g = g * t - 1.86521857959654828793e-1;
-  g = g * t + 3.87137400742214917471e-1;
-  g = g * t - 6.07896641971892124527e-1;
-  g = g * t + 7.55285130415751492050e-1;
-  return g * s;
+  static constexpr double c[26] = {
+      7.55285130415751492050e-1, -6.07896641971892124527e-1, 3.87137400742214917471e-1,
+      -1.86521857959654828793e-1, 6.03965748909178722508e-2, -7.54018896682523998103e-3,
+      -3.47969236704797363022e-3, 1.63081845939458597720e-3, 1.33344309411832543915e-4,
+      -2.31094953240194385155e-4, -1.90824635141457105280e-6, 3.51447947875335530765e-5,
+      7.16658764119512099084e-7, -5.92058651955689084225e-6, -6.29836733849236905103e-7,
+      1.02256041582960376598e-6, 2.72462969511458720794e-7, -1.56502364619931066222e-7,
+      -8.68664701599789275953e-8, 1.46307274056511747346e-8, 2.14276038434523558843e-8,
+      1.43299184010886129338e-9, -3.73064508186837027859e-9, -8.54652189988014714341e-10,
+      3.40331230864949464757e-10, 1.17547899148077402947e-10,
+  };
+  return elem::poly4(c, t) * s;
 }
 
 // Phi(-y) for y >= 0 given q = Q(y): q * exp(-y^2/2), subnormal-exact; 0 beyond y = 40.
@@ -145,7 +130,7 @@ MIXGRAD_INLINE double inv_mills(double x) {
 
 namespace detail {
 
-// Wichura's AS241 rational approximations (Applied Statistics 37, 1988): central region in
+// Wichura's AS241 rational approximations (Applied Statistics 37, 1988; coefficients as published): central region in
 // r = 0.180625 - q^2, and two tail regions in r = sqrt(-log p) - 1.6 and - 5.
 MIXGRAD_INLINE double as241_central(double q) {
   const double r = 0.180625 - q * q;
@@ -193,12 +178,10 @@ MIXGRAD_INLINE double ndtri(double p) {
   const double central = detail::as241_central(q);
   const double pm = q < 0.0 ? p : 1.0 - p;  // 1 - p is exact for p >= 1/2
   const double pm_safe = pm > 0.0 ? pm : 0.5;
+  // AS241 alone is within 4 ulp of the exact quantile (tests/test_special_accuracy.py), so no
+  // Newton polish is needed.
   const double mag = detail::as241_tail(std::sqrt(-elem::log(pm_safe)));
-  // One Newton step on Phi(-mag) = pm in the tail, where Phi and pm are both relative-exact.
-  const double q_tail = scaled_lower_tail(mag);
-  const double resid = lower_tail_from_scaled(mag, q_tail) - pm_safe;
-  const double mag1 = mag + resid / normal_pdf(mag);
-  const double tail = q < 0.0 ? -mag1 : mag1;
+  const double tail = q < 0.0 ? -mag : mag;
   const double v = std::fabs(q) <= 0.425 ? central : tail;
   return p == 0.0 ? -elem::kInf : (p == 1.0 ? elem::kInf : ((p > 0.0 && p < 1.0) ? v : elem::kNaN));
 }
@@ -223,9 +206,13 @@ inline double ndtri_exp(double log_p) {
   if (std::isnan(log_p) || log_p > 0.0) return elem::kNaN;
   if (log_p == 0.0) return elem::kInf;
   if (log_p == -elem::kInf) return -elem::kInf;
-  if (log_p > -kLn2) return -ndtri(-std::expm1(log_p));  // upper half: 1 - p is exact this way
+  if (log_p > -0.0779615414697118) return -ndtri(-std::expm1(log_p));  // p > 0.925: 1 - p exactly
   double x;
-  if (log_p > -700.0) {
+  if (log_p > -2.5902671654458267) {
+    // Central region: AS241 takes q = p - 1/2, and q = (exp(log_p + ln 2) - 1)/2 keeps its
+    // relative precision near p = 1/2 (log_p + ln2_hi is exact there), where p itself would not.
+    x = detail::as241_central(0.5 * std::expm1((log_p + elem::kLn2Hi) + elem::kLn2Lo));
+  } else if (log_p > -700.0) {
     x = ndtri(std::exp(log_p));
   } else {
     // Start from the asymptotic root of log Phi(x) ~ -x^2/2 - log(-x sqrt(2 pi)), then Newton
@@ -251,7 +238,10 @@ inline double log_ndtr_diff(double a, double b) {
     a = -b;
     b = -t;
   }
-  if (b > 0.0) return std::log(ndtr_minus_half(b) + ndtr_minus_half(-a));  // straddles 0
+  if (b > 0.0) {  // straddles 0: add the two half-masses, or subtract both tails from 1
+    const double mass = ndtr_minus_half(b) + ndtr_minus_half(-a);
+    return mass < 0.5 ? std::log(mass) : std::log1p(-(ndtr(a) + ndtr(-b)));
+  }
   const double h = 0.5 * (b - a), m = 0.5 * (a + b);
   if (h * std::fmax(1.0, std::fabs(m)) < 0.25) {
     // Close points: integrate phi(m + t) = phi(m) exp(-m t - t^2/2) over [-h, h] by 8-point
