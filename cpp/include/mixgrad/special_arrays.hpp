@@ -59,11 +59,10 @@ void ndtri(const T* p, T* y, std::size_t n) {
     for (std::size_t i = 0; i < m; ++i) pin[i] = static_cast<double>(p[s + i]);
     detail::ndtri_central_pass(pin, pout, m);
     std::size_t k = 0;
-    for (std::size_t i = 0; i < m; ++i) {
-      if (!(std::fabs(pin[i] - 0.5) <= 0.425)) {  // tail, 0, 1, out of range or NaN
-        idx[k] = i;
-        tin[k++] = pin[i];
-      }
+    for (std::size_t i = 0; i < m; ++i) {  // branch-free compaction: tail, 0, 1, out of range, NaN
+      idx[k] = i;
+      tin[k] = pin[i];
+      k += !(std::fabs(pin[i] - 0.5) <= 0.425);
     }
     detail::ndtri_full_pass(tin, tout, k);
     for (std::size_t j = 0; j < k; ++j) pout[idx[j]] = tout[j];

@@ -1,0 +1,41 @@
+"""The `mixgrad` command: `mixgrad demo` and `mixgrad bench`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mixgrad", description="Gradients through random samples.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+    demo = sub.add_parser("demo", help="run the tour: speed, gradient checks, REBAR, GMM fits, figures")
+    demo.add_argument("--out", default="mixgrad-demo", help="folder for the figures and report (default: %(default)s)")
+    demo.add_argument("--quick", action="store_true", help="smaller problems (about 30 s)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    bench = sub.add_parser("bench", help="time mixgrad against the peer libraries that are installed")
+    bench.add_argument("--quick", action="store_true", help="smaller problems")
+    bench.add_argument("--repeats", type=int, default=5, help="timed repeats per case (median reported)")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(__version__)
+        return 0
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(out_dir=args.out, quick=args.quick, seed=args.seed)
+    if args.command == "bench":
+        from .bench import run_bench
+
+        return run_bench(quick=args.quick, repeats=args.repeats)
+    parser.print_help(sys.stderr)
+    return 2
