@@ -44,7 +44,7 @@ MIXGRAD_INLINE double poly4(const double (&c)[N], double x) {
     constexpr std::size_t top = (N - 1) / 4;  // chains run over i = j + 4m, m = top..0
     double a = (j + 4 * top < N) ? c[j + 4 * top] : 0.0;
 #pragma GCC unroll 16
-    for (std::size_t m = top; m-- > 0;) a = a * x4 + c[j + 4 * m];
+    for (std::size_t step = 1; step <= top; ++step) a = a * x4 + c[j + 4 * (top - step)];
     acc[j] = a;
   }
   return (acc[0] + x * acc[1]) + x2 * (acc[2] + x * acc[3]);
