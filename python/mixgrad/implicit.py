@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ._seeding import SeedLike, philox_key
+from ._seeding import SeedLike
 from .random import uniform
 
 __all__ = ["implicit_grad", "sampled_implicit_grad"]
@@ -146,7 +146,7 @@ def sampled_implicit_grad(
         lower = F <= 0.5
     else:
         lower = np.full(n, tail == "lower")
-    v = uniform((n, int(n_inner)), seed=philox_key(seed)[0])
+    v = uniform((n, int(n_inner)), seed=seed)
     Fc = F[:, None]
     u = np.where(lower[:, None], Fc * v, Fc + (1.0 - Fc) * v)
     t = np.asarray(quantile(u, th), dtype=np.float64)
