@@ -64,7 +64,7 @@ class Rebar(torch.nn.Module):
     >>> est = Rebar("bernoulli", temperature=0.5)
     >>> out = est(encoder(x), lambda b: log_joint(x, b))
     >>> (-out.surrogate.mean()).backward()
-    >>> est.variance_backward(out)
+    >>> est.variance_backward(out)      # before optimizer.step()
     >>> optimizer.step()
     """
 
@@ -164,6 +164,9 @@ class Rebar(torch.nn.Module):
 
     def variance_backward(self, output: EstimatorOutput) -> None:
         """Accumulate d(variance_loss)/d(eta, log_temperature) into their ``.grad`` only.
+
+        Call it before any optimizer step changes the parameters that f uses in place (the
+        variance graph goes through f's double backward).
 
         Parameters
         ----------
