@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ._loader import _core
 from ._threads import get_num_threads, set_num_threads, threads
-from . import random, special
+from . import implicit, random, special
+from .mixture import DiagGaussianMixture, MixtureGradient
 
 __version__: str = _core.__version__
 has_openmp: bool = bool(_core.has_openmp)
@@ -22,5 +23,8 @@ __all__ = [
     "set_num_threads",
     "threads",
     "random",
+    "implicit",
+    "DiagGaussianMixture",
+    "MixtureGradient",
     "special",
 ]

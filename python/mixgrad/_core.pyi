@@ -1,6 +1,6 @@
 # Type stubs for the compiled core, mixgrad._core. The public API is in the mixgrad package;
 # these functions take C-contiguous float32/float64 arrays exactly (no conversion).
-from typing import List, Optional, Sequence, TypeVar
+from typing import List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,3 +30,41 @@ def log_ndtr_diff(
 def fill_uniform(out: npt.NDArray[np.float64], k0: int, k1: int, stream: int = 0, nthreads: int = 0) -> None: ...
 def fill_normal(out: npt.NDArray[np.float64], k0: int, k1: int, stream: int = 0, nthreads: int = 0) -> None: ...
 def philox4x32_10(counter: Sequence[int], key: Sequence[int]) -> List[int]: ...
+
+# diagonal Gaussian mixtures: logits (B, K), means/scales (B, K, D); rows (S*B, D), row i of mixture i % B
+def mixture_log_prob(
+    logits: npt.NDArray[_F], means: npt.NDArray[_F], scales: npt.NDArray[_F], x: npt.NDArray[_F], nthreads: int = 0
+) -> npt.NDArray[_F]: ...
+def mixture_cdf_transform(
+    logits: npt.NDArray[_F], means: npt.NDArray[_F], scales: npt.NDArray[_F], x: npt.NDArray[_F], nthreads: int = 0
+) -> npt.NDArray[_F]: ...
+def mixture_quantile(
+    logits: npt.NDArray[_F], means: npt.NDArray[_F], scales: npt.NDArray[_F], u: npt.NDArray[_F], nthreads: int = 0
+) -> npt.NDArray[_F]: ...
+def mixture_sample(
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scales: npt.NDArray[_F],
+    n_per_mixture: int,
+    k0: int,
+    k1: int,
+    nthreads: int = 0,
+) -> npt.NDArray[_F]: ...
+def mixture_vjp(
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scales: npt.NDArray[_F],
+    x: npt.NDArray[_F],
+    grad_x: npt.NDArray[_F],
+    nthreads: int = 0,
+) -> Tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]: ...
+def mixture_jvp(
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scales: npt.NDArray[_F],
+    x: npt.NDArray[_F],
+    t_logits: npt.NDArray[_F],
+    t_means: npt.NDArray[_F],
+    t_scales: npt.NDArray[_F],
+    nthreads: int = 0,
+) -> npt.NDArray[_F]: ...

@@ -1,0 +1,182 @@
+// Bindings of the diagonal Gaussian mixture kernels (mixgrad/mixture.hpp). The Python layer
+// (mixgrad/mixture.py) checks parameter domains and reshapes; here shapes are checked again,
+// outputs allocated, and the kernels run without the GIL.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <tuple>
+
+#include "array_helpers.hpp"
+#include "mixgrad/mixture.hpp"
+
+namespace py = pybind11;
+using mixgrad::bind::carray;
+namespace mx = mixgrad::mixture;
+
+namespace {
+
+std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// logits (B, K), means and scales (B, K, D).
+template <class T>
+mx::Args<T> params(const carray<T>& logits, const carray<T>& means, const carray<T>& scales) {
+  if (logits.ndim() != 2) throw py::value_error("logits: expected shape (B, K), got " + shape_str(logits));
+  if (means.ndim() != 3) throw py::value_error("means: expected shape (B, K, D), got " + shape_str(means));
+  if (scales.ndim() != 3 || scales.shape(0) != means.shape(0) || scales.shape(1) != means.shape(1) ||
+      scales.shape(2) != means.shape(2))
+    throw py::value_error("scales: expected the shape of means " + shape_str(means) + ", got " + shape_str(scales));
+  if (logits.shape(0) != means.shape(0) || logits.shape(1) != means.shape(1))
+    throw py::value_error("logits: expected shape " + std::to_string(means.shape(0)) + ", " +
+                          std::to_string(means.shape(1)) + " to match means, got " + shape_str(logits));
+  mx::Args<T> a;
+  a.dm.B = static_cast<std::size_t>(means.shape(0));
+  a.dm.K = static_cast<std::size_t>(means.shape(1));
+  a.dm.D = static_cast<std::size_t>(means.shape(2));
+  if (a.dm.B == 0 || a.dm.K == 0 || a.dm.D == 0) throw py::value_error("means: B, K and D must be positive");
+  a.logits = logits.data();
+  a.means = means.data();
+  a.scales = scales.data();
+  return a;
+}
+
+// x (N, D) with N a multiple of B.
+template <class T>
+void rows(mx::Args<T>& a, const carray<T>& x, const char* name) {
+  if (x.ndim() != 2 || static_cast<std::size_t>(x.shape(1)) != a.dm.D || x.shape(0) % a.dm.B != 0)
+    throw py::value_error(std::string(name) + ": expected shape (S*" + std::to_string(a.dm.B) + ", " +
+                          std::to_string(a.dm.D) + "), got " + shape_str(x));
+  a.S = static_cast<std::size_t>(x.shape(0)) / a.dm.B;
+}
+
+template <class T>
+void def_all(py::module_& m) {
+  m.def(
+      "mixture_log_prob",
+      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, int nthreads) {
+        auto a = params(logits, means, scales);
+        rows(a, x, "x");
+        a.x = x.data();
+        carray<T> out(x.shape(0));
+        T* o = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          mx::per_row<mx::Op::LogProb>(a, o, 1, nthreads);
+        }
+        return out;
+      },
+      py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
+      py::arg("x").noconvert(), py::arg("nthreads") = 0);
+  m.def(
+      "mixture_cdf_transform",
+      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, int nthreads) {
+        auto a = params(logits, means, scales);
+        rows(a, x, "x");
+        a.x = x.data();
+        carray<T> out({x.shape(0), x.shape(1)});
+        T* o = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          mx::per_row<mx::Op::Cdf>(a, o, a.dm.D, nthreads);
+        }
+        return out;
+      },
+      py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
+      py::arg("x").noconvert(), py::arg("nthreads") = 0);
+  m.def(
+      "mixture_quantile",
+      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> u, int nthreads) {
+        auto a = params(logits, means, scales);
+        rows(a, u, "u");
+        carray<T> out({u.shape(0), u.shape(1)});
+        T* o = out.mutable_data();
+        const T* up = u.data();
+        {
+          py::gil_scoped_release release;
+          mx::quantile(a, up, o, nthreads);
+        }
+        return out;
+      },
+      py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
+      py::arg("u").noconvert(), py::arg("nthreads") = 0);
+  m.def(
+      "mixture_sample",
+      [](carray<T> logits, carray<T> means, carray<T> scales, std::size_t n_per_mixture, std::uint32_t k0,
+         std::uint32_t k1, int nthreads) {
+        auto a = params(logits, means, scales);
+        a.S = n_per_mixture;
+        carray<T> out({static_cast<py::ssize_t>(a.S * a.dm.B), static_cast<py::ssize_t>(a.dm.D)});
+        T* o = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          mx::sample(a, mixgrad::philox::Key{k0, k1}, o, nthreads);
+        }
+        return out;
+      },
+      py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
+      py::arg("n_per_mixture"), py::arg("k0"), py::arg("k1"), py::arg("nthreads") = 0);
+  m.def(
+      "mixture_vjp",
+      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, carray<T> grad_x, int nthreads) {
+        auto a = params(logits, means, scales);
+        rows(a, x, "x");
+        if (grad_x.ndim() != 2 || grad_x.shape(0) != x.shape(0) || grad_x.shape(1) != x.shape(1))
+          throw py::value_error("grad_x: expected the shape of x " + shape_str(x) + ", got " + shape_str(grad_x));
+        a.x = x.data();
+        a.gx = grad_x.data();
+        carray<T> ga({logits.shape(0), logits.shape(1)});
+        carray<T> gmu({means.shape(0), means.shape(1), means.shape(2)});
+        carray<T> gs({means.shape(0), means.shape(1), means.shape(2)});
+        T* pa = ga.mutable_data();
+        T* pm = gmu.mutable_data();
+        T* ps = gs.mutable_data();
+        {
+          py::gil_scoped_release release;
+          mx::vjp(a, pa, pm, ps, nthreads);
+        }
+        return std::make_tuple(ga, gmu, gs);
+      },
+      py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
+      py::arg("x").noconvert(), py::arg("grad_x").noconvert(), py::arg("nthreads") = 0);
+  m.def(
+      "mixture_jvp",
+      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, carray<T> t_logits, carray<T> t_means,
+         carray<T> t_scales, int nthreads) {
+        auto a = params(logits, means, scales);
+        rows(a, x, "x");
+        if (t_logits.ndim() != 2 || t_logits.shape(0) != logits.shape(0) || t_logits.shape(1) != logits.shape(1))
+          throw py::value_error("tangents.logits: expected shape " + shape_str(logits) + ", got " +
+                                shape_str(t_logits));
+        for (const auto* t : {&t_means, &t_scales})
+          if (t->ndim() != 3 || t->shape(0) != means.shape(0) || t->shape(1) != means.shape(1) ||
+              t->shape(2) != means.shape(2))
+            throw py::value_error(std::string(t == &t_means ? "tangents.means" : "tangents.scales") +
+                                  ": expected shape " + shape_str(means) + ", got " + shape_str(*t));
+        a.x = x.data();
+        a.ta = t_logits.data();
+        a.tmu = t_means.data();
+        a.ts = t_scales.data();
+        carray<T> out({x.shape(0), x.shape(1)});
+        T* o = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          mx::per_row<mx::Op::Jvp>(a, o, a.dm.D, nthreads);
+        }
+        return out;
+      },
+      py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
+      py::arg("x").noconvert(), py::arg("t_logits").noconvert(), py::arg("t_means").noconvert(),
+      py::arg("t_scales").noconvert(), py::arg("nthreads") = 0);
+}
+
+}  // namespace
+
+void register_mixture(py::module_& m) {
+  def_all<double>(m);
+  def_all<float>(m);
+}

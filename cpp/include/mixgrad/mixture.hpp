@@ -1,0 +1,768 @@
+// Diagonal Gaussian mixtures: log density, the distributional transform (ancestral
+// factorization), its inverse, exact sampling, and the implicit-reparameterization gradient
+// (reverse recurrence, O(K*D) per sample) and its forward-mode product. DESIGN.md section 3.
+//
+// Shapes (row-major): logits [B][K], means and scales [B][K][D]; rows of x are [N][D] with
+// N = S*B and row i belonging to mixture i % B (x has shape (S, B, D) in Python).
+//
+// Work is done in units of L rows held in "lanes": every per-(d, k) array has layout
+// [d][k][lane], so each inner loop runs over L lanes with no horizontal reduction and
+// vectorizes whatever K is. The parameters of a unit are either shared by all lanes (one
+// mixture, layout [d][k]) or gathered per lane (a batch of mixtures, layout [d][k][lane]).
+// All arithmetic is in double; float32 inputs are widened and outputs rounded once.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "mixgrad/config.hpp"
+#include "mixgrad/elementary.hpp"
+#include "mixgrad/parallel.hpp"
+#include "mixgrad/philox.hpp"
+#include "mixgrad/special.hpp"
+
+namespace mixgrad::mixture {
+
+inline constexpr std::size_t L = 8;  // lanes per unit
+inline constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct Dims {
+  std::size_t B = 1, K = 1, D = 1;
+};
+
+// Parameters of one unit in double, with 1/sigma and log sigma precomputed.
+// Shared (PL = false): mu[d*K + k], logw[k]. Per lane (PL = true): mu[(d*K + k)*L + l], logw[k*L + l].
+struct Prepared {
+  std::vector<double> mu, invs, sig, logs, logw, w;
+  // Tangents (forward mode), same layouts; empty unless used.
+  std::vector<double> ta, tmu, ts;
+};
+
+namespace detail {
+
+template <bool PL>
+MIXGRAD_INLINE std::size_t at(std::size_t j, std::size_t l) {
+  if constexpr (PL) return j * L + l;
+  else return j;
+}
+
+// log-softmax of one mixture's logits in double (-inf logits give -inf, weight 0).
+template <class T>
+inline void log_softmax(const T* a, std::size_t K, double* out) {
+  double m = kNegInf;
+  for (std::size_t k = 0; k < K; ++k) m = std::max(m, static_cast<double>(a[k]));
+  double s = 0.0;
+  for (std::size_t k = 0; k < K; ++k) s += std::exp(static_cast<double>(a[k]) - m);
+  const double lse = m + std::log(s);
+  for (std::size_t k = 0; k < K; ++k) out[k] = static_cast<double>(a[k]) - lse;
+}
+
+}  // namespace detail
+
+// Fill lane l of p (or the shared slot when PL is false) from mixture b.
+template <bool PL, class T>
+void prepare_one(const Dims& dm, const T* logits, const T* means, const T* scales, std::size_t b, std::size_t l,
+                 Prepared& p, const T* ta = nullptr, const T* tmu = nullptr, const T* ts = nullptr) {
+  const std::size_t K = dm.K, D = dm.D, W = PL ? L : 1;
+  if (p.mu.size() != D * K * W) {
+    for (auto* v : {&p.mu, &p.invs, &p.sig, &p.logs}) v->assign(D * K * W, 0.0);
+    p.logw.assign(K * W, 0.0);
+    p.w.assign(K * W, 0.0);
+    if (ta) {
+      p.ta.assign(K * W, 0.0);
+      p.tmu.assign(D * K * W, 0.0);
+      p.ts.assign(D * K * W, 0.0);
+    }
+  }
+  double lw[1024];
+  std::vector<double> lwv;
+  double* lwp = lw;
+  if (K > 1024) {
+    lwv.resize(K);
+    lwp = lwv.data();
+  }
+  detail::log_softmax(logits + b * K, K, lwp);
+  for (std::size_t k = 0; k < K; ++k) {
+    p.logw[detail::at<PL>(k, l)] = lwp[k];
+    p.w[detail::at<PL>(k, l)] = std::exp(lwp[k]);
+    if (ta) p.ta[detail::at<PL>(k, l)] = static_cast<double>(ta[b * K + k]);
+  }
+  const T* m = means + b * K * D;
+  const T* s = scales + b * K * D;
+  for (std::size_t k = 0; k < K; ++k)
+    for (std::size_t d = 0; d < D; ++d) {
+      const std::size_t j = detail::at<PL>(d * K + k, l);
+      const double sd = static_cast<double>(s[k * D + d]);
+      p.mu[j] = static_cast<double>(m[k * D + d]);
+      p.sig[j] = sd;
+      p.invs[j] = 1.0 / sd;
+      p.logs[j] = std::log(sd);
+      if (ta) {
+        p.tmu[j] = static_cast<double>(tmu[b * K * D + k * D + d]);
+        p.ts[j] = static_cast<double>(ts[b * K * D + k * D + d]);
+      }
+    }
+}
+
+// Per-thread scratch for one unit.
+struct Scratch {
+  std::vector<double> x, gx;            // [D][L]
+  std::vector<double> z, r, term;       // [D][K][L]
+  std::vector<double> ell, e, ellp, g, q, bb, lam;  // [K][L]
+  std::vector<double> zk, rk;                        // [K][L], modes that do not store z, r
+  std::vector<double> amu, as, aa;      // accumulators [D][K][L], [K][L]
+  void init(const Dims& dm, bool need_store, bool need_acc) {
+    const std::size_t K = dm.K, D = dm.D;
+    x.assign(D * L, 0.0);
+    gx.assign(D * L, 0.0);
+    for (auto* v : {&ell, &e, &ellp, &g, &q, &bb, &lam, &zk, &rk}) v->assign(K * L, 0.0);
+    if (need_store)
+      for (auto* v : {&z, &r, &term}) v->assign(D * K * L, 0.0);
+    if (need_acc) {
+      amu.assign(D * K * L, 0.0);
+      as.assign(D * K * L, 0.0);
+      aa.assign(K * L, 0.0);
+    }
+  }
+};
+
+// Which per-coordinate results the forward pass writes.
+enum class Fwd { Vjp, Jvp, Cdf };
+
+// The forward recurrence of section 3.1 over one unit. For every coordinate d it computes
+// z_kd, the responsibilities r_kd = softmax(ell^(d+1)) and
+// term_kd = w_k^(d) (Phi(z_kd) - F_d) / f_d (the derivative of x_d with respect to ell_k^(d),
+// up to sign), all without forming f_d, which can underflow. With W_k = w_k/f_d and
+// V_k = w_k (1 - Phi or Phi in the far tail)/f_d = r_k sigma_k sqrt(2 pi) Q(|z_k|):
+//   A_k = w_k Phi_k / f_d,  B_k = w_k S_k / f_d,  term_k = A_k - w_k sum A = w_k sum B - B_k,
+// evaluated in the form whose sum is smaller (no cancellation in either tail).
+// Mode Vjp stores z, r, term for the reverse pass; Jvp computes the tangent of x (into out,
+// [D][L]); Cdf writes u_d = F_d (into out).
+template <bool PL, Fwd MODE>
+MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, double* out) {
+  const std::size_t K = dm.K, D = dm.D;
+  double* ell = s.ell.data();
+  double* e = s.e.data();
+  double* ellp = s.ellp.data();
+  double* g = s.g.data();
+  double* q = s.q.data();
+  double* bb = s.bb.data();
+  double* lam = s.lam.data();  // Jvp: tangent of ell
+  const double* mu = p.mu.data();
+  const double* invs = p.invs.data();
+  const double* sig = p.sig.data();
+  const double* logs = p.logs.data();
+  alignas(64) double M[L], Mp[L], sume[L], sumg[L], c1[L], ig[L], ie[L], SA[L], SB[L], xd[L], xdot[L];
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      ell[k * L + l] = p.logw[detail::at<PL>(k, l)];
+      e[k * L + l] = p.w[detail::at<PL>(k, l)];
+      if constexpr (MODE == Fwd::Jvp) lam[k * L + l] = p.ta[detail::at<PL>(k, l)];
+    }
+  }
+  for (std::size_t l = 0; l < L; ++l) {
+    M[l] = 0.0;
+    sume[l] = 1.0;
+  }
+  for (std::size_t d = 0; d < D; ++d) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      xd[l] = s.x[d * L + l];
+      Mp[l] = kNegInf;
+    }
+    // z and r of this coordinate: stored for the reverse pass (Vjp) or kept for one step.
+    double* zd = MODE == Fwd::Vjp ? s.z.data() + d * K * L : s.zk.data();
+    double* rd = MODE == Fwd::Vjp ? s.r.data() + d * K * L : s.rk.data();
+    double* td = MODE == Fwd::Vjp ? s.term.data() + d * K * L : nullptr;
+    // Pass 1: z, Q(|z|), ell^(d+1) and its maximum.
+    for (std::size_t k = 0; k < K; ++k) {
+      const std::size_t dk = d * K + k;
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) {
+        const std::size_t j = detail::at<PL>(dk, l);
+        const double zz = (xd[l] - mu[j]) * invs[j];
+        zd[k * L + l] = zz;
+        q[k * L + l] = special::scaled_lower_tail(std::fabs(zz));
+        const double lp = (ell[k * L + l] - logs[j]) - 0.5 * zz * zz;
+        ellp[k * L + l] = lp;
+        Mp[l] = lp > Mp[l] ? lp : Mp[l];
+      }
+    }
+    // Pass 2: g = exp(ell^(d+1) - max) (the unnormalized next weights).
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) sumg[l] = 0.0;
+    for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) {
+        const double gg = elem::exp(ellp[k * L + l] - Mp[l]);
+        g[k * L + l] = gg;
+        sumg[l] += gg;
+      }
+    }
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      const double dm_ = M[l] - Mp[l];
+      c1[l] = special::kSqrt2Pi * elem::exp(dm_ < 700.0 ? dm_ : 700.0) / sumg[l];
+      ig[l] = 1.0 / sumg[l];
+      ie[l] = 1.0 / sume[l];
+      SA[l] = 0.0;
+      SB[l] = 0.0;
+    }
+    // Pass 3: r, A_k (into q), B_k (into bb), and their sums.
+    for (std::size_t k = 0; k < K; ++k) {
+      const std::size_t dk = d * K + k;
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) {
+        const std::size_t j = detail::at<PL>(dk, l);
+        const double zz = zd[k * L + l];
+        const double rr = g[k * L + l] * ig[l];
+        const double V = rr * sig[j] * special::kSqrt2Pi * q[k * L + l];
+        const double Wk = e[k * L + l] * c1[l];
+        const double A = zz < 0.0 ? V : Wk - V;
+        const double Bv = zz < 0.0 ? Wk - V : V;
+        rd[k * L + l] = rr;
+        q[k * L + l] = A;
+        bb[k * L + l] = Bv;
+        SA[l] += A;
+        SB[l] += Bv;
+      }
+    }
+    if constexpr (MODE == Fwd::Cdf) {
+      // F_d = f_d * sum A, S_d = f_d * sum B, f_d = exp(Mp - M) sumg / (sume sqrt(2 pi)).
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) {
+        const double logf = (Mp[l] - M[l]) + elem::log(sumg[l]) - elem::log(sume[l]) - special::kHalfLog2Pi;
+        const bool lower = SA[l] <= SB[l];
+        const double v = elem::exp(logf + elem::log(lower ? SA[l] : SB[l]));
+        out[d * L + l] = lower ? v : 1.0 - v;
+      }
+    }
+    // Pass 4: term (Vjp) or the tangent of x (Jvp).
+    if constexpr (MODE == Fwd::Vjp) {
+      for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          const double w = e[k * L + l] * ie[l];
+          const bool lower = SA[l] <= SB[l];
+          td[k * L + l] = lower ? q[k * L + l] - w * SA[l] : w * SB[l] - bb[k * L + l];
+        }
+      }
+    }
+    if constexpr (MODE == Fwd::Jvp) {
+      // x_dot_d = sum_k r_k (mu_dot + z sigma_dot) - term_k ell_dot_k; then ell_dot advances.
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) xdot[l] = 0.0;
+      for (std::size_t k = 0; k < K; ++k) {
+        const std::size_t dk = d * K + k;
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          const std::size_t j = detail::at<PL>(dk, l);
+          const double w = e[k * L + l] * ie[l];
+          const bool lower = SA[l] <= SB[l];
+          const double t = lower ? q[k * L + l] - w * SA[l] : w * SB[l] - bb[k * L + l];
+          xdot[l] += rd[k * L + l] * (p.tmu[j] + zd[k * L + l] * p.ts[j]) - t * lam[k * L + l];
+        }
+      }
+      for (std::size_t k = 0; k < K; ++k) {
+        const std::size_t dk = d * K + k;
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          const std::size_t j = detail::at<PL>(dk, l);
+          const double zz = zd[k * L + l];
+          lam[k * L + l] += zz * invs[j] * (p.tmu[j] - xdot[l]) + (zz * zz - 1.0) * invs[j] * p.ts[j];
+        }
+      }
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) out[d * L + l] = xdot[l];
+    }
+    // Advance: ell <- ell^(d+1), e <- exp(ell^(d+1) - max).
+    for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) {
+        ell[k * L + l] = ellp[k * L + l];
+        e[k * L + l] = g[k * L + l];
+      }
+    }
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      M[l] = Mp[l];
+      sume[l] = sumg[l];
+    }
+  }
+}
+
+// The reverse recurrence of section 3.3 over one unit (after forward_unit<PL, Vjp>): adds each
+// lane's gradient into the accumulators s.amu, s.as ([D][K][L]) and s.aa ([K][L]).
+template <bool PL>
+MIXGRAD_INLINE void reverse_unit(const Dims& dm, const Prepared& p, Scratch& s) {
+  const std::size_t K = dm.K, D = dm.D;
+  double* lam = s.lam.data();
+  const double* invs = p.invs.data();
+  alignas(64) double xbar[L];
+  std::fill(s.lam.begin(), s.lam.end(), 0.0);
+  for (std::size_t d = D; d-- > 0;) {
+    const double* zd = s.z.data() + d * K * L;
+    const double* rd = s.r.data() + d * K * L;
+    const double* td = s.term.data() + d * K * L;
+    double* amu = s.amu.data() + d * K * L;
+    double* as = s.as.data() + d * K * L;
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) xbar[l] = s.gx[d * L + l];
+    for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l)
+        xbar[l] -= lam[k * L + l] * zd[k * L + l] * invs[detail::at<PL>(d * K + k, l)];
+    }
+    for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) {
+        const std::size_t i = k * L + l;
+        const double is = invs[detail::at<PL>(d * K + k, l)];
+        const double zz = zd[i];
+        const double lm = lam[i];
+        const double xr = xbar[l] * rd[i];
+        amu[i] += lm * zz * is + xr;
+        as[i] += lm * (zz * zz - 1.0) * is + xr * zz;
+        lam[i] = lm - xbar[l] * td[i];
+      }
+    }
+  }
+  for (std::size_t i = 0; i < K * L; ++i) s.aa[i] += lam[i];
+}
+
+// log f(x) per lane: lse_k(log w_k + sum_d log N(x_d; mu_kd, sigma_kd)).
+template <bool PL>
+MIXGRAD_INLINE void logprob_unit(const Dims& dm, const Prepared& p, Scratch& s, double* out) {
+  const std::size_t K = dm.K, D = dm.D;
+  double* ell = s.ell.data();
+  alignas(64) double M[L], S[L];
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) ell[k * L + l] = p.logw[detail::at<PL>(k, l)];
+  }
+  for (std::size_t d = 0; d < D; ++d)
+    for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) {
+        const std::size_t j = detail::at<PL>(d * K + k, l);
+        const double zz = (s.x[d * L + l] - p.mu[j]) * p.invs[j];
+        ell[k * L + l] -= p.logs[j] + 0.5 * zz * zz;
+      }
+    }
+#pragma omp simd
+  for (std::size_t l = 0; l < L; ++l) {
+    M[l] = kNegInf;
+    S[l] = 0.0;
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) M[l] = ell[k * L + l] > M[l] ? ell[k * L + l] : M[l];
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) S[l] += elem::exp(ell[k * L + l] - M[l]);
+  }
+  const double c = static_cast<double>(D) * special::kHalfLog2Pi;
+  bool any_nan = false;
+  for (std::size_t l = 0; l < L; ++l) {
+    for (std::size_t d = 0; d < D; ++d) any_nan |= std::isnan(s.x[d * L + l]);
+    // All components at -inf (x at infinity): log f = -inf rather than NaN.
+    out[l] = any_nan ? kNaN : (M[l] == kNegInf ? kNegInf : (M[l] + elem::log(S[l])) - c);
+    any_nan = false;
+  }
+}
+
+// ---- ISA-dispatched entry points (one per mode and parameter layout) ----
+#define MIXGRAD_MIX_UNIT(NAME, BODY)                                                           \
+  MIXGRAD_SIMD_CLONES inline void NAME##_shared(const Dims& dm, const Prepared& p, Scratch& s, \
+                                                double* out) {                                \
+    BODY(false);                                                                               \
+  }                                                                                            \
+  MIXGRAD_SIMD_CLONES inline void NAME##_lanes(const Dims& dm, const Prepared& p, Scratch& s,  \
+                                               double* out) {                                 \
+    BODY(true);                                                                                \
+  }
+
+#define MIXGRAD_VJP_BODY(PLV)              \
+  (void)out;                               \
+  forward_unit<PLV, Fwd::Vjp>(dm, p, s, nullptr); \
+  reverse_unit<PLV>(dm, p, s)
+#define MIXGRAD_JVP_BODY(PLV) forward_unit<PLV, Fwd::Jvp>(dm, p, s, out)
+#define MIXGRAD_CDF_BODY(PLV) forward_unit<PLV, Fwd::Cdf>(dm, p, s, out)
+#define MIXGRAD_LOGPROB_BODY(PLV) logprob_unit<PLV>(dm, p, s, out)
+
+MIXGRAD_MIX_UNIT(vjp_unit, MIXGRAD_VJP_BODY)
+MIXGRAD_MIX_UNIT(jvp_unit, MIXGRAD_JVP_BODY)
+MIXGRAD_MIX_UNIT(cdf_unit, MIXGRAD_CDF_BODY)
+MIXGRAD_MIX_UNIT(logprob_unit, MIXGRAD_LOGPROB_BODY)
+
+#undef MIXGRAD_MIX_UNIT
+#undef MIXGRAD_VJP_BODY
+#undef MIXGRAD_JVP_BODY
+#undef MIXGRAD_CDF_BODY
+#undef MIXGRAD_LOGPROB_BODY
+
+enum class Op { Vjp, Jvp, Cdf, LogProb };
+
+template <Op OP, bool PL>
+inline void run_unit(const Dims& dm, const Prepared& p, Scratch& s, double* out) {
+  if constexpr (OP == Op::Vjp) PL ? vjp_unit_lanes(dm, p, s, out) : vjp_unit_shared(dm, p, s, out);
+  if constexpr (OP == Op::Jvp) PL ? jvp_unit_lanes(dm, p, s, out) : jvp_unit_shared(dm, p, s, out);
+  if constexpr (OP == Op::Cdf) PL ? cdf_unit_lanes(dm, p, s, out) : cdf_unit_shared(dm, p, s, out);
+  if constexpr (OP == Op::LogProb) PL ? logprob_unit_lanes(dm, p, s, out) : logprob_unit_shared(dm, p, s, out);
+}
+
+// ---- Drivers ----
+
+// Inputs of one call. x and gx are [N][D] with N = S*B; tangents as the parameters.
+template <class T>
+struct Args {
+  Dims dm;
+  std::size_t S = 1;
+  const T* logits = nullptr;
+  const T* means = nullptr;
+  const T* scales = nullptr;
+  const T* x = nullptr;
+  const T* gx = nullptr;
+  const T *ta = nullptr, *tmu = nullptr, *ts = nullptr;
+};
+
+// Copy rows into the lane buffers; lanes beyond `count` get component 0's means (finite, so
+// that a zero upstream gradient contributes exactly zero) and a zero upstream gradient.
+template <bool PL, class T>
+inline void gather_rows(const Args<T>& a, const Prepared& p, Scratch& s, const std::size_t* rows, std::size_t count) {
+  const std::size_t D = a.dm.D, K = a.dm.K;
+  for (std::size_t l = 0; l < L; ++l) {
+    for (std::size_t d = 0; d < D; ++d) {
+      if (l < count) {
+        s.x[d * L + l] = static_cast<double>(a.x[rows[l] * D + d]);
+        if (a.gx) s.gx[d * L + l] = static_cast<double>(a.gx[rows[l] * D + d]);
+      } else {
+        s.x[d * L + l] = p.mu[detail::at<PL>(d * K, l)];
+        s.gx[d * L + l] = 0.0;
+      }
+    }
+  }
+}
+
+// Rule for the parameter layout: gather per lane when there are many mixtures or one row per
+// mixture; otherwise loop over mixtures and share each one's parameters across lanes. Depends
+// on the shapes only (never on the thread count), so results are reproducible.
+inline bool use_lanes(std::size_t B, std::size_t S) { return S == 1 || B >= 4 * L; }
+
+// Per-row operations (Jvp, Cdf, LogProb): out has `width` values per row.
+template <Op OP, class T>
+void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
+  const Dims dm = a.dm;
+  const std::size_t B = dm.B, S = a.S, N = B * S;
+  const bool jvp = OP == Op::Jvp;
+  auto write = [&](const double* buf, const std::size_t* rows, std::size_t count) {
+    for (std::size_t l = 0; l < count; ++l)
+      for (std::size_t c = 0; c < width; ++c) out[rows[l] * width + c] = static_cast<T>(buf[c * L + l]);
+  };
+  if (use_lanes(B, S)) {
+    const std::size_t groups = (B + L - 1) / L;
+    parallel::for_blocks(groups, 1, nthreads, 2, [&](std::size_t g0, std::size_t g1) {
+      Prepared p;
+      Scratch s;
+      s.init(dm, false, false);
+      std::vector<double> buf(width * L);
+      for (std::size_t gi = g0; gi < g1; ++gi) {
+        const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
+        for (std::size_t l = 0; l < L; ++l)
+          prepare_one<true>(dm, a.logits, a.means, a.scales, b0 + (l < nb ? l : 0), l, p, jvp ? a.ta : nullptr,
+                            a.tmu, a.ts);
+        std::size_t rows[L];
+        for (std::size_t si = 0; si < S; ++si) {
+          for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
+          gather_rows<true>(a, p, s, rows, nb);
+          run_unit<OP, true>(dm, p, s, buf.data());
+          write(buf.data(), rows, nb);
+        }
+      }
+    });
+  } else {
+    for (std::size_t b = 0; b < B; ++b) {
+      Prepared p;
+      prepare_one<false>(dm, a.logits, a.means, a.scales, b, 0, p, jvp ? a.ta : nullptr, a.tmu, a.ts);
+      const std::size_t units = (S + L - 1) / L;
+      parallel::for_blocks(units, 16, nthreads, 32, [&](std::size_t u0, std::size_t u1) {
+        Scratch s;
+        s.init(dm, false, false);
+        std::vector<double> buf(width * L);
+        std::size_t rows[L];
+        for (std::size_t u = u0; u < u1; ++u) {
+          const std::size_t s0 = u * L, ns = std::min(L, S - s0);
+          for (std::size_t l = 0; l < ns; ++l) rows[l] = (s0 + l) * B + b;
+          gather_rows<false>(a, p, s, rows, ns);
+          run_unit<OP, false>(dm, p, s, buf.data());
+          write(buf.data(), rows, ns);
+        }
+      });
+    }
+  }
+  (void)N;
+}
+
+// The vector-Jacobian product, summed over the S rows of each mixture: outputs ga [B][K],
+// gmu and gs [B][K][D]. Deterministic: per-lane sums in row order, lanes and fixed-size chunks
+// reduced in a fixed order. Extra memory: O(threads*K*D) scratch plus kRound chunk partials.
+template <class T>
+void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
+  const Dims dm = a.dm;
+  const std::size_t B = dm.B, S = a.S, K = dm.K, D = dm.D;
+  if (use_lanes(B, S)) {
+    const std::size_t groups = (B + L - 1) / L;
+    parallel::for_blocks(groups, 1, nthreads, 2, [&](std::size_t g0, std::size_t g1) {
+      Prepared p;
+      Scratch s;
+      s.init(dm, true, true);
+      for (std::size_t gi = g0; gi < g1; ++gi) {
+        const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
+        for (std::size_t l = 0; l < L; ++l)
+          prepare_one<true>(dm, a.logits, a.means, a.scales, b0 + (l < nb ? l : 0), l, p);
+        std::fill(s.amu.begin(), s.amu.end(), 0.0);
+        std::fill(s.as.begin(), s.as.end(), 0.0);
+        std::fill(s.aa.begin(), s.aa.end(), 0.0);
+        std::size_t rows[L];
+        for (std::size_t si = 0; si < S; ++si) {
+          for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
+          gather_rows<true>(a, p, s, rows, nb);
+          run_unit<Op::Vjp, true>(dm, p, s, nullptr);
+        }
+        for (std::size_t l = 0; l < nb; ++l) {
+          const std::size_t b = b0 + l;
+          for (std::size_t k = 0; k < K; ++k) {
+            ga[b * K + k] = static_cast<T>(s.aa[k * L + l]);
+            for (std::size_t d = 0; d < D; ++d) {
+              gmu[(b * K + k) * D + d] = static_cast<T>(s.amu[(d * K + k) * L + l]);
+              gs[(b * K + k) * D + d] = static_cast<T>(s.as[(d * K + k) * L + l]);
+            }
+          }
+        }
+      }
+    });
+    return;
+  }
+  constexpr std::size_t kChunkUnits = 32;  // rows per chunk: 32 * L = 256
+  constexpr std::size_t kRound = 64;       // chunks reduced together
+  const std::size_t P = K + 2 * K * D;     // partial: [a (K)][mu (D*K)][sigma (D*K)], [d][k] layout
+  std::vector<double> partial(kRound * P), total(P);
+  for (std::size_t b = 0; b < B; ++b) {
+    Prepared p;
+    prepare_one<false>(dm, a.logits, a.means, a.scales, b, 0, p);
+    const std::size_t units = (S + L - 1) / L;
+    const std::size_t chunks = (units + kChunkUnits - 1) / kChunkUnits;
+    std::fill(total.begin(), total.end(), 0.0);
+    for (std::size_t c0 = 0; c0 < chunks; c0 += kRound) {
+      const std::size_t nc = std::min(kRound, chunks - c0);
+      parallel::for_blocks(nc, 1, nthreads, 2, [&](std::size_t cb, std::size_t ce) {
+        Scratch s;
+        s.init(dm, true, true);
+        std::size_t rows[L];
+        for (std::size_t c = cb; c < ce; ++c) {
+          std::fill(s.amu.begin(), s.amu.end(), 0.0);
+          std::fill(s.as.begin(), s.as.end(), 0.0);
+          std::fill(s.aa.begin(), s.aa.end(), 0.0);
+          const std::size_t ub = (c0 + c) * kChunkUnits, ue = std::min(units, ub + kChunkUnits);
+          for (std::size_t u = ub; u < ue; ++u) {
+            const std::size_t s0 = u * L, ns = std::min(L, S - s0);
+            for (std::size_t l = 0; l < ns; ++l) rows[l] = (s0 + l) * B + b;
+            gather_rows<false>(a, p, s, rows, ns);
+            run_unit<Op::Vjp, false>(dm, p, s, nullptr);
+          }
+          double* out = partial.data() + c * P;
+          for (std::size_t k = 0; k < K; ++k) {
+            double v = 0.0;
+            for (std::size_t l = 0; l < L; ++l) v += s.aa[k * L + l];
+            out[k] = v;
+          }
+          for (std::size_t j = 0; j < D * K; ++j) {
+            double vm = 0.0, vs = 0.0;
+            for (std::size_t l = 0; l < L; ++l) {
+              vm += s.amu[j * L + l];
+              vs += s.as[j * L + l];
+            }
+            out[K + j] = vm;
+            out[K + D * K + j] = vs;
+          }
+        }
+      });
+      for (std::size_t c = 0; c < nc; ++c)
+        for (std::size_t j = 0; j < P; ++j) total[j] += partial[c * P + j];
+    }
+    for (std::size_t k = 0; k < K; ++k) {
+      ga[b * K + k] = static_cast<T>(total[k]);
+      for (std::size_t d = 0; d < D; ++d) {
+        gmu[(b * K + k) * D + d] = static_cast<T>(total[K + d * K + k]);
+        gs[(b * K + k) * D + d] = static_cast<T>(total[K + D * K + d * K + k]);
+      }
+    }
+  }
+}
+
+// ---- Sampling: component k ~ Cat(w), then x = mu_k + sigma_k * eps. Row i uses Philox counter
+// (i, 0) for the component and (i, 1 + d) for coordinate d. ----
+
+MIXGRAD_SIMD_CLONES inline void normals_row(philox::Key key, std::uint64_t i, std::size_t D, double* eps) {
+#pragma omp simd
+  for (std::size_t d = 0; d < D; ++d) eps[d] = philox::normal(key, i, static_cast<std::uint32_t>(1 + d));
+}
+
+template <class T>
+void sample(const Args<T>& a, philox::Key key, T* out, int nthreads) {
+  const Dims dm = a.dm;
+  const std::size_t B = dm.B, K = dm.K, D = dm.D, N = B * a.S;
+  // Cumulative weights per mixture; the last component with positive weight gets exactly 1.
+  std::vector<double> cw(B * K);
+  parallel::for_blocks(B, 256, nthreads, 1024, [&](std::size_t b0, std::size_t b1) {
+    std::vector<double> lw(K);
+    for (std::size_t b = b0; b < b1; ++b) {
+      detail::log_softmax(a.logits + b * K, K, lw.data());
+      double c = 0.0;
+      std::size_t last = 0;
+      for (std::size_t k = 0; k < K; ++k) {
+        const double w = std::exp(lw[k]);
+        c += w;
+        cw[b * K + k] = c;
+        if (w > 0.0) last = k;
+      }
+      for (std::size_t k = last; k < K; ++k) cw[b * K + k] = 1.0;
+    }
+  });
+  parallel::for_blocks(N, 1024, nthreads, 2048, [&](std::size_t i0, std::size_t i1) {
+    std::vector<double> eps(D);
+    for (std::size_t i = i0; i < i1; ++i) {
+      const std::size_t b = i % B;
+      const double u = philox::uniform(key, i, 0);
+      const double* c = cw.data() + b * K;
+      // First k with u < c[k] (binary search; c is non-decreasing and c[K-1] = 1 > u).
+      std::size_t lo = 0, hi = K - 1;
+      while (lo < hi) {
+        const std::size_t mid = (lo + hi) / 2;
+        if (u < c[mid]) hi = mid;
+        else lo = mid + 1;
+      }
+      normals_row(key, i, D, eps.data());
+      const T* m = a.means + (b * K + lo) * D;
+      const T* sc = a.scales + (b * K + lo) * D;
+      for (std::size_t d = 0; d < D; ++d)
+        out[i * D + d] = static_cast<T>(static_cast<double>(m[d]) + static_cast<double>(sc[d]) * eps[d]);
+    }
+  });
+}
+
+// ---- Quantile transform: solve F_d(x_d) = u_d coordinate by coordinate (section 3.4). ----
+
+namespace detail {
+
+// log-sum-exp over k of v[k].
+inline double lse(const double* v, std::size_t K) {
+  double m = kNegInf;
+  for (std::size_t k = 0; k < K; ++k) m = v[k] > m ? v[k] : m;
+  if (m == kNegInf) return kNegInf;
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (std::size_t k = 0; k < K; ++k) s += elem::exp(v[k] - m);
+  return m + elem::log(s);
+}
+
+}  // namespace detail
+
+// One row. p is the row's mixture (shared layout); work has room for 3K doubles.
+MIXGRAD_SIMD_CLONES inline void quantile_row(const Dims& dm, const Prepared& p, const double* u, double* x,
+                                             double* work) {
+  const std::size_t K = dm.K, D = dm.D;
+  double* ell = work;         // running log weights, normalized each coordinate
+  double* v1 = work + K;      // scratch
+  double* v2 = work + 2 * K;  // scratch
+  for (std::size_t k = 0; k < K; ++k) ell[k] = p.logw[k];
+  constexpr double eps = std::numeric_limits<double>::epsilon();
+  for (std::size_t d = 0; d < D; ++d) {
+    const double ud = u[d];
+    const double* mu = p.mu.data() + d * K;
+    const double* sig = p.sig.data() + d * K;
+    const double* invs = p.invs.data() + d * K;
+    const double* logs = p.logs.data() + d * K;
+    const double Lw = detail::lse(ell, K);
+    for (std::size_t k = 0; k < K; ++k) ell[k] -= Lw;  // log w_k^(d)
+    double xd;
+    if (!(ud >= 0.0 && ud <= 1.0) || std::isnan(Lw)) {
+      xd = kNaN;
+    } else if (ud == 0.0) {
+      xd = -elem::kInf;
+    } else if (ud == 1.0) {
+      xd = elem::kInf;
+    } else {
+      const bool lower = ud < 0.5;
+      const double target = lower ? elem::log(ud) : elem::log(1.0 - ud);  // 1 - u exact for u >= 1/2
+      const double zq = special::ndtri(ud);
+      double lo = elem::kInf, hi = -elem::kInf, x0 = 0.0;
+      for (std::size_t k = 0; k < K; ++k) {
+        if (ell[k] == kNegInf) continue;
+        const double qk = mu[k] + sig[k] * zq;
+        lo = std::min(lo, qk);
+        hi = std::max(hi, qk);
+        x0 += std::exp(ell[k]) * qk;
+      }
+      xd = std::min(std::max(x0, lo), hi);
+      if (lo < hi) {
+        // h(x) = log F(x) - log u (lower) or log(1 - u) - log S(x) (upper): increasing in x.
+        for (int it = 0; it < 400; ++it) {
+#pragma omp simd
+          for (std::size_t k = 0; k < K; ++k) {
+            const double zz = (xd - mu[k]) * invs[k];
+            v1[k] = ell[k] + special::log_ndtr(lower ? zz : -zz);
+            v2[k] = ell[k] - logs[k] - 0.5 * zz * zz;
+          }
+          const double logc = detail::lse(v1, K);
+          const double logf = detail::lse(v2, K) - special::kHalfLog2Pi;
+          const double h = lower ? logc - target : target - logc;
+          if (h == 0.0) break;
+          if (h < 0.0) lo = xd;
+          else hi = xd;
+          const double slope = elem::exp(logf - logc);
+          double xn = xd - h / slope;
+          if (!(xn > lo && xn < hi)) xn = 0.5 * (lo + hi);
+          const double step = std::fabs(xn - xd);
+          xd = xn;
+          if (step <= 2.0 * eps * std::fabs(xd) || !(lo < hi) || hi - lo <= 2.0 * eps * std::fabs(xd)) break;
+          if (step == 0.0) break;
+        }
+      }
+    }
+    x[d] = xd;
+    // ell^(d+1) = ell^(d) + log N(x_d; mu_kd, sigma_kd) (constant dropped: renormalized above).
+    for (std::size_t k = 0; k < K; ++k) {
+      const double zz = (xd - mu[k]) * invs[k];
+      ell[k] = ell[k] - logs[k] - 0.5 * zz * zz;
+    }
+  }
+}
+
+template <class T>
+void quantile(const Args<T>& a, const T* u, T* out, int nthreads) {
+  const Dims dm = a.dm;
+  const std::size_t B = dm.B, K = dm.K, D = dm.D, N = B * a.S;
+  Prepared shared;
+  if (B == 1) prepare_one<false>(dm, a.logits, a.means, a.scales, 0, 0, shared);
+  parallel::for_blocks(N, 64, nthreads, 128, [&](std::size_t i0, std::size_t i1) {
+    Prepared own;
+    std::vector<double> work(3 * K), ud(D), xd(D);
+    for (std::size_t i = i0; i < i1; ++i) {
+      const std::size_t b = i % B;
+      if (B > 1) prepare_one<false>(dm, a.logits, a.means, a.scales, b, 0, own);
+      for (std::size_t d = 0; d < D; ++d) ud[d] = static_cast<double>(u[i * D + d]);
+      quantile_row(dm, B == 1 ? shared : own, ud.data(), xd.data(), work.data());
+      for (std::size_t d = 0; d < D; ++d) out[i * D + d] = static_cast<T>(xd[d]);
+    }
+  });
+}
+
+}  // namespace mixgrad::mixture
