@@ -23,5 +23,6 @@ from .exact import exact_expectation  # noqa: E402
 from .rebar import Rebar  # noqa: E402
 from .reinforce import Reinforce  # noqa: E402
 from . import noise  # noqa: E402
+from .mixture import DiagGaussianMixture  # noqa: E402
 
-__all__ = ["EstimatorOutput", "Rebar", "Reinforce", "Concrete", "exact_expectation", "noise"]
+__all__ = ["DiagGaussianMixture", "EstimatorOutput", "Rebar", "Reinforce", "Concrete", "exact_expectation", "noise"]
