@@ -38,7 +38,7 @@ def test_gradient_variance_comparison_runs():
     rng = np.random.default_rng(0)
     out = vi.elbo_gradient_variance(log_p, np.zeros(K), rng.normal(size=(K, 2)), np.ones((K, 2)),
                                     n_samples=32, reps=20)
-    assert set(out) == {"reparam", "score"}
+    assert set(out) == {"reparam", "reparam_stl", "score"}
     for est in out.values():
         assert set(est) == {"logits", "means", "log_scales", "all"}
         assert all(v > 0 and np.isfinite(v) for v in est.values())

@@ -197,6 +197,8 @@ def elbo_gradient_variance(
     log-scales), each from a batch of ``n_samples`` samples, over ``reps`` repetitions.
 
     * ``reparam``: gradient of mean(log p(x) - log q(x)) with x = rsample (implicit gradients);
+    * ``reparam_stl``: the same with log q evaluated at detached parameters (path gradient only,
+      "sticking the landing"; what :func:`fit_mixture_vi` uses by default);
     * ``score``: mean((f(x) - mean f) * grad log q(x)) with f = log p - log q, x a plain sample
       (the score-function estimator with a batch-mean baseline) -- the estimator one must use
       for the mixing weights without implicit reparameterization.
@@ -216,12 +218,14 @@ def elbo_gradient_variance(
     params = (a, m, log_s)
     gen = torch.Generator().manual_seed(seed)
     out: Dict[str, Dict[str, float]] = {}
-    for name in ("reparam", "score"):
+    for name in ("reparam", "reparam_stl", "score"):
         grads = []
         for _ in range(reps):
             q = DiagGaussianMixture(a, m, log_s.exp())
-            if name == "reparam":
+            if name.startswith("reparam"):
                 x = q.rsample((n_samples,), generator=gen)
+                if name == "reparam_stl":
+                    q = DiagGaussianMixture(a.detach(), m.detach(), log_s.detach().exp())
                 obj = (log_target(x) - q.log_prob(x)).mean()
             else:
                 x = q.sample((n_samples,), generator=gen)
