@@ -1,0 +1,28 @@
+"""PyTorch adapter of mixgrad (optional extra ``mixgrad[torch]``).
+
+Discrete latent variables (Bernoulli with logistic noise, categorical with Gumbel noise) with
+any torch objective, through one interface ``estimator(logits, f) -> EstimatorOutput``:
+
+* :class:`Rebar` -- REBAR with eta and log temperature tuned on the estimated variance;
+* :class:`Reinforce` -- score function with no / moving-average / leave-one-out baseline;
+* :class:`Concrete` -- relaxed reparameterization (biased);
+* :func:`exact_expectation` -- enumeration, the truth for small problems.
+
+Importing this module imports torch; a clear ImportError names the extra when it is missing.
+"""
+
+from __future__ import annotations
+
+from ._require import require_torch
+
+require_torch()
+
+from ._discrete import EstimatorOutput  # noqa: E402
+from .concrete import Concrete  # noqa: E402
+from .exact import exact_expectation  # noqa: E402
+from .rebar import Rebar  # noqa: E402
+from .reinforce import Reinforce  # noqa: E402
+from . import noise  # noqa: E402
+from .mixture import DiagGaussianMixture  # noqa: E402
+
+__all__ = ["DiagGaussianMixture", "EstimatorOutput", "Rebar", "Reinforce", "Concrete", "exact_expectation", "noise"]

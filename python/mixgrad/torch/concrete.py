@@ -1,0 +1,75 @@
+"""Concrete / Gumbel-softmax (relaxed, biased) estimator for torch models."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+from ._require import require_torch
+from ._discrete import (
+    EstimatorOutput,
+    check_event_dims,
+    evaluate,
+    expand_logits,
+    family,
+    surrogate_from,
+)
+from .noise import uniform
+
+torch = require_torch()
+
+__all__ = ["Concrete"]
+
+
+class Concrete(torch.nn.Module):
+    """Reparameterization gradient of the relaxed objective f(sigma_lambda(z)) (biased).
+
+    The surrogate's value and its gradient (into the logits and into parameters that f uses) are
+    those of f at the relaxed sample; ``value`` reports f at the hard sample b = H(z).
+
+    Parameters
+    ----------
+    kind : {"bernoulli", "categorical"}
+        Latent family.
+    temperature : float
+        Relaxation temperature lambda > 0 (fixed).
+    event_dims : int
+        Trailing logits dimensions of one sample's event.
+    """
+
+    def __init__(self, kind: str = "bernoulli", *, temperature: float = 0.5, event_dims: int = 1) -> None:
+        super().__init__()
+        self.family = family(kind)
+        self.kind = kind
+        if not (isinstance(temperature, (int, float)) and temperature > 0 and math.isfinite(temperature)):
+            raise ValueError(f"temperature must be a finite float > 0, got {temperature!r}")
+        self.temperature = float(temperature)
+        self.event_dims = check_event_dims(event_dims)
+
+    def forward(
+        self,
+        logits: "torch.Tensor",
+        f: Callable[["torch.Tensor"], "torch.Tensor"],
+        *,
+        n_samples: Optional[int] = None,
+        generator: Optional["torch.Generator"] = None,
+    ) -> EstimatorOutput:
+        """Sample z, evaluate f at the relaxed sample and build the surrogate (see
+        :class:`Rebar` for arguments)."""
+        ev = self.event_dims
+        fam = self.family
+        logits_x = expand_logits(logits, n_samples, ev)
+        shape = tuple(logits_x.shape)
+        batch_shape = shape[: len(shape) - ev]
+        u = uniform(shape, dtype=logits_x.dtype, device=logits_x.device, generator=generator)
+        alpha = logits_x.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            z, b = fam.noise(alpha, u)
+            f_s = evaluate(f, fam.relax(z, self.temperature), batch_shape)
+            (g,) = torch.autograd.grad(f_s.sum(), alpha, retain_graph=True, allow_unused=True)
+        if g is None:
+            g = torch.zeros_like(alpha)
+        with torch.no_grad():
+            value = evaluate(f, b, batch_shape)
+        surrogate = surrogate_from(f_s, g, logits_x, ev)
+        return EstimatorOutput(surrogate, value, b, g.detach(), None)
