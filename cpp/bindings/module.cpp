@@ -6,6 +6,7 @@ namespace py = pybind11;
 void register_special(py::module_& m);
 void register_random(py::module_& m);
 void register_threads(py::module_& m);
+void register_rebar(py::module_& m);
 
 #define MIXGRAD_STR_(x) #x
 #define MIXGRAD_STR(x) MIXGRAD_STR_(x)
@@ -20,4 +21,5 @@ PYBIND11_MODULE(_core, m) {
   register_threads(m);
   register_special(m);
   register_random(m);
+  register_rebar(m);
 }

@@ -11,6 +11,9 @@ from __future__ import annotations
 from ._loader import _core
 from ._threads import get_num_threads, set_num_threads, threads
 from . import random, special
+from .discrete import Bernoulli, Categorical
+from .objectives import Callback, GMMComponentLikelihood, Quadratic, QuadraticForm
+from .estimators import GradientEstimate, concrete, exact, rebar, reinforce, straight_through
 
 __version__: str = _core.__version__
 has_openmp: bool = bool(_core.has_openmp)
@@ -23,4 +26,16 @@ __all__ = [
     "threads",
     "random",
     "special",
+    "Bernoulli",
+    "Categorical",
+    "Quadratic",
+    "QuadraticForm",
+    "Callback",
+    "GMMComponentLikelihood",
+    "GradientEstimate",
+    "rebar",
+    "reinforce",
+    "concrete",
+    "straight_through",
+    "exact",
 ]
