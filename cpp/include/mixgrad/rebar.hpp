@@ -30,6 +30,13 @@
 #include "mixgrad/philox.hpp"
 #include "mixgrad/special.hpp"
 
+// The noise loops are long enough for AVX-512 to pay off (64-bit multiplies, 32 registers).
+#if defined(MIXGRAD_USE_TARGET_CLONES) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MIXGRAD_REBAR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MIXGRAD_REBAR_CLONES
+#endif
+
 namespace mixgrad::rebar {
 
 enum Kind : int { BernoulliLogistic = 0, BernoulliProbit = 1, Categorical = 2 };
@@ -93,19 +100,45 @@ struct Buffers {
   std::vector<std::uint32_t> row, coord;
   std::vector<std::uint64_t> sample, sample_j;
   std::vector<std::uint32_t> ev_j;
-  std::vector<double> alpha, la, lb, th, aux;
+  std::vector<double> alpha, la, lb, th, aux, ea, ena;
   std::vector<double> z, hard, zt, dzt, score, sz, jz, szt, jzt, w;  // per j
   std::vector<double> gz, gzt, pz, pzt, g;                           // per j
   std::vector<double> fb, fzt, wev, cz, czt;                         // per event
   void reserve(std::size_t nj, std::size_t nev) {
     for (auto* v : {&row, &coord, &ev_j}) v->resize(std::max(nj, nev));
     for (auto* v : {&sample, &sample_j}) v->resize(std::max(nj, nev));
-    for (auto* v : {&alpha, &la, &lb, &th, &aux, &z, &hard, &zt, &dzt, &score, &sz, &jz, &szt, &jzt, &w, &gz, &gzt,
+    for (auto* v : {&alpha, &la, &lb, &th, &aux, &ea, &ena, &z, &hard, &zt, &dzt, &score, &sz, &jz, &szt, &jzt, &w, &gz, &gzt,
                     &pz, &pzt, &g})
       v->resize(nj);
     for (auto* v : {&fb, &fzt, &wev, &cz, &czt}) v->resize(nev);
   }
 };
+
+// Philox4x32-10 on four scalar words (the same function as philox::philox4x32_10; written on
+// scalars so that loops calling it vectorize): returns the output as two 64-bit words.
+MIXGRAD_INLINE void philox_words(philox::Key key, std::uint32_t w0, std::uint32_t w1, std::uint32_t w2,
+                                 std::uint32_t w3, std::uint64_t& lo, std::uint64_t& hi) {
+  // Every word lives in the low half of a 64-bit integer, so a vectorized loop keeps one lane
+  // type (the 32 x 32 -> 64 multiply maps to vpmuludq) and needs no shuffles.
+  constexpr std::uint64_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, L = 0xFFFFFFFFu;
+  constexpr std::uint64_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+  std::uint64_t c0 = w0, c1 = w1, c2 = w2, c3 = w3;
+  std::uint64_t k0 = key.k0, k1 = key.k1;
+  for (int round = 0; round < 10; ++round) {
+    const std::uint64_t p0 = M0 * c0;
+    const std::uint64_t p1 = M1 * c2;
+    const std::uint64_t n0 = (p1 >> 32) ^ c1 ^ k0;
+    const std::uint64_t n2 = (p0 >> 32) ^ c3 ^ k1;
+    c0 = n0;
+    c1 = p1 & L;
+    c2 = n2;
+    c3 = p0 & L;
+    k0 = (k0 + W0) & L;
+    k1 = (k1 + W1) & L;
+  }
+  lo = (c1 << 32) | c0;
+  hi = (c3 << 32) | c2;
+}
 
 // ---- Bernoulli, logistic noise -------------------------------------------------------------
 // z = alpha + log u - log(1-u), b = 1[z > 0]. With fresh v the conditional sample
@@ -113,31 +146,97 @@ struct Buffers {
 //   b = 1: z~ = softplus(alpha + log v) - log(1-v)    (> 0 always),  dz~/dalpha = sigmoid(alpha + log v)
 //   b = 0: z~ = log v - softplus(log(1-v) - alpha)    (< 0 always),  dz~/dalpha = sigmoid(log(1-v) - alpha)
 // Coupled noise (u' = u, z~ = z): dz~/dalpha = 1 - (1-theta)/u (b = 1), 1 - theta/(1-u) (b = 0).
-static MIXGRAD_SIMD_CLONES void noise_logistic(std::size_t n, philox::Key key, std::uint32_t stream, bool coupled,
-                                              const std::uint64_t* sample, const std::uint32_t* coord,
-                                              const double* alpha, const double* la, const double* lb,
-                                              const double* th, double* z, double* hard, double* zt, double* dzt,
-                                              double* score) {
-#pragma omp simd
-  for (std::size_t j = 0; j < n; ++j) {
-    const philox::Block out = philox::philox4x32_10(
-        philox::Block{static_cast<std::uint32_t>(sample[j]), coord[j], 0u, stream}, key);
-    const double u = philox::bits_to_open_uniform((static_cast<std::uint64_t>(out[1]) << 32) | out[0]);
-    const double v = philox::bits_to_open_uniform((static_cast<std::uint64_t>(out[3]) << 32) | out[2]);
-    const double a = alpha[j];
+struct BernoulliOut {
+  double *z, *hard, *zt, *dzt, *score, *sz, *jz, *szt, *jzt;
+};
+
+// One coordinate: draws, transforms, and the relaxations sigma(z/lam), sigma(z~/lam) with their
+// alpha-derivatives (dz/dalpha = 1). One exp + one log for both branches of z~.
+// Fresh noise uses e^alpha and e^-alpha (per-coordinate constants ea, ena, alpha clamped to
+// [-700, 700] there) so that one log per draw gives z~ and no log gives dz~/dalpha:
+//   b = 1: z~ = log((1 + e^a v) / (1 - v)),        dz~/dalpha = y/(1+y), y = e^a v
+//   b = 0: z~ = log(v / (1 + (1 - v) e^-a)),        dz~/dalpha = y/(1+y), y = (1 - v) e^-a
+template <bool Coupled>
+MIXGRAD_INLINE void logistic_one(philox::Key key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord,
+                                 double a, double la, double lb, double th, double ea, double ena, double inv_lam,
+                                 std::size_t j, const BernoulliOut& o) {
+  std::uint64_t w0, w1;
+  philox_words(key, s, coord, 0u, stream, w0, w1);
+  const double u = philox::bits_to_open_uniform(w0);
+  double zz, zt, dzt;
+  bool b;
+  if (Coupled) {
     const double lu = elem::log(u), l1u = elem::log1p(-u);
-    const double zz = a + lu - l1u;
-    const bool b = zz > 0.0;
-    const double lv = elem::log(v), l1v = elem::log1p(-v);
-    const double zt1 = softplus(a + lv) - l1v, zt0 = lv - softplus(l1v - a);
-    const double d1 = sigmoid(a + lv), d0 = sigmoid(l1v - a);
-    const double c1 = 1.0 - elem::exp(lb[j] - lu), c0 = 1.0 - elem::exp(la[j] - l1u);
-    z[j] = zz;
-    hard[j] = b ? 1.0 : 0.0;
-    zt[j] = coupled ? zz : (b ? zt1 : zt0);
-    dzt[j] = coupled ? (b ? c1 : c0) : (b ? d1 : d0);
-    score[j] = (b ? 1.0 : 0.0) - th[j];
+    zz = a + lu - l1u;
+    b = zz > 0.0;
+    zt = zz;
+    dzt = 1.0 - elem::exp(b ? lb - lu : la - l1u);
+  } else {
+    zz = a + elem::log(u / (1.0 - u));
+    b = zz > 0.0;
+    const double v = philox::bits_to_open_uniform(w1);
+    const double y = b ? ea * v : (1.0 - v) * ena;
+    const double ratio = b ? (1.0 + y) / (1.0 - v) : v / (1.0 + y);
+    zt = elem::log(ratio);
+    dzt = y / (1.0 + y);
   }
+  double s1, ds1, s2, ds2;
+  sigmoid_and_slope(zz * inv_lam, s1, ds1);
+  sigmoid_and_slope(zt * inv_lam, s2, ds2);
+  o.z[j] = zz;
+  o.hard[j] = b ? 1.0 : 0.0;
+  o.zt[j] = zt;
+  o.dzt[j] = dzt;
+  o.score[j] = (b ? 1.0 : 0.0) - th;
+  o.sz[j] = s1;
+  o.jz[j] = ds1 * inv_lam;
+  o.szt[j] = s2;
+  o.jzt[j] = ds2 * inv_lam * dzt;
+}
+
+// Coordinates given one by one (sample[j], coord[j], and the per-coordinate constants gathered).
+template <bool Coupled>
+MIXGRAD_INLINE void logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream, double inv_lam,
+                                  const std::uint64_t* sample, const std::uint32_t* coord, const double* alpha,
+                                  const double* la, const double* lb, const double* th, const double* ea,
+                                  const double* ena, const BernoulliOut& o) {
+#pragma omp simd
+  for (std::size_t j = 0; j < n; ++j)
+    logistic_one<Coupled>(key, stream, static_cast<std::uint32_t>(sample[j]), coord[j], alpha[j], la[j], lb[j], th[j],
+                          ea[j], ena[j], inv_lam, j, o);
+}
+
+// m samples from s0 of the nq contiguous coordinates from c0 (constants indexed by coordinate).
+template <bool Coupled>
+MIXGRAD_INLINE void logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, philox::Key key,
+                                  std::uint32_t stream, double inv_lam, const double* alpha, const double* la,
+                                  const double* lb, const double* th, const double* ea, const double* ena,
+                                  const BernoulliOut& o) {
+  for (std::size_t c = 0; c < m; ++c) {
+    const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
+#pragma omp simd
+    for (std::size_t q = 0; q < nq; ++q)
+      logistic_one<Coupled>(key, stream, s, static_cast<std::uint32_t>(c0 + q), alpha[c0 + q], la[c0 + q], lb[c0 + q],
+                            th[c0 + q], ea[c0 + q], ena[c0 + q], inv_lam, c * nq + q, o);
+  }
+}
+
+static MIXGRAD_REBAR_CLONES void noise_logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream,
+                                                    bool coupled, double inv_lam, const std::uint64_t* sample,
+                                                    const std::uint32_t* coord, const double* alpha, const double* la,
+                                                    const double* lb, const double* th, const double* ea,
+                                                    const double* ena, BernoulliOut o) {
+  if (coupled) logistic_flat<true>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
+  else logistic_flat<false>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
+}
+
+static MIXGRAD_REBAR_CLONES void noise_logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
+                                                    philox::Key key, std::uint32_t stream, bool coupled,
+                                                    double inv_lam, const double* alpha, const double* la,
+                                                    const double* lb, const double* th, const double* ea,
+                                                    const double* ena, BernoulliOut o) {
+  if (coupled) logistic_rect<true>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+  else logistic_rect<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
 
 // ---- Bernoulli, probit noise -----------------------------------------------------------------
@@ -263,7 +362,7 @@ struct Problem {
 
 // Per-coordinate constants for all rows.
 struct Constants {
-  std::vector<double> la, lb, th, aux;
+  std::vector<double> la, lb, th, aux, ea, ena;  // ea = e^alpha, ena = e^-alpha (alpha clamped to +-700)
 };
 
 inline Constants make_constants(const Problem& P) {
@@ -273,10 +372,18 @@ inline Constants make_constants(const Problem& P) {
   c.lb.resize(n);
   c.th.resize(n);
   c.aux.resize(n);
+  c.ea.resize(n);
+  c.ena.resize(n);
   parallel::for_blocks(P.R, 256, P.nthreads, 4096, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t i = r0; i < r1; ++i)
+    for (std::size_t i = r0; i < r1; ++i) {
       precompute_row(P.kind, P.alpha + i * P.E, P.E, &c.la[i * P.E], &c.lb[i * P.E], &c.th[i * P.E],
                      &c.aux[i * P.E]);
+      for (std::size_t q = i * P.E; q < (i + 1) * P.E; ++q) {
+        const double a = std::min(700.0, std::max(-700.0, P.alpha[q]));
+        c.ea[q] = std::exp(a);
+        c.ena[q] = std::exp(-a);
+      }
+    }
   });
   return c;
 }
@@ -284,7 +391,8 @@ inline Constants make_constants(const Problem& P) {
 // Draw the noise of the n_ev events in buf.row/buf.sample and relax it: fills z, hard, zt, dzt
 // (or w), score, sz/jz (sigma(z/lam) and d sigma(z/lam)/d alpha per coordinate; categorical: the
 // softmax only) and szt/jzt likewise.
-inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::size_t n_ev, bool need_tilde) {
+inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::size_t n_ev, bool need_tilde,
+                       std::uint64_t s0, std::size_t m, std::size_t i0, std::size_t i1) {
   const std::size_t E = P.E;
   const std::size_t nj = n_ev * E;
   const double inv_lam = 1.0 / P.lam;
@@ -301,6 +409,14 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
     }
     return;
   }
+  const BernoulliOut o{B.z.data(),  B.hard.data(), B.zt.data(),  B.dzt.data(), B.score.data(),
+                       B.sz.data(), B.jz.data(),   B.szt.data(), B.jzt.data()};
+  const std::size_t nq = (i1 - i0) * E;
+  if (P.kind == BernoulliLogistic && nq >= 8) {
+    noise_logistic_rect(m, nq, s0, i0 * E, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(), C.lb.data(),
+                        C.th.data(), C.ea.data(), C.ena.data(), o);
+    return;
+  }
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
     const std::size_t c0 = static_cast<std::size_t>(B.row[ev]) * E;
     for (std::size_t e = 0; e < E; ++e) {
@@ -312,14 +428,17 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
       B.lb[j] = C.lb[c0 + e];
       B.th[j] = C.th[c0 + e];
       B.aux[j] = C.aux[c0 + e];
+      B.ea[j] = C.ea[c0 + e];
+      B.ena[j] = C.ena[c0 + e];
     }
   }
-  if (P.kind == BernoulliLogistic)
-    noise_logistic(nj, P.key, P.stream, P.coupled, B.sample_j.data(), B.coord.data(), B.alpha.data(), B.la.data(),
-                   B.lb.data(), B.th.data(), B.z.data(), B.hard.data(), B.zt.data(), B.dzt.data(), B.score.data());
-  else
-    noise_probit(nj, P.key, P.stream, P.coupled, B.sample_j.data(), B.coord.data(), B.alpha.data(), B.la.data(),
-                 B.lb.data(), B.aux.data(), B.z.data(), B.hard.data(), B.zt.data(), B.dzt.data(), B.score.data());
+  if (P.kind == BernoulliLogistic) {
+    noise_logistic_flat(nj, P.key, P.stream, P.coupled, inv_lam, B.sample_j.data(), B.coord.data(), B.alpha.data(),
+                        B.la.data(), B.lb.data(), B.th.data(), B.ea.data(), B.ena.data(), o);
+    return;
+  }
+  noise_probit(nj, P.key, P.stream, P.coupled, B.sample_j.data(), B.coord.data(), B.alpha.data(), B.la.data(),
+               B.lb.data(), B.aux.data(), B.z.data(), B.hard.data(), B.zt.data(), B.dzt.data(), B.score.data());
   double* sz = B.sz.data();
   double* jz = B.jz.data();
   double* szt = B.szt.data();
@@ -388,7 +507,7 @@ inline Tiling make_tiling(std::uint64_t S, std::size_t R, std::size_t E) {
   return t;
 }
 
-constexpr std::size_t kChunkCoords = 512;
+constexpr std::size_t kChunkCoords = 256;
 
 // Calls body(s0, m, i0, i1) for the chunks of one tile in a fixed order: m samples from s0 of
 // rows [i0, i1); either m = 1 (a sample's rows split into pieces) or all the tile's rows.
@@ -461,7 +580,7 @@ void estimate(const Problem& P, const Obj& obj) {
             B.row[c * nr + (i - i0)] = static_cast<std::uint32_t>(i);
             B.sample[c * nr + (i - i0)] = s0 + c;
           }
-        draw_chunk(P, C, B, n_ev, need_tilde);
+        draw_chunk(P, C, B, n_ev, need_tilde, s0, m, i0, i1);
         objectives::Chunk ch{n_ev, E, B.row.data(), B.sample.data(), R};
         using objectives::Point;
         if (need_value_hard) obj.value(Point::Hard, ch, B.hard.data(), B.fb.data());
@@ -592,25 +711,32 @@ inline void draw_noise(const Problem& P) {
   check_problem(P);
   const std::size_t R = P.R, E = P.E;
   const Constants C = make_constants(P);
-  const std::size_t n_events = static_cast<std::size_t>(P.S) * R;
-  const std::size_t ev_per_chunk = std::max<std::size_t>(1, kChunkCoords / E);
-  parallel::for_blocks(n_events, ev_per_chunk, P.nthreads, 2, [&](std::size_t e0, std::size_t e1) {
+  const std::size_t per_block = std::max<std::size_t>(1, 4096 / (R * E));
+  parallel::for_blocks(static_cast<std::size_t>(P.S), per_block, P.nthreads, 2, [&](std::size_t sa, std::size_t sb) {
     Buffers B;
     B.reserve(std::max(kChunkCoords, E), std::max(kChunkCoords, E));
-    const std::size_t n_ev = e1 - e0;
-    for (std::size_t ev = 0; ev < n_ev; ++ev) {
-      B.row[ev] = static_cast<std::uint32_t>((e0 + ev) % R);
-      B.sample[ev] = (e0 + ev) / R;
-    }
-    draw_chunk(P, C, B, n_ev, true);
-    const std::size_t off = e0 * E, nj = n_ev * E;
-    const std::vector<double>& dz = P.kind == Categorical ? B.w : B.dzt;
-    if (P.out_z) std::copy(B.z.begin(), B.z.begin() + nj, P.out_z + off);
-    if (P.out_hard) std::copy(B.hard.begin(), B.hard.begin() + nj, P.out_hard + off);
-    if (P.out_zt) std::copy(B.zt.begin(), B.zt.begin() + nj, P.out_zt + off);
-    if (P.out_dzt) std::copy(dz.begin(), dz.begin() + nj, P.out_dzt + off);
-    if (P.out_sz) std::copy(B.sz.begin(), B.sz.begin() + nj, P.out_sz + off);
-    if (P.out_szt) std::copy(B.szt.begin(), B.szt.begin() + nj, P.out_szt + off);
+    for_chunks(sa, sb, 0, R, E, [&](std::size_t s0, std::size_t m, std::size_t i0, std::size_t i1) {
+      const std::size_t nr = i1 - i0, n_ev = m * nr;
+      for (std::size_t c = 0; c < m; ++c)
+        for (std::size_t i = i0; i < i1; ++i) {
+          B.row[c * nr + (i - i0)] = static_cast<std::uint32_t>(i);
+          B.sample[c * nr + (i - i0)] = s0 + c;
+        }
+      draw_chunk(P, C, B, n_ev, true, s0, m, i0, i1);
+      const std::vector<double>& dz = P.kind == Categorical ? B.w : B.dzt;
+      for (std::size_t c = 0; c < m; ++c) {
+        const std::size_t off = ((s0 + c) * R + i0) * E, nq = nr * E, src = c * nq;
+        auto put = [&](const std::vector<double>& from, double* to) {
+          if (to) std::copy(from.begin() + src, from.begin() + src + nq, to + off);
+        };
+        put(B.z, P.out_z);
+        put(B.hard, P.out_hard);
+        put(B.zt, P.out_zt);
+        put(dz, P.out_dzt);
+        put(B.sz, P.out_sz);
+        put(B.szt, P.out_szt);
+      }
+    });
   });
 }
 
