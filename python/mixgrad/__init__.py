@@ -14,6 +14,8 @@ from . import random, special
 from .discrete import Bernoulli, Categorical
 from .objectives import Callback, GMMComponentLikelihood, Quadratic, QuadraticForm
 from .estimators import GradientEstimate, concrete, exact, rebar, reinforce, straight_through
+from .tuning import OnlineTuner, TuneResult, tune
+from . import toy
 
 __version__: str = _core.__version__
 has_openmp: bool = bool(_core.has_openmp)
@@ -38,4 +40,8 @@ __all__ = [
     "concrete",
     "straight_through",
     "exact",
+    "OnlineTuner",
+    "TuneResult",
+    "tune",
+    "toy",
 ]

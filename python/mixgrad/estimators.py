@@ -48,7 +48,10 @@ class GradientEstimate:
         Per-coordinate variance of the single-sample estimates (ddof = 1; NaN when n_samples = 1;
         0 for :func:`exact`).
     stderr : ndarray, logits shape
-        Standard error of ``mean``: ``sqrt(variance / n_samples)``.
+        Standard error of ``mean``: ``sqrt(variance / n_samples)``. With leave-one-out baselines
+        or ``eta="optimal"`` the per-sample estimates share the batch statistics; this is then the
+        first-order (Hoeffding projection) standard error, which misses an O(1/n) term that only
+        matters where the first-order term vanishes (e.g. REINFORCE + LOO at D = 1, theta = 1/2).
     n_samples : int
     diagnostics : dict
         Estimator settings and by-products (temperature, eta used, optimal eta, baseline state).

@@ -561,7 +561,9 @@ void estimate(const Problem& P, const Obj& obj) {
   const bool need_tilde = P.mode == Rebar;
   const bool need_relaxed_grad = P.mode == Rebar || P.mode == Concrete;
 
-  parallel::for_blocks(T.n_tiles(), 1, P.nthreads, 2, [&](std::size_t t0, std::size_t t1) {
+  // Small problems stay on the calling thread (waking a team costs more than the work).
+  const int threads = static_cast<double>(S) * static_cast<double>(R * E) < 16384.0 ? 1 : P.nthreads;
+  parallel::for_blocks(T.n_tiles(), 1, threads, 2, [&](std::size_t t0, std::size_t t1) {
     Buffers B;
     const std::size_t max_nj = std::max(kChunkCoords, E);
     B.reserve(max_nj, max_nj);
@@ -680,7 +682,7 @@ void estimate(const Problem& P, const Obj& obj) {
   });
   if (!accumulate) return;
   // Merge the sample blocks of every row block in order.
-  parallel::for_blocks(T.n_rb, 1, P.nthreads, 64, [&](std::size_t r0, std::size_t r1) {
+  parallel::for_blocks(T.n_rb, 1, threads, 64, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t rbi = r0; rbi < r1; ++rbi) {
       const std::size_t ra = rbi * T.rows_per_tile, rb = std::min(R, ra + T.rows_per_tile);
       const std::size_t nq = (rb - ra) * E;
@@ -712,7 +714,8 @@ inline void draw_noise(const Problem& P) {
   const std::size_t R = P.R, E = P.E;
   const Constants C = make_constants(P);
   const std::size_t per_block = std::max<std::size_t>(1, 4096 / (R * E));
-  parallel::for_blocks(static_cast<std::size_t>(P.S), per_block, P.nthreads, 2, [&](std::size_t sa, std::size_t sb) {
+  const int threads = static_cast<double>(P.S) * static_cast<double>(R * E) < 16384.0 ? 1 : P.nthreads;
+  parallel::for_blocks(static_cast<std::size_t>(P.S), per_block, threads, 2, [&](std::size_t sa, std::size_t sb) {
     Buffers B;
     B.reserve(std::max(kChunkCoords, E), std::max(kChunkCoords, E));
     for_chunks(sa, sb, 0, R, E, [&](std::size_t s0, std::size_t m, std::size_t i0, std::size_t i1) {
