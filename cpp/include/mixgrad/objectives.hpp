@@ -37,6 +37,12 @@ struct Quadratic {
 
   void value(Point, const Chunk& c, const double* x, double* val) const {
     const std::size_t E = c.E;
+    if (E == 1 && target_row_stride == 0) {
+      const double t = target[0];
+#pragma omp simd
+      for (std::size_t ev = 0; ev < c.n_events; ++ev) val[ev] = (x[ev] - t) * (x[ev] - t);
+      return;
+    }
     const double inv = 1.0 / static_cast<double>(E);
     for (std::size_t ev = 0; ev < c.n_events; ++ev) {
       const double* t = target + c.row[ev] * target_row_stride;
@@ -52,6 +58,12 @@ struct Quadratic {
   void grad(Point, const Chunk& c, const double* x, double* g) const {
     const std::size_t E = c.E;
     const double two_inv = 2.0 / static_cast<double>(E);
+    if (E == 1 && target_row_stride == 0) {
+      const double t = target[0];
+#pragma omp simd
+      for (std::size_t ev = 0; ev < c.n_events; ++ev) g[ev] = 2.0 * (x[ev] - t);
+      return;
+    }
     for (std::size_t ev = 0; ev < c.n_events; ++ev) {
       const double* t = target + c.row[ev] * target_row_stride;
       const double* xe = x + ev * E;

@@ -221,6 +221,31 @@ MIXGRAD_INLINE void logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s
   }
 }
 
+// The same rectangle, vectorized over the m samples (for few coordinates per sample).
+template <bool Coupled>
+MIXGRAD_INLINE void logistic_rect_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
+                                            philox::Key key, std::uint32_t stream, double inv_lam,
+                                            const double* alpha, const double* la, const double* lb, const double* th,
+                                            const double* ea, const double* ena, const BernoulliOut& o) {
+  for (std::size_t q = 0; q < nq; ++q) {
+    const std::size_t cq = c0 + q;
+    const double a = alpha[cq], l1 = la[cq], l2 = lb[cq], t = th[cq], e1 = ea[cq], e2 = ena[cq];
+#pragma omp simd
+    for (std::size_t c = 0; c < m; ++c)
+      logistic_one<Coupled>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq), a, l1, l2,
+                            t, e1, e2, inv_lam, c * nq + q, o);
+  }
+}
+
+static MIXGRAD_REBAR_CLONES void noise_logistic_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0,
+                                                         std::size_t c0, philox::Key key, std::uint32_t stream,
+                                                         bool coupled, double inv_lam, const double* alpha,
+                                                         const double* la, const double* lb, const double* th,
+                                                         const double* ea, const double* ena, BernoulliOut o) {
+  if (coupled) logistic_rect_by_sample<true>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+  else logistic_rect_by_sample<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+}
+
 static MIXGRAD_REBAR_CLONES void noise_logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream,
                                                     bool coupled, double inv_lam, const std::uint64_t* sample,
                                                     const std::uint32_t* coord, const double* alpha, const double* la,
@@ -417,6 +442,11 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
                         C.th.data(), C.ea.data(), C.ena.data(), o);
     return;
   }
+  if (P.kind == BernoulliLogistic && m >= 8) {
+    noise_logistic_by_sample(m, nq, s0, i0 * E, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(),
+                             C.lb.data(), C.th.data(), C.ea.data(), C.ena.data(), o);
+    return;
+  }
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
     const std::size_t c0 = static_cast<std::size_t>(B.row[ev]) * E;
     for (std::size_t e = 0; e < E; ++e) {
@@ -599,6 +629,22 @@ void estimate(const Problem& P, const Obj& obj) {
           obj.grad(Point::Hard, ch, B.hard.data(), B.gz.data());
           chain(P, B, n_ev, false, B.gz.data(), B.pz.data());
         }
+        if (!stats && !P.eta && !P.baseline) {
+          // the common case: one eta, no baseline
+          const double eta = P.eta_scalar;
+          double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data();
+          const double *fb = B.fb.data(), *fzt = B.fzt.data();
+          if (P.mode == Rebar) {
+#pragma omp simd
+            for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev] - eta * fzt[ev], cz[ev] = eta, czt[ev] = eta;
+          } else if (P.mode == Reinforce) {
+#pragma omp simd
+            for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev], cz[ev] = 0.0, czt[ev] = 0.0;
+          } else {
+#pragma omp simd
+            for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = 0.0, cz[ev] = 1.0, czt[ev] = 0.0;
+          }
+        } else
         for (std::size_t ev = 0; ev < n_ev; ++ev) {
           const std::size_t s = B.sample[ev];
           const std::size_t idx = s * R + B.row[ev];
@@ -629,6 +675,21 @@ void estimate(const Problem& P, const Obj& obj) {
         }
         if (!accumulate && !P.samples) return;
         const bool use_pz = P.mode != Reinforce, use_pzt = P.mode == Rebar;
+        if (E == 1 && !P.samples) {
+          double* g = B.g.data();
+          const double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data(), *sc = B.score.data();
+          const double *pz = B.pz.data(), *pzt = B.pzt.data();
+          if (use_pzt) {
+#pragma omp simd
+            for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j] + cz[j] * pz[j] - czt[j] * pzt[j];
+          } else if (use_pz) {
+#pragma omp simd
+            for (std::size_t j = 0; j < n_ev; ++j) g[j] = cz[j] * pz[j];
+          } else {
+#pragma omp simd
+            for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j];
+          }
+        } else
         for (std::size_t ev = 0; ev < n_ev; ++ev) {
           const double w = B.wev[ev], cz = B.cz[ev], czt = B.czt[ev];
           double* g = &B.g[ev * E];
@@ -661,6 +722,18 @@ void estimate(const Problem& P, const Obj& obj) {
           }
         } else {
           const double inv_m = 1.0 / static_cast<double>(m);
+          if (nq == 1) {
+            const double* x = B.g.data();
+            double sum = 0.0, ss = 0.0;
+#pragma omp simd reduction(+ : sum)
+            for (std::size_t c = 0; c < m; ++c) sum += x[c];
+            const double mu = sum * inv_m;
+#pragma omp simd reduction(+ : ss)
+            for (std::size_t c = 0; c < m; ++c) ss += (x[c] - mu) * (x[c] - mu);
+            double na = n_a;
+            chan_merge(na, tmean[q0], tm2[q0], static_cast<double>(m), mu, ss);
+            return;
+          }
           std::fill(cmean.begin(), cmean.begin() + nq, 0.0);
           std::fill(cm2.begin(), cm2.begin() + nq, 0.0);
           for (std::size_t c = 0; c < m; ++c)
