@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from ._loader import _core
 from ._threads import get_num_threads, set_num_threads, threads
-from . import implicit, random, special
+from . import estimators, implicit, objectives, random, special
 from .mixture import DiagGaussianMixture, MixtureGradient
+from .discrete import Bernoulli, Categorical
+from .objectives import Callback, GMMComponentLikelihood, Quadratic, QuadraticForm
+from .estimators import GradientEstimate, concrete, exact, rebar, reinforce, straight_through
+from .tuning import OnlineTuner, TuneResult, tune
+from . import toy
 
 __version__: str = _core.__version__
 has_openmp: bool = bool(_core.has_openmp)
@@ -27,4 +32,22 @@ __all__ = [
     "DiagGaussianMixture",
     "MixtureGradient",
     "special",
+    "estimators",
+    "objectives",
+    "Bernoulli",
+    "Categorical",
+    "Quadratic",
+    "QuadraticForm",
+    "Callback",
+    "GMMComponentLikelihood",
+    "GradientEstimate",
+    "rebar",
+    "reinforce",
+    "concrete",
+    "straight_through",
+    "exact",
+    "OnlineTuner",
+    "TuneResult",
+    "tune",
+    "toy",
 ]

@@ -54,7 +54,55 @@ def compare_special(quick: bool = False, repeats: int = 5, nthreads: Optional[in
     return rows
 
 
-COMPARISONS: Dict[str, Callable[..., List[Row]]] = {"special functions": compare_special}
+def compare_gmm_step(quick: bool = False, repeats: int = 5, nthreads: Optional[int] = None) -> List[Row]:
+    """One categorical-REBAR step of the GMM application (K = 8, S = 16, D = 2) against the same
+    step in vectorized numpy."""
+    from ._gmm_estimate import estimate_logit_gradient
+    from ._gmm_numpy_reference import rebar_logit_gradient
+    from .gmm_model import MixtureParams
+
+    n, k, d = (10**4 if quick else 10**5), 8, 2
+    rng = np.random.default_rng(0)
+    means = 4.0 * rng.normal(size=(k, d))
+    x = means[rng.integers(k, size=n)] + rng.normal(size=(n, d))
+    params = MixtureParams(rng.normal(size=k), means, 1.0 + 0.2 * rng.uniform(size=(k, d)), "softmax")
+    options = {"temperature": 0.5, "eta": 1.0}
+    ours = median_time(lambda: estimate_logit_gradient("rebar", x, params, 16, 0, options), repeats)
+    theirs = median_time(
+        lambda: rebar_logit_gradient(x, means, params.scales, params.logits, 16, np.random.default_rng(0)), repeats
+    )
+    return [Row(f"GMM REBAR step, n={n:.0e}, K={k}, S=16", "numpy (vectorized)", theirs, ours)]
+
+
+def compare_mixture(quick: bool = False, repeats: int = 5, nthreads: Optional[int] = None) -> List[Row]:
+    """DESIGN section 7 workloads W1-W3 (sample + gradient w.r.t. all parameters) against Pyro's
+    MixtureOfDiagNormals and TFP's MixtureSameFamily(reparameterize=True) on JAX."""
+    from . import _mixture_workloads as mw
+
+    scale = 0.1 if quick else 1.0
+    ours = mw.workloads(nthreads=nthreads, scale=scale)
+    peers = mw.peer_workloads(scale=scale)
+    rows = []
+    for name, run in ours.items():
+        spec = mw.SPECS[name]
+        label = f"{name} (K={spec[1]}, D={spec[2]}, " + (f"N={int(spec[3] * scale):,})" if spec[3] else f"M={int(spec[0] * scale):,})")
+        t_ours = median_time(run, repeats)
+        for peer, title in (("pyro", "Pyro MixtureOfDiagNormals"), ("tfp", "TFP MixtureSameFamily (JAX, jit)")):
+            fn = peers[name][peer]
+            if fn is None:
+                rows.append(Row(label, title, None, t_ours, "not installed"))
+                continue
+            # Pyro's W3 backward is O(K^2 D): a single timed call is enough there.
+            reps = 1 if (peer == "pyro" and name == "W3") else min(repeats, 3)
+            rows.append(Row(label, title, median_time(fn, reps), t_ours))
+    return rows
+
+
+COMPARISONS: Dict[str, Callable[..., List[Row]]] = {
+    "special functions": compare_special,
+    "Gaussian mixtures: sample + gradients": compare_mixture,
+    "GMM application": compare_gmm_step,
+}
 
 
 def machine_description() -> str:

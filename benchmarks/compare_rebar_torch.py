@@ -1,0 +1,66 @@
+"""mixgrad REBAR against a vectorized PyTorch REBAR, measured in one run (medians of repeats).
+
+Per-coordinate estimates per second for B = 10^6 x D = 1 and B = 10^4 x D = 200 (float64,
+logistic noise, lambda = 0.5, eta = 1, f = mean (b - 0.45)^2), both libraries limited to the same
+thread count. Also runs ../shared/anchors/torch_rebar.py (the project's reference script) in a
+subprocess when it exists and prints its own figure.
+
+    python benchmarks/compare_rebar_torch.py [--threads 2] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+from mixgrad._rebar_workloads import SHAPES, mixgrad_rebar, torch_rebar
+
+ANCHOR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "anchors", "torch_rebar.py")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--anchor", default=os.environ.get("MIXGRAD_TORCH_REBAR_ANCHOR", ANCHOR))
+    args = ap.parse_args(argv)
+    print(f"threads={args.threads}, median of {args.repeats}; M/s = million per-coordinate estimates per second")
+    print("| workload | torch (M/s) | mixgrad, samples kept (M/s) | ratio | mixgrad, keep_samples=False (M/s) | ratio |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (B, D) in SHAPES.items():
+        n = B * D
+        peer = torch_rebar(B, D, args.threads)
+        keep = mixgrad_rebar(B, D, args.threads, True)
+        acc = mixgrad_rebar(B, D, args.threads, False)
+        # interleaved repeats, so that load changes on a shared machine hit all three alike
+        times = {"peer": [], "keep": [], "acc": []}
+        for fn in (peer, keep, acc):
+            if fn is not None:
+                fn()
+        for _ in range(args.repeats):
+            for key, fn in (("peer", peer), ("keep", keep), ("acc", acc)):
+                if fn is not None:
+                    t0 = time.perf_counter()
+                    fn()
+                    times[key].append(time.perf_counter() - t0)
+        t_keep, t_acc = statistics.median(times["keep"]), statistics.median(times["acc"])
+        t_peer = statistics.median(times["peer"]) if peer is not None else None
+        rp = "—" if t_peer is None else f"{n / t_peer / 1e6:.1f}"
+        r1 = "—" if t_peer is None else f"{t_peer / t_keep:.1f}x"
+        r2 = "—" if t_peer is None else f"{t_peer / t_acc:.1f}x"
+        print(f"| {name} | {rp} | {n / t_keep / 1e6:.1f} | {r1} | {n / t_acc / 1e6:.1f} | {r2} |", flush=True)
+    if os.path.exists(args.anchor):
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+        for B, D in SHAPES.values():
+            out = subprocess.run([sys.executable, args.anchor, str(B), str(D)], capture_output=True, text=True, env=env)
+            m = re.search(r"([0-9.]+) M estimates/s", out.stdout)
+            print(f"anchor torch_rebar.py {B} {D}: {m.group(1) + ' M/s' if m else out.stderr.strip()[-200:]}")
+
+
+if __name__ == "__main__":
+    main()
