@@ -3,7 +3,7 @@ sum(g * x) with respect to all parameters, float64) against Pyro and TFP-on-JAX,
 run on this machine; prints median times and ratios.
 
     python benchmarks/compare_mixture_peers.py [--threads 2] [--repeats 5] [--peer-repeats 3]
-                                               [--skip-tfp-w3] [--scale 1.0]
+                                               [--skip-tfp-w3] [--scale 1.0] [--workloads W1 W2 W3]
 
 Peers that are not installed are reported as such. Torch gets the same thread count; XLA (JAX)
 uses its own thread pool. TFP timings exclude jit compilation (one warm-up call). The machine
@@ -39,6 +39,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--peer-repeats", type=int, default=3)
     ap.add_argument("--scale", type=float, default=1.0, help="shrink N (or M) for a quick run")
+    ap.add_argument("--workloads", nargs="+", default=list(SPECS), choices=list(SPECS))
     ap.add_argument("--skip-tfp-w3", action="store_true", help="TFP's O(D^2) Jacobian makes W3 very slow")
     args = ap.parse_args(argv)
     try:
@@ -52,7 +53,7 @@ def main(argv=None):
     print(f"float64, mixgrad threads={args.threads}, median of {args.repeats} (peers: {args.peer_repeats})")
     print(f"{'workload':9s} {'mixgrad ms':>10s} {'peer':>5s} {'peer ms':>10s} {'ratio':>8s} {'target':>7s}")
     rows = []
-    for name in SPECS:
+    for name in args.workloads:
         mine[name]()  # warm-up
         t_alone = median_time(mine[name], args.repeats, warmup=0)
         for peer, fn in peers[name].items():
