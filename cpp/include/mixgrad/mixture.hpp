@@ -13,10 +13,13 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <limits>
+#include <mutex>
 #include <vector>
 
 #include "mixgrad/config.hpp"
@@ -60,6 +63,40 @@ inline void log_softmax(const T* a, std::size_t K, double* out) {
   for (std::size_t k = 0; k < K; ++k) s += std::exp(static_cast<double>(a[k]) - m);
   const double lse = m + std::log(s);
   for (std::size_t k = 0; k < K; ++k) out[k] = static_cast<double>(a[k]) - lse;
+}
+
+// body(begin, end) over [0, n) in blocks of `block` items handed out dynamically (threads that
+// are slowed down by other processes take fewer blocks). Only for work whose per-block results
+// do not depend on which thread runs them, so results are identical for any thread count.
+// Exceptions are captured and the first is rethrown after the region.
+template <class Body>
+void dynamic_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t min_parallel, Body&& body) {
+  if (n == 0) return;
+  const std::size_t nblocks = (n + block - 1) / block;
+  const int threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(parallel::resolve(nthreads)), nblocks));
+  if (threads <= 1 || n < min_parallel) {
+    for (std::size_t b = 0; b < nblocks; ++b) body(b * block, std::min(n, (b + 1) * block));
+    return;
+  }
+#ifdef MIXGRAD_HAVE_OPENMP
+  std::exception_ptr error;
+  std::once_flag once;
+  std::atomic<bool> failed{false};
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (std::ptrdiff_t b = 0; b < static_cast<std::ptrdiff_t>(nblocks); ++b) {
+    if (failed.load(std::memory_order_relaxed)) continue;
+    try {
+      const std::size_t begin = static_cast<std::size_t>(b) * block;
+      body(begin, std::min(n, begin + block));
+    } catch (...) {
+      std::call_once(once, [&] { error = std::current_exception(); });
+      failed.store(true, std::memory_order_relaxed);
+    }
+  }
+  if (error) std::rethrow_exception(error);
+#else
+  for (std::size_t b = 0; b < nblocks; ++b) body(b * block, std::min(n, (b + 1) * block));
+#endif
 }
 
 }  // namespace detail
@@ -468,7 +505,7 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
   };
   if (use_lanes(B, S)) {
     const std::size_t groups = (B + L - 1) / L;
-    parallel::for_blocks(groups, 1, nthreads, 2, [&](std::size_t g0, std::size_t g1) {
+    detail::dynamic_blocks(groups, std::max<std::size_t>(1, groups / 64), nthreads, 2, [&](std::size_t g0, std::size_t g1) {
       Prepared p;
       Scratch s;
       s.init(dm, false, false);
@@ -492,7 +529,7 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
       Prepared p;
       prepare_one<false>(dm, a.logits, a.means, a.scales, b, 0, p, jvp ? a.ta : nullptr, a.tmu, a.ts);
       const std::size_t units = (S + L - 1) / L;
-      parallel::for_blocks(units, 16, nthreads, 32, [&](std::size_t u0, std::size_t u1) {
+      detail::dynamic_blocks(units, 16, nthreads, 32, [&](std::size_t u0, std::size_t u1) {
         Scratch s;
         s.init(dm, false, false);
         std::vector<double> buf(width * L);
@@ -519,7 +556,7 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
   const std::size_t B = dm.B, S = a.S, K = dm.K, D = dm.D;
   if (use_lanes(B, S)) {
     const std::size_t groups = (B + L - 1) / L;
-    parallel::for_blocks(groups, 1, nthreads, 2, [&](std::size_t g0, std::size_t g1) {
+    detail::dynamic_blocks(groups, std::max<std::size_t>(1, groups / 64), nthreads, 2, [&](std::size_t g0, std::size_t g1) {
       Prepared p;
       Scratch s;
       s.init(dm, true, true);
@@ -551,7 +588,7 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
     return;
   }
   constexpr std::size_t kChunkUnits = 32;  // rows per chunk: 32 * L = 256
-  constexpr std::size_t kRound = 64;       // chunks reduced together
+  constexpr std::size_t kRound = 128;      // chunks reduced together
   const std::size_t P = K + 2 * K * D;     // partial: [a (K)][mu (D*K)][sigma (D*K)], [d][k] layout
   std::vector<double> partial(kRound * P), total(P);
   for (std::size_t b = 0; b < B; ++b) {
@@ -562,7 +599,7 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
     std::fill(total.begin(), total.end(), 0.0);
     for (std::size_t c0 = 0; c0 < chunks; c0 += kRound) {
       const std::size_t nc = std::min(kRound, chunks - c0);
-      parallel::for_blocks(nc, 1, nthreads, 2, [&](std::size_t cb, std::size_t ce) {
+      detail::dynamic_blocks(nc, 1, nthreads, 2, [&](std::size_t cb, std::size_t ce) {
         Scratch s;
         s.init(dm, true, true);
         std::size_t rows[L];
@@ -636,7 +673,7 @@ void sample(const Args<T>& a, philox::Key key, T* out, int nthreads) {
       for (std::size_t k = last; k < K; ++k) cw[b * K + k] = 1.0;
     }
   });
-  parallel::for_blocks(N, 1024, nthreads, 2048, [&](std::size_t i0, std::size_t i1) {
+  detail::dynamic_blocks(N, 1024, nthreads, 2048, [&](std::size_t i0, std::size_t i1) {
     std::vector<double> eps(D);
     for (std::size_t i = i0; i < i1; ++i) {
       const std::size_t b = i % B;
@@ -752,7 +789,7 @@ void quantile(const Args<T>& a, const T* u, T* out, int nthreads) {
   const std::size_t B = dm.B, K = dm.K, D = dm.D, N = B * a.S;
   Prepared shared;
   if (B == 1) prepare_one<false>(dm, a.logits, a.means, a.scales, 0, 0, shared);
-  parallel::for_blocks(N, 64, nthreads, 128, [&](std::size_t i0, std::size_t i1) {
+  detail::dynamic_blocks(N, 64, nthreads, 128, [&](std::size_t i0, std::size_t i1) {
     Prepared own;
     std::vector<double> work(3 * K), ud(D), xd(D);
     for (std::size_t i = i0; i < i1; ++i) {
