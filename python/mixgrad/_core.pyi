@@ -68,3 +68,28 @@ def mixture_jvp(
     t_scales: npt.NDArray[_F],
     nthreads: int = 0,
 ) -> npt.NDArray[_F]: ...
+# discrete-gradient estimators (REBAR and peers): alpha is (R, E) float64; kind 0 logistic,
+# 1 probit, 2 categorical; mode 0 rebar, 1 reinforce, 2 concrete, 3 straight-through.
+def rebar_estimate(
+    kind: int, alpha: npt.NDArray[np.float64], n_samples: int, lam: float, coupled: bool, k0: int, k1: int,
+    stream: int, mode: int, eta: Optional[npt.NDArray[np.float64]], eta_scalar: float,
+    baseline: Optional[npt.NDArray[np.float64]], keep_samples: bool, want_mean: bool, want_stats: bool,
+    obj_kind: str, obj_arrays: Sequence[Optional[npt.NDArray[np.float64]]], nthreads: int = 0,
+) -> tuple: ...
+def rebar_noise(
+    kind: int, alpha: npt.NDArray[np.float64], n_samples: int, lam: float, coupled: bool, k0: int, k1: int,
+    stream: int, nthreads: int = 0,
+) -> tuple: ...
+def rebar_exact(
+    kind: int, alpha: npt.NDArray[np.float64], obj_kind: str,
+    obj_arrays: Sequence[Optional[npt.NDArray[np.float64]]], nthreads: int = 0,
+) -> tuple: ...
+def objective_evaluate(
+    obj_kind: str, obj_arrays: Sequence[Optional[npt.NDArray[np.float64]]], x: npt.NDArray[np.float64], R: int,
+    gradient: bool,
+) -> npt.NDArray[np.float64]: ...
+def ema_baseline(fb: npt.NDArray[np.float64], decay: float, init: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+def gmm_component_table(
+    x: npt.NDArray[np.float64], means: npt.NDArray[np.float64], scales: npt.NDArray[np.float64],
+    log_normalizer: Optional[npt.NDArray[np.float64]], nthreads: int = 0,
+) -> npt.NDArray[np.float64]: ...

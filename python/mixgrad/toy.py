@@ -159,7 +159,7 @@ def variance_table(
 
 def format_table(rows: List[dict]) -> str:
     """Markdown table of :func:`variance_table` rows."""
-    lines = ["| D | t | estimator | per-coordinate variance | REINFORCE / this | max |bias| / stderr |",
+    lines = ["| D | t | estimator | per-coordinate variance | REINFORCE / this | max bias / stderr (abs) |",
              "|---:|---:|---|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['D']} | {r['target']} | {r['label']} | {r['variance']:.3e} | {r['ratio']:.3g} | "

@@ -675,7 +675,7 @@ void estimate(const Problem& P, const Obj& obj) {
         }
         if (!accumulate && !P.samples) return;
         const bool use_pz = P.mode != Reinforce, use_pzt = P.mode == Rebar;
-        if (E == 1 && !P.samples) {
+        if (E == 1) {
           double* g = B.g.data();
           const double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data(), *sc = B.score.data();
           const double *pz = B.pz.data(), *pzt = B.pzt.data();
@@ -703,10 +703,12 @@ void estimate(const Problem& P, const Obj& obj) {
           } else {
             for (std::size_t e = 0; e < E; ++e) g[e] = w * sc[e];
           }
-          if (P.samples) {
-            double* dst = P.samples + (B.sample[ev] * R + B.row[ev]) * E;
-            std::copy(g, g + E, dst);
-          }
+        }
+        if (P.samples) {
+          // the chunk's m samples of rows [i0, i1) are m contiguous blocks of the output
+          const std::size_t nq = nr * E;
+          for (std::size_t c = 0; c < m; ++c)
+            std::copy(B.g.begin() + c * nq, B.g.begin() + (c + 1) * nq, P.samples + ((s0 + c) * R + i0) * E);
         }
         if (!accumulate) return;
         // Merge this chunk's m samples of rows [i0, i1) into the tile accumulators.
