@@ -7,14 +7,8 @@ gradient estimate at the current theta) and prints the variance table (D = 1 and
 """
 
 import argparse
-import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from mixgrad import toy  # noqa: E402
+from mixgrad import toy, toy_plots
 
 
 def main() -> None:
@@ -23,23 +17,7 @@ def main() -> None:
     ap.add_argument("--out", default=".")
     args = ap.parse_args()
     res = toy.run_toy(quick=args.quick)
-    os.makedirs(args.out, exist_ok=True)
-    targets = list(res.theta)
-    for kind in ("theta", "logvar"):
-        fig, axes = plt.subplots(1, len(targets), figsize=(5 * len(targets), 3.6), sharey=kind == "theta")
-        for ax, t in zip(axes, targets):
-            for label in res.theta[t]:
-                if kind == "theta":
-                    ax.plot(res.theta[t][label], label=label, lw=1)
-                else:
-                    ax.plot(res.variance_iterations, res.log_variance[t][label], label=label, lw=1)
-            ax.set_title(f"t = {t}")
-            ax.set_xlabel("iteration")
-            ax.set_ylabel("theta" if kind == "theta" else "log variance of the estimate")
-        axes[0].legend(fontsize=7)
-        fig.tight_layout()
-        path = os.path.join(args.out, f"rebar_toy_{kind}.png")
-        fig.savefig(path, dpi=120)
+    for path in toy_plots.make_figures(res, args.out):
         print("wrote", path)
     print(toy.format_table(res.table))
 

@@ -98,9 +98,31 @@ def compare_mixture(quick: bool = False, repeats: int = 5, nthreads: Optional[in
     return rows
 
 
+def compare_rebar(quick: bool = False, repeats: int = 5, nthreads: Optional[int] = None) -> List[Row]:
+    """REBAR per-sample estimates (logistic noise, the toy objective) against the vectorized
+    PyTorch REBAR of ../shared/anchors/torch_rebar.py, at B = 1e6 x D = 1 and B = 1e4 x D = 200."""
+    from . import _rebar_workloads as rw
+
+    ours = rw.workloads(nthreads)
+    peers = rw.peer_workloads(nthreads)
+    rows = []
+    for name, run in ours.items():
+        t_ours = median_time(run, repeats)
+        rate = rw.estimates_per_call(name) / t_ours / 1e6
+        fn = peers.get(name)
+        label = f"{name} ({rate:.0f} M estimates/s)"
+        if fn is None:
+            note = "no peer" if name not in rw.SHAPES else "torch not installed"
+            rows.append(Row(label, "PyTorch REBAR (vectorized)", None, t_ours, note))
+        else:
+            rows.append(Row(label, "PyTorch REBAR (vectorized)", median_time(fn, repeats), t_ours))
+    return rows
+
+
 COMPARISONS: Dict[str, Callable[..., List[Row]]] = {
     "special functions": compare_special,
     "Gaussian mixtures: sample + gradients": compare_mixture,
+    "REBAR estimators": compare_rebar,
     "GMM application": compare_gmm_step,
 }
 
