@@ -134,3 +134,21 @@ def test_numpy_reference_step_is_unbiased():
     est = np.array([rebar_logit_gradient(x, params.means, params.scales, params.logits, 20, rng) for _ in range(300)])
     z = (est.mean(axis=0) - exact) / (est.std(axis=0, ddof=1) / np.sqrt(len(est)))
     assert np.all(np.abs(z) < 4), z
+
+
+def test_point_objective_is_finite_for_far_points():
+    """f_i(k) = p(x_i | k) / p(x_i) is built in log space: for a point 60 scales away (p(x_i)
+    underflows to 0) the table is still finite and sum_k w_k f_i(k) = 1 exactly as it must be."""
+    x = np.array([[0.3], [-2.0], [60.0], [-75.0]])
+    params = MixtureParams(np.array([0.2, -0.4, 0.1]), np.array([[-1.0], [0.5], [2.0]]),
+                           np.array([[1.0], [0.7], [1.3]]), "softmax")
+    table = point_objective(x, params).table()
+    assert np.all(np.isfinite(table))
+    w = weights_from_logits(params.logits, "softmax")
+    np.testing.assert_allclose(table @ w, 1.0, rtol=1e-12)
+    # Where p(x_i) is representable, the plain normalizer gives the same table.
+    _, log_px = log_responsibilities(x[:2], params)
+    near = mixgrad.GMMComponentLikelihood(x[:2], params.means, params.scales, normalizer=np.exp(log_px)).table()
+    np.testing.assert_allclose(near, table[:2], rtol=1e-13)
+    with pytest.raises(ValueError, match="at most one"):
+        mixgrad.GMMComponentLikelihood(x, params.means, params.scales, normalizer=1.0, log_normalizer=0.0)

@@ -187,6 +187,7 @@ class GMMComponentLikelihood(Objective):
 
     @property
     def n_components(self) -> int:
+        """K, the number of mixture components."""
         return self.means.shape[0]
 
     def table(self) -> np.ndarray:
@@ -241,6 +242,7 @@ class Callback(Objective):
         self._grad = grad
 
     def value(self, x, dist=None) -> np.ndarray:
+        """The user's ``value(x)``, checked: shape ``x.shape[:-1]``, no NaN."""
         x = np.asarray(x, dtype=np.float64)
         out = np.asarray(self._value(x), dtype=np.float64)
         if out.shape != x.shape[:-1]:
@@ -250,6 +252,7 @@ class Callback(Objective):
         return out
 
     def grad(self, x, dist=None) -> np.ndarray:
+        """The user's ``grad(x)``, checked: shape ``x.shape``, no NaN."""
         if self._grad is None:
             raise ValueError("this estimator needs the gradient of the objective: pass grad= to Callback")
         x = np.asarray(x, dtype=np.float64)

@@ -147,6 +147,7 @@ class OnlineTuner:
 
     @property
     def temperature(self) -> float:
+        """The current lambda (the tuner updates its logarithm)."""
         return float(np.exp(self.log_temperature))
 
     def step(self, objective: Objective, distribution: _Discrete, n_samples: int, seed: SeedLike = None,
