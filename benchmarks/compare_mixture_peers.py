@@ -15,22 +15,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 from mixgrad._mixture_workloads import SPECS, peer_workloads, workloads
+from mixgrad._timing import median_time
 
 TARGETS = {("W1", "pyro"): 50, ("W1", "tfp"): 100, ("W2", "pyro"): 30, ("W2", "tfp"): 30, ("W3", "pyro"): 200}
 
-
-def median_time(fn, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main(argv=None):

@@ -14,7 +14,7 @@ estimators' variance decides whether SGD finds theta -> 0. Two entry points:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 
