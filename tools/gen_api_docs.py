@@ -68,7 +68,7 @@ def render() -> str:
                 continue  # documented under its own module
             if inspect.isclass(obj):
                 out += [f"### class `{name}.{attr}{_signature(obj)}`", "", _doc(obj), ""]
-                for meth, member in inspect.getmembers(obj):
+                for meth, member in sorted(vars(obj).items()):  # own members, not a base's
                     if meth.startswith("_") or not (inspect.isfunction(member) or isinstance(member, property)):
                         continue
                     sig = "" if isinstance(member, property) else _signature(member)
