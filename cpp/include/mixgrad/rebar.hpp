@@ -104,13 +104,16 @@ struct Buffers {
   std::vector<double> z, hard, zt, dzt, score, sz, jz, szt, jzt, w;  // per j
   std::vector<double> gz, gzt, pz, pzt, g;                           // per j
   std::vector<double> fb, fzt, wev, cz, czt;                         // per event
+  std::vector<double> F, zb, ifb, isb, ith, ez, ezt, L;              // per j (categorical)
+  std::vector<double> lfb;                                           // per event (categorical)
   void reserve(std::size_t nj, std::size_t nev) {
     for (auto* v : {&row, &coord, &ev_j}) v->resize(std::max(nj, nev));
     for (auto* v : {&sample, &sample_j}) v->resize(std::max(nj, nev));
     for (auto* v : {&alpha, &la, &lb, &th, &aux, &ea, &ena, &z, &hard, &zt, &dzt, &score, &sz, &jz, &szt, &jzt, &w, &gz, &gzt,
                     &pz, &pzt, &g})
       v->resize(nj);
-    for (auto* v : {&fb, &fzt, &wev, &cz, &czt}) v->resize(nev);
+    for (auto* v : {&F, &zb, &ifb, &isb, &ith, &ez, &ezt, &L}) v->resize(nj);
+    for (auto* v : {&fb, &fzt, &wev, &cz, &czt, &lfb}) v->resize(nev);
   }
 };
 
@@ -301,56 +304,109 @@ static void noise_probit(std::size_t n, philox::Key key, std::uint32_t stream, b
 
 // ---- Categorical, Gumbel noise ---------------------------------------------------------------
 // With E_k = -log u_k: z_k = log theta_k - log E_k, b = argmax z. Conditional noise F_k = -log v_k:
-//   z~_b = -log F_b;  z~_k = -log(F_k/theta_k + F_b) = -logaddexp(log F_k - log theta_k, log F_b)
-//   dz~_k/dalpha_j = w_k (delta_kj - theta_j),  w_k = sigmoid(log F_k - log theta_k - log F_b), w_b = 0.
-// Coupled (z~ = z): log F_b = -z_b, log F_k = log E_k + log(1 - exp(z_k - z_b)).
-// Writes z, hard (one-hot), zt, w (into dzt) and score = onehot - theta for the E classes of one event.
-inline void noise_categorical_event(std::size_t K, philox::Key key, std::uint32_t stream, bool coupled,
-                                    std::uint64_t s, std::uint32_t coord0, const double* la, const double* th,
-                                    double* z, double* hard, double* zt, double* w, double* score, double* logF) {
-  std::size_t best = 0;
-  for (std::size_t k = 0; k < K; ++k) {
-    const philox::Block out = philox::philox4x32_10(
-        philox::Block{static_cast<std::uint32_t>(s), coord0 + static_cast<std::uint32_t>(k), 0u, stream}, key);
-    const double u = philox::bits_to_open_uniform((static_cast<std::uint64_t>(out[1]) << 32) | out[0]);
-    const double v = philox::bits_to_open_uniform((static_cast<std::uint64_t>(out[3]) << 32) | out[2]);
-    const double logE = std::log(-std::log(u));
-    z[k] = la[k] - logE;
-    logF[k] = coupled ? logE : std::log(-std::log(v));
-    if (z[k] > z[best]) best = k;
-  }
-  if (coupled) {
-    const double zb = z[best];
-    for (std::size_t k = 0; k < K; ++k)
-      logF[k] = k == best ? -zb : logF[k] + std::log(-std::expm1(z[k] - zb));
-  }
-  const double lFb = logF[best];
-  for (std::size_t k = 0; k < K; ++k) {
-    hard[k] = k == best ? 1.0 : 0.0;
-    score[k] = hard[k] - th[k];
-    if (k == best) {
-      zt[k] = -lFb;
-      w[k] = 0.0;
-    } else {
-      const double a = logF[k] - la[k];
-      const double m = std::max(a, lFb);
-      zt[k] = -(m + std::log1p(std::exp(-std::fabs(a - lFb))));
-      w[k] = sigmoid(a - lFb);
+//   z~_b = -log F_b;  z~_k = -log(F_k/theta_k + F_b) = -(log F_b + log1p(r_k)),  r_k = F_k / (theta_k F_b)
+//   dz~_k/dalpha_j = w_k (delta_kj - theta_j),  w_k = r_k / (1 + r_k),  w_b = 0 (r_b = 0).
+// The relaxations never need z~ itself: z~_b is the largest z~ (r_k > 0), so
+//   softmax(z~/lam)_k = (1 + r_k)^(-1/lam) / sum_i (1 + r_i)^(-1/lam),
+// one log1p and one exp per class, with no log of F (-log v is all the draw needs).
+// Coupled (z~ = z): log F_b = -z_b, log F_k = log E_k + log(1 - exp(z_k - z_b)), which gives
+//   r_k = expm1(z_b - z_k), so w_k = -expm1(z_k - z_b) and softmax(z~/lam) = softmax(z/lam).
+// r_k is capped at 1e300 (theta_k = 0 or below ~1e-280): w_k = 1 and (1 + r_k)^(-1/lam) = 0, as
+// in the limit; z~_k is then taken in log space, -(log F_k - log theta_k), exact there.
+
+// expm1(x) for x <= 0, vectorizable: Taylor series on |x| < 1/2, exp(x) - 1 (no cancellation
+// worth a bit there) below.
+MIXGRAD_INLINE double expm1_nonpos(double x) {
+  static constexpr double c[16] = {1.0,
+                                   1.0 / 2.0,
+                                   1.0 / 6.0,
+                                   1.0 / 24.0,
+                                   1.0 / 120.0,
+                                   1.0 / 720.0,
+                                   1.0 / 5040.0,
+                                   1.0 / 40320.0,
+                                   1.0 / 362880.0,
+                                   1.0 / 3628800.0,
+                                   1.0 / 39916800.0,
+                                   1.0 / 479001600.0,
+                                   1.0 / 6227020800.0,
+                                   1.0 / 87178291200.0,
+                                   1.0 / 1307674368000.0,
+                                   1.0 / 20922789888000.0};
+  const double small = x * elem::poly4(c, x);
+  return x > -0.5 ? small : elem::exp(x) - 1.0;
+}
+
+inline constexpr double kRatioCap = 1e300;
+
+// Pass 1 over the m samples (from s0) of the nq contiguous coordinates from c0: the Philox
+// block of (s, coordinate) gives u (first 64 bits) and v (last 64 bits); writes z and F = -log v
+// (F only for fresh conditional noise).
+template <bool WithF>
+MIXGRAD_INLINE void gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, philox::Key key,
+                                std::uint32_t stream, const double* la, double* z, double* F) {
+  for (std::size_t c = 0; c < m; ++c) {
+    const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
+    double* zc = z + c * nq;
+    double* Fc = F + c * nq;
+#pragma omp simd
+    for (std::size_t q = 0; q < nq; ++q) {
+      std::uint64_t lo, hi;
+      philox_words(key, s, static_cast<std::uint32_t>(c0 + q), 0u, stream, lo, hi);
+      const double e = -elem::log(philox::bits_to_open_uniform(lo));
+      zc[q] = la[c0 + q] - elem::log(e);
+      if (WithF) Fc[q] = -elem::log(philox::bits_to_open_uniform(hi));
     }
   }
 }
 
-// softmax(x / lam) of one event into s.
-inline void softmax_event(std::size_t K, const double* x, double inv_lam, double* s) {
-  double mx = -elem::kInf;
-  for (std::size_t k = 0; k < K; ++k) mx = std::max(mx, x[k] * inv_lam);
-  double tot = 0.0;
-  for (std::size_t k = 0; k < K; ++k) {
-    s[k] = std::exp(x[k] * inv_lam - mx);
-    tot += s[k];
+static MIXGRAD_REBAR_CLONES void noise_gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
+                                                  philox::Key key, std::uint32_t stream, bool with_f,
+                                                  const double* la, double* z, double* F) {
+  if (with_f) gumbel_rect<true>(m, nq, s0, c0, key, stream, la, z, F);
+  else gumbel_rect<false>(m, nq, s0, c0, key, stream, la, z, F);
+}
+
+// Per-class arrays of one chunk for the categorical relaxation (pass 3 input and output).
+struct CategoricalPass {
+  const double* z;    // [n] z
+  const double* zb;   // [n] z_b of the class's event
+  const double* F;    // [n] F = -log v (fresh noise)
+  const double* ith;  // [n] 1 / theta
+  const double* ifb;  // [n] 1 / F_b of the event (fresh noise)
+  const double* isb;  // [n] 1 where the class is b
+  double* ez;         // [n] exp((z - z_b) / lam)
+  double* ezt;        // [n] exp((z~ - z~_b) / lam) = (1 + r)^(-1/lam)
+  double* w;          // [n] w
+  double* L;          // [n] log1p(r) (fresh noise), for z~
+};
+
+template <bool Coupled, bool Tilde>
+MIXGRAD_INLINE void categorical_relax(std::size_t n, double inv_lam, const CategoricalPass& p) {
+#pragma omp simd
+  for (std::size_t j = 0; j < n; ++j) {
+    const double d = p.z[j] - p.zb[j];  // <= 0, 0 at b
+    const double ez = elem::exp(d * inv_lam);
+    p.ez[j] = ez;
+    if (Coupled) {
+      p.w[j] = -expm1_nonpos(d);
+      p.ezt[j] = ez;
+    } else if (Tilde) {
+      const double r0 = p.F[j] * p.ith[j] * p.ifb[j];
+      const double r = p.isb[j] != 0.0 ? 0.0 : (r0 < kRatioCap ? r0 : kRatioCap);
+      const double L = elem::log1p(r);
+      p.w[j] = r / (1.0 + r);
+      p.L[j] = L;
+      p.ezt[j] = elem::exp(-L * inv_lam);
+    }
   }
-  const double inv = 1.0 / tot;
-  for (std::size_t k = 0; k < K; ++k) s[k] *= inv;
+}
+
+static MIXGRAD_REBAR_CLONES void noise_categorical_relax(std::size_t n, double inv_lam, bool coupled, bool tilde,
+                                                        CategoricalPass p) {
+  if (coupled) categorical_relax<true, true>(n, inv_lam, p);
+  else if (tilde) categorical_relax<false, true>(n, inv_lam, p);
+  else categorical_relax<false, false>(n, inv_lam, p);
 }
 
 // The problem: distribution, noise, estimator, and where the results go.
@@ -388,6 +444,7 @@ struct Problem {
 // Per-coordinate constants for all rows.
 struct Constants {
   std::vector<double> la, lb, th, aux, ea, ena;  // ea = e^alpha, ena = e^-alpha (alpha clamped to +-700)
+  std::vector<double> ith;                       // categorical: 1 / theta (inf where theta = 0)
 };
 
 inline Constants make_constants(const Problem& P) {
@@ -399,6 +456,7 @@ inline Constants make_constants(const Problem& P) {
   c.aux.resize(n);
   c.ea.resize(n);
   c.ena.resize(n);
+  if (P.kind == Categorical) c.ith.resize(n);
   parallel::for_blocks(P.R, 256, P.nthreads, 4096, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t i = r0; i < r1; ++i) {
       precompute_row(P.kind, P.alpha + i * P.E, P.E, &c.la[i * P.E], &c.lb[i * P.E], &c.th[i * P.E],
@@ -407,6 +465,7 @@ inline Constants make_constants(const Problem& P) {
         const double a = std::min(700.0, std::max(-700.0, P.alpha[q]));
         c.ea[q] = std::exp(a);
         c.ena[q] = std::exp(-a);
+        if (P.kind == Categorical) c.ith[q] = 1.0 / c.th[q];
       }
     }
   });
@@ -417,20 +476,65 @@ inline Constants make_constants(const Problem& P) {
 // (or w), score, sz/jz (sigma(z/lam) and d sigma(z/lam)/d alpha per coordinate; categorical: the
 // softmax only) and szt/jzt likewise.
 inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::size_t n_ev, bool need_tilde,
-                       std::uint64_t s0, std::size_t m, std::size_t i0, std::size_t i1) {
+                       std::uint64_t s0, std::size_t m, std::size_t i0, std::size_t i1, bool values = false) {
   const std::size_t E = P.E;
   const std::size_t nj = n_ev * E;
   const double inv_lam = 1.0 / P.lam;
   if (P.kind == Categorical) {
+    // The chunk is m samples of rows [i0, i1): m runs of nq contiguous coordinates from i0 * E.
+    const std::size_t nq = (i1 - i0) * E, q0 = i0 * E, nr = i1 - i0;
+    const bool fresh = !P.coupled && (need_tilde || values);
+    noise_gumbel_rect(m, nq, s0, q0, P.key, P.stream, fresh, C.la.data(), B.z.data(), B.F.data());
+    for (std::size_t ev = 0; ev < n_ev; ++ev) {
+      const std::size_t j0 = ev * E, c0 = q0 + (ev % nr) * E;
+      const double* z = &B.z[j0];
+      std::size_t best = 0;
+      for (std::size_t k = 1; k < E; ++k)
+        if (z[k] > z[best]) best = k;
+      const double zb = z[best];
+      const double Fb = fresh ? B.F[j0 + best] : 1.0;
+      const double ifb = 1.0 / Fb;
+      B.lfb[ev] = values && fresh ? std::log(Fb) : 0.0;
+      for (std::size_t k = 0; k < E; ++k) {
+        const double h = k == best ? 1.0 : 0.0;
+        const double th = C.th[c0 + k];
+        B.hard[j0 + k] = h;
+        B.score[j0 + k] = h - th;
+        B.th[j0 + k] = th;
+        B.ith[j0 + k] = C.ith[c0 + k];
+        B.zb[j0 + k] = zb;
+        B.ifb[j0 + k] = ifb;
+        B.isb[j0 + k] = h;
+      }
+    }
+    const CategoricalPass pass{B.z.data(),  B.zb.data(), B.F.data(),   B.ith.data(), B.ifb.data(),
+                               B.isb.data(), B.ez.data(), B.ezt.data(), B.w.data(),   B.L.data()};
+    noise_categorical_relax(nj, inv_lam, P.coupled, need_tilde || values, pass);
+    const bool tilde = need_tilde || values;
     for (std::size_t ev = 0; ev < n_ev; ++ev) {
       const std::size_t j0 = ev * E;
-      const std::size_t c0 = static_cast<std::size_t>(B.row[ev]) * E;
-      noise_categorical_event(E, P.key, P.stream, P.coupled, B.sample[ev], static_cast<std::uint32_t>(c0),
-                              &C.la[c0], &C.th[c0], &B.z[j0], &B.hard[j0], &B.zt[j0], &B.w[j0], &B.score[j0],
-                              &B.gz[j0] /* scratch */);
-      for (std::size_t k = 0; k < E; ++k) B.th[j0 + k] = C.th[c0 + k];
-      softmax_event(E, &B.z[j0], inv_lam, &B.sz[j0]);
-      if (need_tilde) softmax_event(E, &B.zt[j0], inv_lam, &B.szt[j0]);
+      double t1 = 0.0, t2 = 0.0;
+      for (std::size_t k = 0; k < E; ++k) t1 += B.ez[j0 + k];
+      const double inv1 = 1.0 / t1;
+      for (std::size_t k = 0; k < E; ++k) B.sz[j0 + k] = B.ez[j0 + k] * inv1;
+      if (!tilde) continue;
+      for (std::size_t k = 0; k < E; ++k) t2 += B.ezt[j0 + k];
+      const double inv2 = 1.0 / t2;
+      for (std::size_t k = 0; k < E; ++k) B.szt[j0 + k] = B.ezt[j0 + k] * inv2;
+    }
+    if (!values) return;
+    for (std::size_t ev = 0; ev < n_ev; ++ev) {
+      const std::size_t c0 = q0 + (ev % nr) * E;
+      for (std::size_t k = 0; k < E; ++k) {
+        const std::size_t j = ev * E + k;
+        if (P.coupled) {
+          B.zt[j] = B.z[j];
+        } else if (B.F[j] * B.ith[j] * B.ifb[j] < kRatioCap || B.isb[j] != 0.0) {
+          B.zt[j] = -(B.lfb[ev] + B.L[j]);
+        } else {
+          B.zt[j] = -(std::log(B.F[j]) - C.la[c0 + k]);
+        }
+      }
     }
     return;
   }
@@ -800,7 +904,7 @@ inline void draw_noise(const Problem& P) {
           B.row[c * nr + (i - i0)] = static_cast<std::uint32_t>(i);
           B.sample[c * nr + (i - i0)] = s0 + c;
         }
-      draw_chunk(P, C, B, n_ev, true, s0, m, i0, i1);
+      draw_chunk(P, C, B, n_ev, true, s0, m, i0, i1, true);
       const std::vector<double>& dz = P.kind == Categorical ? B.w : B.dzt;
       for (std::size_t c = 0; c < m; ++c) {
         const std::size_t off = ((s0 + c) * R + i0) * E, nq = nr * E, src = c * nq;
