@@ -367,46 +367,96 @@ static MIXGRAD_REBAR_CLONES void noise_gumbel_rect(std::size_t m, std::size_t nq
   else gumbel_rect<false>(m, nq, s0, c0, key, stream, la, z, F);
 }
 
-// Per-class arrays of one chunk for the categorical relaxation (pass 3 input and output).
+// Per-class arrays of one chunk for the categorical relaxation (pass 3): inputs per class j of
+// the chunk (z, F and the event's z_b, 1/F_b, 1[class is b]) and per coordinate (theta, 1/theta).
 struct CategoricalPass {
   const double* z;    // [n] z
   const double* zb;   // [n] z_b of the class's event
   const double* F;    // [n] F = -log v (fresh noise)
-  const double* ith;  // [n] 1 / theta
   const double* ifb;  // [n] 1 / F_b of the event (fresh noise)
   const double* isb;  // [n] 1 where the class is b
+  const double* th;   // per coordinate: theta
+  const double* ith;  // per coordinate: 1 / theta
+  double* hard;       // [n] one-hot b
+  double* score;      // [n] onehot - theta
+  double* thj;        // [n] theta
   double* ez;         // [n] exp((z - z_b) / lam)
   double* ezt;        // [n] exp((z~ - z~_b) / lam) = (1 + r)^(-1/lam)
   double* w;          // [n] w
   double* L;          // [n] log1p(r) (fresh noise), for z~
 };
 
+// m runs of nq classes (j = c * nq + q) whose coordinates are c0 + q.
 template <bool Coupled, bool Tilde>
-MIXGRAD_INLINE void categorical_relax(std::size_t n, double inv_lam, const CategoricalPass& p) {
+MIXGRAD_INLINE void categorical_relax(std::size_t m, std::size_t nq, std::size_t c0, double inv_lam,
+                                      const CategoricalPass& p) {
+  for (std::size_t c = 0; c < m; ++c) {
 #pragma omp simd
-  for (std::size_t j = 0; j < n; ++j) {
-    const double d = p.z[j] - p.zb[j];  // <= 0, 0 at b
-    const double ez = elem::exp(d * inv_lam);
-    p.ez[j] = ez;
-    if (Coupled) {
-      p.w[j] = -expm1_nonpos(d);
-      p.ezt[j] = ez;
-    } else if (Tilde) {
-      const double r0 = p.F[j] * p.ith[j] * p.ifb[j];
-      const double r = p.isb[j] != 0.0 ? 0.0 : (r0 < kRatioCap ? r0 : kRatioCap);
-      const double L = elem::log1p(r);
-      p.w[j] = r / (1.0 + r);
-      p.L[j] = L;
-      p.ezt[j] = elem::exp(-L * inv_lam);
+    for (std::size_t q = 0; q < nq; ++q) {
+      const std::size_t j = c * nq + q;
+      const double th = p.th[c0 + q];
+      const double h = p.isb[j];
+      p.hard[j] = h;
+      p.score[j] = h - th;
+      p.thj[j] = th;
+      const double d = p.z[j] - p.zb[j];  // <= 0, 0 at b
+      const double ez = elem::exp(d * inv_lam);
+      p.ez[j] = ez;
+      if (Coupled) {
+        p.w[j] = -expm1_nonpos(d);
+        p.ezt[j] = ez;
+      } else if (Tilde) {
+        const double r0 = p.F[j] * p.ith[c0 + q] * p.ifb[j];
+        const double r = h != 0.0 ? 0.0 : (r0 < kRatioCap ? r0 : kRatioCap);
+        const double L = elem::log1p(r);
+        p.w[j] = r / (1.0 + r);
+        p.L[j] = L;
+        p.ezt[j] = elem::exp(-L * inv_lam);
+      }
     }
   }
 }
 
-static MIXGRAD_REBAR_CLONES void noise_categorical_relax(std::size_t n, double inv_lam, bool coupled, bool tilde,
+static MIXGRAD_REBAR_CLONES void noise_categorical_relax(std::size_t m, std::size_t nq, std::size_t c0,
+                                                        double inv_lam, bool coupled, bool tilde,
                                                         CategoricalPass p) {
-  if (coupled) categorical_relax<true, true>(n, inv_lam, p);
-  else if (tilde) categorical_relax<false, true>(n, inv_lam, p);
-  else categorical_relax<false, false>(n, inv_lam, p);
+  if (coupled) categorical_relax<true, true>(m, nq, c0, inv_lam, p);
+  else if (tilde) categorical_relax<false, true>(m, nq, c0, inv_lam, p);
+  else categorical_relax<false, false>(m, nq, c0, inv_lam, p);
+}
+
+// Pass 2, per event: b = argmax z (the first on ties), broadcast z_b, 1/F_b and 1[k = b] to the
+// event's classes.
+static MIXGRAD_REBAR_CLONES void categorical_argmax(std::size_t n_ev, std::size_t E, bool fresh, const double* z, const double* F,
+                                         double* zb, double* ifb, double* isb) {
+  for (std::size_t ev = 0; ev < n_ev; ++ev) {
+    const double* ze = z + ev * E;
+    double mx = ze[0];
+    std::size_t best = 0;
+    for (std::size_t k = 1; k < E; ++k) {
+      const bool gt = ze[k] > mx;
+      mx = gt ? ze[k] : mx;
+      best = gt ? k : best;
+    }
+    const double inv = fresh ? 1.0 / F[ev * E + best] : 1.0;
+    for (std::size_t k = 0; k < E; ++k) {
+      zb[ev * E + k] = mx;
+      ifb[ev * E + k] = inv;
+      isb[ev * E + k] = k == best ? 1.0 : 0.0;
+    }
+  }
+}
+
+// Pass 4, per event: normalize exp-weights e into softmax s.
+static MIXGRAD_REBAR_CLONES void categorical_normalize(std::size_t n_ev, std::size_t E, const double* e, double* s) {
+  for (std::size_t ev = 0; ev < n_ev; ++ev) {
+    const double* ee = e + ev * E;
+    double* se = s + ev * E;
+    double t = 0.0;
+    for (std::size_t k = 0; k < E; ++k) t += ee[k];
+    const double inv = 1.0 / t;
+    for (std::size_t k = 0; k < E; ++k) se[k] = ee[k] * inv;
+  }
 }
 
 // The problem: distribution, noise, estimator, and where the results go.
@@ -485,46 +535,20 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
     const std::size_t nq = (i1 - i0) * E, q0 = i0 * E, nr = i1 - i0;
     const bool fresh = !P.coupled && (need_tilde || values);
     noise_gumbel_rect(m, nq, s0, q0, P.key, P.stream, fresh, C.la.data(), B.z.data(), B.F.data());
-    for (std::size_t ev = 0; ev < n_ev; ++ev) {
-      const std::size_t j0 = ev * E, c0 = q0 + (ev % nr) * E;
-      const double* z = &B.z[j0];
-      std::size_t best = 0;
-      for (std::size_t k = 1; k < E; ++k)
-        if (z[k] > z[best]) best = k;
-      const double zb = z[best];
-      const double Fb = fresh ? B.F[j0 + best] : 1.0;
-      const double ifb = 1.0 / Fb;
-      B.lfb[ev] = values && fresh ? std::log(Fb) : 0.0;
-      for (std::size_t k = 0; k < E; ++k) {
-        const double h = k == best ? 1.0 : 0.0;
-        const double th = C.th[c0 + k];
-        B.hard[j0 + k] = h;
-        B.score[j0 + k] = h - th;
-        B.th[j0 + k] = th;
-        B.ith[j0 + k] = C.ith[c0 + k];
-        B.zb[j0 + k] = zb;
-        B.ifb[j0 + k] = ifb;
-        B.isb[j0 + k] = h;
-      }
-    }
-    const CategoricalPass pass{B.z.data(),  B.zb.data(), B.F.data(),   B.ith.data(), B.ifb.data(),
-                               B.isb.data(), B.ez.data(), B.ezt.data(), B.w.data(),   B.L.data()};
-    noise_categorical_relax(nj, inv_lam, P.coupled, need_tilde || values, pass);
+    categorical_argmax(n_ev, E, fresh, B.z.data(), B.F.data(), B.zb.data(), B.ifb.data(), B.isb.data());
     const bool tilde = need_tilde || values;
-    for (std::size_t ev = 0; ev < n_ev; ++ev) {
-      const std::size_t j0 = ev * E;
-      double t1 = 0.0, t2 = 0.0;
-      for (std::size_t k = 0; k < E; ++k) t1 += B.ez[j0 + k];
-      const double inv1 = 1.0 / t1;
-      for (std::size_t k = 0; k < E; ++k) B.sz[j0 + k] = B.ez[j0 + k] * inv1;
-      if (!tilde) continue;
-      for (std::size_t k = 0; k < E; ++k) t2 += B.ezt[j0 + k];
-      const double inv2 = 1.0 / t2;
-      for (std::size_t k = 0; k < E; ++k) B.szt[j0 + k] = B.ezt[j0 + k] * inv2;
-    }
+    const CategoricalPass pass{B.z.data(),    B.zb.data(),    B.F.data(),  B.ifb.data(), B.isb.data(),
+                               C.th.data(),   C.ith.data(),   B.hard.data(), B.score.data(), B.th.data(),
+                               B.ez.data(),   B.ezt.data(),   B.w.data(),  B.L.data()};
+    noise_categorical_relax(m, nq, q0, inv_lam, P.coupled, tilde, pass);
+    categorical_normalize(n_ev, E, B.ez.data(), B.sz.data());
+    if (tilde) categorical_normalize(n_ev, E, B.ezt.data(), B.szt.data());
     if (!values) return;
     for (std::size_t ev = 0; ev < n_ev; ++ev) {
       const std::size_t c0 = q0 + (ev % nr) * E;
+      std::size_t best = 0;
+      while (B.isb[ev * E + best] == 0.0) ++best;
+      B.lfb[ev] = fresh ? std::log(B.F[ev * E + best]) : 0.0;
       for (std::size_t k = 0; k < E; ++k) {
         const std::size_t j = ev * E + k;
         if (P.coupled) {
@@ -598,6 +622,57 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
   }
 }
 
+// Categorical chain rule per event (see chain below); S the softmax, w and th per class.
+static MIXGRAD_REBAR_CLONES void chain_categorical(std::size_t n_ev, std::size_t E, bool tilde, double inv_lam, const double* S,
+                                        const double* w, const double* th, const double* g, double* out) {
+  for (std::size_t ev = 0; ev < n_ev; ++ev) {
+    const std::size_t j0 = ev * E;
+    const double *Se = S + j0, *ge = g + j0, *we = w + j0, *te = th + j0;
+    double* oe = out + j0;
+    double sg = 0.0;
+    for (std::size_t k = 0; k < E; ++k) sg += Se[k] * ge[k];
+    for (std::size_t k = 0; k < E; ++k) oe[k] = Se[k] * (ge[k] - sg) * inv_lam;
+    if (!tilde) continue;
+    double hw = 0.0;
+    for (std::size_t k = 0; k < E; ++k) hw += oe[k] * we[k];
+    for (std::size_t k = 0; k < E; ++k) oe[k] = oe[k] * we[k] - te[k] * hw;
+  }
+}
+
+// Per-sample estimates g = w * score + cz * pz - czt * pzt of n_ev events of E coordinates
+// (use_pz / use_pzt: whether those terms are present).
+static MIXGRAD_REBAR_CLONES void combine_events(std::size_t n_ev, std::size_t E, bool use_pz, bool use_pzt,
+                                               const double* wev, const double* cz, const double* czt,
+                                               const double* score, const double* pz, const double* pzt,
+                                               double* out) {
+  for (std::size_t ev = 0; ev < n_ev; ++ev) {
+    const double w = wev[ev], a = cz[ev], b = czt[ev];
+    double* g = out + ev * E;
+    const double *sc = score + ev * E, *p1 = pz + ev * E, *p2 = pzt + ev * E;
+    if (use_pzt) {
+#pragma omp simd
+      for (std::size_t e = 0; e < E; ++e) g[e] = w * sc[e] + a * p1[e] - b * p2[e];
+    } else if (use_pz) {
+#pragma omp simd
+      for (std::size_t e = 0; e < E; ++e) g[e] = a * p1[e];
+    } else {
+#pragma omp simd
+      for (std::size_t e = 0; e < E; ++e) g[e] = w * sc[e];
+    }
+  }
+}
+
+// Welford update of running means/M2 with one more sample x (n samples after it).
+static MIXGRAD_REBAR_CLONES void welford_add(std::size_t nq, double inv_n, const double* x, double* mean,
+                                            double* m2) {
+#pragma omp simd
+  for (std::size_t q = 0; q < nq; ++q) {
+    const double delta = x[q] - mean[q];
+    mean[q] += delta * inv_n;
+    m2[q] += delta * (x[q] - mean[q]);
+  }
+}
+
 // Chain f'(x) at the relaxed point into d f / d alpha. Bernoulli: g * jz. Categorical (z side):
 // s_k (g_k - s.g)/lam (dz/dalpha drops out: softmax ignores a common shift). Categorical (z~
 // side): with h = s~ (g - s~.g)/lam: h_k w_k - theta_k sum_i h_i w_i.
@@ -609,18 +684,7 @@ inline void chain(const Problem& P, Buffers& B, std::size_t n_ev, bool tilde, co
     for (std::size_t j = 0; j < n_ev * E; ++j) out[j] = g[j] * J[j];
     return;
   }
-  const double* S = tilde ? B.szt.data() : B.sz.data();
-  for (std::size_t ev = 0; ev < n_ev; ++ev) {
-    const std::size_t j0 = ev * E;
-    double sg = 0.0;
-    for (std::size_t k = 0; k < E; ++k) sg += S[j0 + k] * g[j0 + k];
-    for (std::size_t k = 0; k < E; ++k) out[j0 + k] = S[j0 + k] * (g[j0 + k] - sg) * inv_lam;
-    if (tilde) {
-      double hw = 0.0;
-      for (std::size_t k = 0; k < E; ++k) hw += out[j0 + k] * B.w[j0 + k];
-      for (std::size_t k = 0; k < E; ++k) out[j0 + k] = out[j0 + k] * B.w[j0 + k] - B.th[j0 + k] * hw;
-    }
-  }
+  chain_categorical(n_ev, E, tilde, inv_lam, tilde ? B.szt.data() : B.sz.data(), B.w.data(), B.th.data(), g, out);
 }
 
 // Fixed tiling of the (sample, row) plane: depends on S, R, E only, never on the thread count.
@@ -793,20 +857,9 @@ void estimate(const Problem& P, const Obj& obj) {
 #pragma omp simd
             for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j];
           }
-        } else
-        for (std::size_t ev = 0; ev < n_ev; ++ev) {
-          const double w = B.wev[ev], cz = B.cz[ev], czt = B.czt[ev];
-          double* g = &B.g[ev * E];
-          const double* sc = &B.score[ev * E];
-          const double* pz = &B.pz[ev * E];
-          const double* pzt = &B.pzt[ev * E];
-          if (use_pzt) {
-            for (std::size_t e = 0; e < E; ++e) g[e] = w * sc[e] + cz * pz[e] - czt * pzt[e];
-          } else if (use_pz) {
-            for (std::size_t e = 0; e < E; ++e) g[e] = cz * pz[e];
-          } else {
-            for (std::size_t e = 0; e < E; ++e) g[e] = w * sc[e];
-          }
+        } else {
+          combine_events(n_ev, E, use_pz, use_pzt, B.wev.data(), B.cz.data(), B.czt.data(), B.score.data(),
+                         B.pz.data(), B.pzt.data(), B.g.data());
         }
         if (P.samples) {
           // the chunk's m samples of rows [i0, i1) are m contiguous blocks of the output
@@ -819,13 +872,7 @@ void estimate(const Problem& P, const Obj& obj) {
         const std::size_t q0 = (i0 - ra) * E, nq = nr * E;
         const double n_a = static_cast<double>(s0 - sa);
         if (m == 1) {
-          const double inv_n = 1.0 / (n_a + 1.0);
-          for (std::size_t q = 0; q < nq; ++q) {
-            const double x = B.g[q];
-            const double delta = x - tmean[q0 + q];
-            tmean[q0 + q] += delta * inv_n;
-            tm2[q0 + q] += delta * (x - tmean[q0 + q]);
-          }
+          welford_add(nq, 1.0 / (n_a + 1.0), B.g.data(), tmean + q0, tm2 + q0);
         } else {
           const double inv_m = 1.0 / static_cast<double>(m);
           if (nq == 1) {
