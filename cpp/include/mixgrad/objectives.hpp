@@ -123,9 +123,10 @@ struct RowLinear {
     for (std::size_t ev = 0; ev < ch.n_events; ++ev) {
       const double* w = W + ch.row[ev] * E;
       const double* xe = x + ev * E;
-      double s = c0[ch.row[ev]];
+      double s = 0.0;
+#pragma omp simd reduction(+ : s)
       for (std::size_t e = 0; e < E; ++e) s += w[e] * xe[e];
-      val[ev] = s;
+      val[ev] = c0[ch.row[ev]] + s;
     }
   }
   void grad(Point, const Chunk& ch, const double* /*x*/, double* g) const {
@@ -133,6 +134,7 @@ struct RowLinear {
     for (std::size_t ev = 0; ev < ch.n_events; ++ev) {
       const double* w = W + ch.row[ev] * E;
       double* ge = g + ev * E;
+#pragma omp simd
       for (std::size_t e = 0; e < E; ++e) ge[e] = w[e];
     }
   }

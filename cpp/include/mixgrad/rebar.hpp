@@ -104,13 +104,16 @@ struct Buffers {
   std::vector<double> z, hard, zt, dzt, score, sz, jz, szt, jzt, w;  // per j
   std::vector<double> gz, gzt, pz, pzt, g;                           // per j
   std::vector<double> fb, fzt, wev, cz, czt;                         // per event
+  std::vector<double> F, zb, ifb, isb, ith, ez, ezt, L;              // per j (categorical)
+  std::vector<double> lfb;                                           // per event (categorical)
   void reserve(std::size_t nj, std::size_t nev) {
     for (auto* v : {&row, &coord, &ev_j}) v->resize(std::max(nj, nev));
     for (auto* v : {&sample, &sample_j}) v->resize(std::max(nj, nev));
     for (auto* v : {&alpha, &la, &lb, &th, &aux, &ea, &ena, &z, &hard, &zt, &dzt, &score, &sz, &jz, &szt, &jzt, &w, &gz, &gzt,
                     &pz, &pzt, &g})
       v->resize(nj);
-    for (auto* v : {&fb, &fzt, &wev, &cz, &czt}) v->resize(nev);
+    for (auto* v : {&F, &zb, &ifb, &isb, &ith, &ez, &ezt, &L}) v->resize(nj);
+    for (auto* v : {&fb, &fzt, &wev, &cz, &czt, &lfb}) v->resize(nev);
   }
 };
 
@@ -301,56 +304,159 @@ static void noise_probit(std::size_t n, philox::Key key, std::uint32_t stream, b
 
 // ---- Categorical, Gumbel noise ---------------------------------------------------------------
 // With E_k = -log u_k: z_k = log theta_k - log E_k, b = argmax z. Conditional noise F_k = -log v_k:
-//   z~_b = -log F_b;  z~_k = -log(F_k/theta_k + F_b) = -logaddexp(log F_k - log theta_k, log F_b)
-//   dz~_k/dalpha_j = w_k (delta_kj - theta_j),  w_k = sigmoid(log F_k - log theta_k - log F_b), w_b = 0.
-// Coupled (z~ = z): log F_b = -z_b, log F_k = log E_k + log(1 - exp(z_k - z_b)).
-// Writes z, hard (one-hot), zt, w (into dzt) and score = onehot - theta for the E classes of one event.
-inline void noise_categorical_event(std::size_t K, philox::Key key, std::uint32_t stream, bool coupled,
-                                    std::uint64_t s, std::uint32_t coord0, const double* la, const double* th,
-                                    double* z, double* hard, double* zt, double* w, double* score, double* logF) {
-  std::size_t best = 0;
-  for (std::size_t k = 0; k < K; ++k) {
-    const philox::Block out = philox::philox4x32_10(
-        philox::Block{static_cast<std::uint32_t>(s), coord0 + static_cast<std::uint32_t>(k), 0u, stream}, key);
-    const double u = philox::bits_to_open_uniform((static_cast<std::uint64_t>(out[1]) << 32) | out[0]);
-    const double v = philox::bits_to_open_uniform((static_cast<std::uint64_t>(out[3]) << 32) | out[2]);
-    const double logE = std::log(-std::log(u));
-    z[k] = la[k] - logE;
-    logF[k] = coupled ? logE : std::log(-std::log(v));
-    if (z[k] > z[best]) best = k;
-  }
-  if (coupled) {
-    const double zb = z[best];
-    for (std::size_t k = 0; k < K; ++k)
-      logF[k] = k == best ? -zb : logF[k] + std::log(-std::expm1(z[k] - zb));
-  }
-  const double lFb = logF[best];
-  for (std::size_t k = 0; k < K; ++k) {
-    hard[k] = k == best ? 1.0 : 0.0;
-    score[k] = hard[k] - th[k];
-    if (k == best) {
-      zt[k] = -lFb;
-      w[k] = 0.0;
-    } else {
-      const double a = logF[k] - la[k];
-      const double m = std::max(a, lFb);
-      zt[k] = -(m + std::log1p(std::exp(-std::fabs(a - lFb))));
-      w[k] = sigmoid(a - lFb);
+//   z~_b = -log F_b;  z~_k = -log(F_k/theta_k + F_b) = -(log F_b + log1p(r_k)),  r_k = F_k / (theta_k F_b)
+//   dz~_k/dalpha_j = w_k (delta_kj - theta_j),  w_k = r_k / (1 + r_k),  w_b = 0 (r_b = 0).
+// The relaxations never need z~ itself: z~_b is the largest z~ (r_k > 0), so
+//   softmax(z~/lam)_k = (1 + r_k)^(-1/lam) / sum_i (1 + r_i)^(-1/lam),
+// one log1p and one exp per class, with no log of F (-log v is all the draw needs).
+// Coupled (z~ = z): log F_b = -z_b, log F_k = log E_k + log(1 - exp(z_k - z_b)), which gives
+//   r_k = expm1(z_b - z_k), so w_k = -expm1(z_k - z_b) and softmax(z~/lam) = softmax(z/lam).
+// r_k is capped at 1e300 (theta_k = 0 or below ~1e-280): w_k = 1 and (1 + r_k)^(-1/lam) = 0, as
+// in the limit; z~_k is then taken in log space, -(log F_k - log theta_k), exact there.
+
+// expm1(x) for x <= 0, vectorizable: Taylor series on |x| < 1/2, exp(x) - 1 (no cancellation
+// worth a bit there) below.
+MIXGRAD_INLINE double expm1_nonpos(double x) {
+  static constexpr double c[16] = {1.0,
+                                   1.0 / 2.0,
+                                   1.0 / 6.0,
+                                   1.0 / 24.0,
+                                   1.0 / 120.0,
+                                   1.0 / 720.0,
+                                   1.0 / 5040.0,
+                                   1.0 / 40320.0,
+                                   1.0 / 362880.0,
+                                   1.0 / 3628800.0,
+                                   1.0 / 39916800.0,
+                                   1.0 / 479001600.0,
+                                   1.0 / 6227020800.0,
+                                   1.0 / 87178291200.0,
+                                   1.0 / 1307674368000.0,
+                                   1.0 / 20922789888000.0};
+  const double small = x * elem::poly4(c, x);
+  return x > -0.5 ? small : elem::exp(x) - 1.0;
+}
+
+inline constexpr double kRatioCap = 1e300;
+
+// Pass 1 over the m samples (from s0) of the nq contiguous coordinates from c0: the Philox
+// block of (s, coordinate) gives u (first 64 bits) and v (last 64 bits); writes z and F = -log v
+// (F only for fresh conditional noise).
+template <bool WithF>
+MIXGRAD_INLINE void gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, philox::Key key,
+                                std::uint32_t stream, const double* la, double* z, double* F) {
+  for (std::size_t c = 0; c < m; ++c) {
+    const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
+    double* zc = z + c * nq;
+    double* Fc = F + c * nq;
+#pragma omp simd
+    for (std::size_t q = 0; q < nq; ++q) {
+      std::uint64_t lo, hi;
+      philox_words(key, s, static_cast<std::uint32_t>(c0 + q), 0u, stream, lo, hi);
+      const double e = -elem::log(philox::bits_to_open_uniform(lo));
+      zc[q] = la[c0 + q] - elem::log(e);
+      if (WithF) Fc[q] = -elem::log(philox::bits_to_open_uniform(hi));
     }
   }
 }
 
-// softmax(x / lam) of one event into s.
-inline void softmax_event(std::size_t K, const double* x, double inv_lam, double* s) {
-  double mx = -elem::kInf;
-  for (std::size_t k = 0; k < K; ++k) mx = std::max(mx, x[k] * inv_lam);
-  double tot = 0.0;
-  for (std::size_t k = 0; k < K; ++k) {
-    s[k] = std::exp(x[k] * inv_lam - mx);
-    tot += s[k];
+static MIXGRAD_REBAR_CLONES void noise_gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
+                                                  philox::Key key, std::uint32_t stream, bool with_f,
+                                                  const double* la, double* z, double* F) {
+  if (with_f) gumbel_rect<true>(m, nq, s0, c0, key, stream, la, z, F);
+  else gumbel_rect<false>(m, nq, s0, c0, key, stream, la, z, F);
+}
+
+// Per-class arrays of one chunk for the categorical relaxation (pass 3): inputs per class j of
+// the chunk (z, F and the event's z_b, 1/F_b, 1[class is b]) and per coordinate (theta, 1/theta).
+struct CategoricalPass {
+  const double* z;    // [n] z
+  const double* zb;   // [n] z_b of the class's event
+  const double* F;    // [n] F = -log v (fresh noise)
+  const double* ifb;  // [n] 1 / F_b of the event (fresh noise)
+  const double* isb;  // [n] 1 where the class is b
+  const double* th;   // per coordinate: theta
+  const double* ith;  // per coordinate: 1 / theta
+  double* hard;       // [n] one-hot b
+  double* score;      // [n] onehot - theta
+  double* thj;        // [n] theta
+  double* ez;         // [n] exp((z - z_b) / lam)
+  double* ezt;        // [n] exp((z~ - z~_b) / lam) = (1 + r)^(-1/lam)
+  double* w;          // [n] w
+  double* L;          // [n] log1p(r) (fresh noise), for z~
+};
+
+// m runs of nq classes (j = c * nq + q) whose coordinates are c0 + q.
+template <bool Coupled, bool Tilde>
+MIXGRAD_INLINE void categorical_relax(std::size_t m, std::size_t nq, std::size_t c0, double inv_lam,
+                                      const CategoricalPass& p) {
+  for (std::size_t c = 0; c < m; ++c) {
+#pragma omp simd
+    for (std::size_t q = 0; q < nq; ++q) {
+      const std::size_t j = c * nq + q;
+      const double th = p.th[c0 + q];
+      const double h = p.isb[j];
+      p.hard[j] = h;
+      p.score[j] = h - th;
+      p.thj[j] = th;
+      const double d = p.z[j] - p.zb[j];  // <= 0, 0 at b
+      const double ez = elem::exp(d * inv_lam);
+      p.ez[j] = ez;
+      if (Coupled) {
+        p.w[j] = -expm1_nonpos(d);
+        p.ezt[j] = ez;
+      } else if (Tilde) {
+        const double r0 = p.F[j] * p.ith[c0 + q] * p.ifb[j];
+        const double r = h != 0.0 ? 0.0 : (r0 < kRatioCap ? r0 : kRatioCap);
+        const double L = elem::log1p(r);
+        p.w[j] = r / (1.0 + r);
+        p.L[j] = L;
+        p.ezt[j] = elem::exp(-L * inv_lam);
+      }
+    }
   }
-  const double inv = 1.0 / tot;
-  for (std::size_t k = 0; k < K; ++k) s[k] *= inv;
+}
+
+static MIXGRAD_REBAR_CLONES void noise_categorical_relax(std::size_t m, std::size_t nq, std::size_t c0,
+                                                        double inv_lam, bool coupled, bool tilde,
+                                                        CategoricalPass p) {
+  if (coupled) categorical_relax<true, true>(m, nq, c0, inv_lam, p);
+  else if (tilde) categorical_relax<false, true>(m, nq, c0, inv_lam, p);
+  else categorical_relax<false, false>(m, nq, c0, inv_lam, p);
+}
+
+// Pass 2, per event: b = argmax z (the first on ties), broadcast z_b, 1/F_b and 1[k = b] to the
+// event's classes.
+static MIXGRAD_REBAR_CLONES void categorical_argmax(std::size_t n_ev, std::size_t E, bool fresh, const double* z, const double* F,
+                                         double* zb, double* ifb, double* isb) {
+  for (std::size_t ev = 0; ev < n_ev; ++ev) {
+    const double* ze = z + ev * E;
+    double mx = ze[0];
+    std::size_t best = 0;
+    for (std::size_t k = 1; k < E; ++k) {
+      const bool gt = ze[k] > mx;
+      mx = gt ? ze[k] : mx;
+      best = gt ? k : best;
+    }
+    const double inv = fresh ? 1.0 / F[ev * E + best] : 1.0;
+    for (std::size_t k = 0; k < E; ++k) {
+      zb[ev * E + k] = mx;
+      ifb[ev * E + k] = inv;
+      isb[ev * E + k] = k == best ? 1.0 : 0.0;
+    }
+  }
+}
+
+// Pass 4, per event: normalize exp-weights e into softmax s.
+static MIXGRAD_REBAR_CLONES void categorical_normalize(std::size_t n_ev, std::size_t E, const double* e, double* s) {
+  for (std::size_t ev = 0; ev < n_ev; ++ev) {
+    const double* ee = e + ev * E;
+    double* se = s + ev * E;
+    double t = 0.0;
+    for (std::size_t k = 0; k < E; ++k) t += ee[k];
+    const double inv = 1.0 / t;
+    for (std::size_t k = 0; k < E; ++k) se[k] = ee[k] * inv;
+  }
 }
 
 // The problem: distribution, noise, estimator, and where the results go.
@@ -388,6 +494,7 @@ struct Problem {
 // Per-coordinate constants for all rows.
 struct Constants {
   std::vector<double> la, lb, th, aux, ea, ena;  // ea = e^alpha, ena = e^-alpha (alpha clamped to +-700)
+  std::vector<double> ith;                       // categorical: 1 / theta (inf where theta = 0)
 };
 
 inline Constants make_constants(const Problem& P) {
@@ -399,6 +506,7 @@ inline Constants make_constants(const Problem& P) {
   c.aux.resize(n);
   c.ea.resize(n);
   c.ena.resize(n);
+  if (P.kind == Categorical) c.ith.resize(n);
   parallel::for_blocks(P.R, 256, P.nthreads, 4096, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t i = r0; i < r1; ++i) {
       precompute_row(P.kind, P.alpha + i * P.E, P.E, &c.la[i * P.E], &c.lb[i * P.E], &c.th[i * P.E],
@@ -407,6 +515,7 @@ inline Constants make_constants(const Problem& P) {
         const double a = std::min(700.0, std::max(-700.0, P.alpha[q]));
         c.ea[q] = std::exp(a);
         c.ena[q] = std::exp(-a);
+        if (P.kind == Categorical) c.ith[q] = 1.0 / c.th[q];
       }
     }
   });
@@ -417,20 +526,39 @@ inline Constants make_constants(const Problem& P) {
 // (or w), score, sz/jz (sigma(z/lam) and d sigma(z/lam)/d alpha per coordinate; categorical: the
 // softmax only) and szt/jzt likewise.
 inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::size_t n_ev, bool need_tilde,
-                       std::uint64_t s0, std::size_t m, std::size_t i0, std::size_t i1) {
+                       std::uint64_t s0, std::size_t m, std::size_t i0, std::size_t i1, bool values = false) {
   const std::size_t E = P.E;
   const std::size_t nj = n_ev * E;
   const double inv_lam = 1.0 / P.lam;
   if (P.kind == Categorical) {
+    // The chunk is m samples of rows [i0, i1): m runs of nq contiguous coordinates from i0 * E.
+    const std::size_t nq = (i1 - i0) * E, q0 = i0 * E, nr = i1 - i0;
+    const bool fresh = !P.coupled && (need_tilde || values);
+    noise_gumbel_rect(m, nq, s0, q0, P.key, P.stream, fresh, C.la.data(), B.z.data(), B.F.data());
+    categorical_argmax(n_ev, E, fresh, B.z.data(), B.F.data(), B.zb.data(), B.ifb.data(), B.isb.data());
+    const bool tilde = need_tilde || values;
+    const CategoricalPass pass{B.z.data(),    B.zb.data(),    B.F.data(),  B.ifb.data(), B.isb.data(),
+                               C.th.data(),   C.ith.data(),   B.hard.data(), B.score.data(), B.th.data(),
+                               B.ez.data(),   B.ezt.data(),   B.w.data(),  B.L.data()};
+    noise_categorical_relax(m, nq, q0, inv_lam, P.coupled, tilde, pass);
+    categorical_normalize(n_ev, E, B.ez.data(), B.sz.data());
+    if (tilde) categorical_normalize(n_ev, E, B.ezt.data(), B.szt.data());
+    if (!values) return;
     for (std::size_t ev = 0; ev < n_ev; ++ev) {
-      const std::size_t j0 = ev * E;
-      const std::size_t c0 = static_cast<std::size_t>(B.row[ev]) * E;
-      noise_categorical_event(E, P.key, P.stream, P.coupled, B.sample[ev], static_cast<std::uint32_t>(c0),
-                              &C.la[c0], &C.th[c0], &B.z[j0], &B.hard[j0], &B.zt[j0], &B.w[j0], &B.score[j0],
-                              &B.gz[j0] /* scratch */);
-      for (std::size_t k = 0; k < E; ++k) B.th[j0 + k] = C.th[c0 + k];
-      softmax_event(E, &B.z[j0], inv_lam, &B.sz[j0]);
-      if (need_tilde) softmax_event(E, &B.zt[j0], inv_lam, &B.szt[j0]);
+      const std::size_t c0 = q0 + (ev % nr) * E;
+      std::size_t best = 0;
+      while (B.isb[ev * E + best] == 0.0) ++best;
+      B.lfb[ev] = fresh ? std::log(B.F[ev * E + best]) : 0.0;
+      for (std::size_t k = 0; k < E; ++k) {
+        const std::size_t j = ev * E + k;
+        if (P.coupled) {
+          B.zt[j] = B.z[j];
+        } else if (B.F[j] * B.ith[j] * B.ifb[j] < kRatioCap || B.isb[j] != 0.0) {
+          B.zt[j] = -(B.lfb[ev] + B.L[j]);
+        } else {
+          B.zt[j] = -(std::log(B.F[j]) - C.la[c0 + k]);
+        }
+      }
     }
     return;
   }
@@ -494,6 +622,57 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
   }
 }
 
+// Categorical chain rule per event (see chain below); S the softmax, w and th per class.
+static MIXGRAD_REBAR_CLONES void chain_categorical(std::size_t n_ev, std::size_t E, bool tilde, double inv_lam, const double* S,
+                                        const double* w, const double* th, const double* g, double* out) {
+  for (std::size_t ev = 0; ev < n_ev; ++ev) {
+    const std::size_t j0 = ev * E;
+    const double *Se = S + j0, *ge = g + j0, *we = w + j0, *te = th + j0;
+    double* oe = out + j0;
+    double sg = 0.0;
+    for (std::size_t k = 0; k < E; ++k) sg += Se[k] * ge[k];
+    for (std::size_t k = 0; k < E; ++k) oe[k] = Se[k] * (ge[k] - sg) * inv_lam;
+    if (!tilde) continue;
+    double hw = 0.0;
+    for (std::size_t k = 0; k < E; ++k) hw += oe[k] * we[k];
+    for (std::size_t k = 0; k < E; ++k) oe[k] = oe[k] * we[k] - te[k] * hw;
+  }
+}
+
+// Per-sample estimates g = w * score + cz * pz - czt * pzt of n_ev events of E coordinates
+// (use_pz / use_pzt: whether those terms are present).
+static MIXGRAD_REBAR_CLONES void combine_events(std::size_t n_ev, std::size_t E, bool use_pz, bool use_pzt,
+                                               const double* wev, const double* cz, const double* czt,
+                                               const double* score, const double* pz, const double* pzt,
+                                               double* out) {
+  for (std::size_t ev = 0; ev < n_ev; ++ev) {
+    const double w = wev[ev], a = cz[ev], b = czt[ev];
+    double* g = out + ev * E;
+    const double *sc = score + ev * E, *p1 = pz + ev * E, *p2 = pzt + ev * E;
+    if (use_pzt) {
+#pragma omp simd
+      for (std::size_t e = 0; e < E; ++e) g[e] = w * sc[e] + a * p1[e] - b * p2[e];
+    } else if (use_pz) {
+#pragma omp simd
+      for (std::size_t e = 0; e < E; ++e) g[e] = a * p1[e];
+    } else {
+#pragma omp simd
+      for (std::size_t e = 0; e < E; ++e) g[e] = w * sc[e];
+    }
+  }
+}
+
+// Welford update of running means/M2 with one more sample x (n samples after it).
+static MIXGRAD_REBAR_CLONES void welford_add(std::size_t nq, double inv_n, const double* x, double* mean,
+                                            double* m2) {
+#pragma omp simd
+  for (std::size_t q = 0; q < nq; ++q) {
+    const double delta = x[q] - mean[q];
+    mean[q] += delta * inv_n;
+    m2[q] += delta * (x[q] - mean[q]);
+  }
+}
+
 // Chain f'(x) at the relaxed point into d f / d alpha. Bernoulli: g * jz. Categorical (z side):
 // s_k (g_k - s.g)/lam (dz/dalpha drops out: softmax ignores a common shift). Categorical (z~
 // side): with h = s~ (g - s~.g)/lam: h_k w_k - theta_k sum_i h_i w_i.
@@ -505,18 +684,7 @@ inline void chain(const Problem& P, Buffers& B, std::size_t n_ev, bool tilde, co
     for (std::size_t j = 0; j < n_ev * E; ++j) out[j] = g[j] * J[j];
     return;
   }
-  const double* S = tilde ? B.szt.data() : B.sz.data();
-  for (std::size_t ev = 0; ev < n_ev; ++ev) {
-    const std::size_t j0 = ev * E;
-    double sg = 0.0;
-    for (std::size_t k = 0; k < E; ++k) sg += S[j0 + k] * g[j0 + k];
-    for (std::size_t k = 0; k < E; ++k) out[j0 + k] = S[j0 + k] * (g[j0 + k] - sg) * inv_lam;
-    if (tilde) {
-      double hw = 0.0;
-      for (std::size_t k = 0; k < E; ++k) hw += out[j0 + k] * B.w[j0 + k];
-      for (std::size_t k = 0; k < E; ++k) out[j0 + k] = out[j0 + k] * B.w[j0 + k] - B.th[j0 + k] * hw;
-    }
-  }
+  chain_categorical(n_ev, E, tilde, inv_lam, tilde ? B.szt.data() : B.sz.data(), B.w.data(), B.th.data(), g, out);
 }
 
 // Fixed tiling of the (sample, row) plane: depends on S, R, E only, never on the thread count.
@@ -689,20 +857,9 @@ void estimate(const Problem& P, const Obj& obj) {
 #pragma omp simd
             for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j];
           }
-        } else
-        for (std::size_t ev = 0; ev < n_ev; ++ev) {
-          const double w = B.wev[ev], cz = B.cz[ev], czt = B.czt[ev];
-          double* g = &B.g[ev * E];
-          const double* sc = &B.score[ev * E];
-          const double* pz = &B.pz[ev * E];
-          const double* pzt = &B.pzt[ev * E];
-          if (use_pzt) {
-            for (std::size_t e = 0; e < E; ++e) g[e] = w * sc[e] + cz * pz[e] - czt * pzt[e];
-          } else if (use_pz) {
-            for (std::size_t e = 0; e < E; ++e) g[e] = cz * pz[e];
-          } else {
-            for (std::size_t e = 0; e < E; ++e) g[e] = w * sc[e];
-          }
+        } else {
+          combine_events(n_ev, E, use_pz, use_pzt, B.wev.data(), B.cz.data(), B.czt.data(), B.score.data(),
+                         B.pz.data(), B.pzt.data(), B.g.data());
         }
         if (P.samples) {
           // the chunk's m samples of rows [i0, i1) are m contiguous blocks of the output
@@ -715,13 +872,7 @@ void estimate(const Problem& P, const Obj& obj) {
         const std::size_t q0 = (i0 - ra) * E, nq = nr * E;
         const double n_a = static_cast<double>(s0 - sa);
         if (m == 1) {
-          const double inv_n = 1.0 / (n_a + 1.0);
-          for (std::size_t q = 0; q < nq; ++q) {
-            const double x = B.g[q];
-            const double delta = x - tmean[q0 + q];
-            tmean[q0 + q] += delta * inv_n;
-            tm2[q0 + q] += delta * (x - tmean[q0 + q]);
-          }
+          welford_add(nq, 1.0 / (n_a + 1.0), B.g.data(), tmean + q0, tm2 + q0);
         } else {
           const double inv_m = 1.0 / static_cast<double>(m);
           if (nq == 1) {
@@ -800,7 +951,7 @@ inline void draw_noise(const Problem& P) {
           B.row[c * nr + (i - i0)] = static_cast<std::uint32_t>(i);
           B.sample[c * nr + (i - i0)] = s0 + c;
         }
-      draw_chunk(P, C, B, n_ev, true, s0, m, i0, i1);
+      draw_chunk(P, C, B, n_ev, true, s0, m, i0, i1, true);
       const std::vector<double>& dz = P.kind == Categorical ? B.w : B.dzt;
       for (std::size_t c = 0; c < m; ++c) {
         const std::size_t off = ((s0 + c) * R + i0) * E, nq = nr * E, src = c * nq;
