@@ -101,12 +101,58 @@ void dynamic_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t 
 
 }  // namespace detail
 
-// Fill lane l of p (or the shared slot when PL is false) from mixture b.
+namespace detail {
+
+// From the raw values that load_one left in p (logits in logw, scales in sig) compute
+// 1/sigma, log sigma, the log-softmax of the logits and the weights, for W lanes at once
+// (W = 1: shared layout; W = L: one mixture per lane).
+template <std::size_t W>
+MIXGRAD_INLINE void finish_impl(std::size_t K, std::size_t D, Prepared& p) {
+  const double* sig = p.sig.data();
+  double* invs = p.invs.data();
+  double* logs = p.logs.data();
+  double* lw = p.logw.data();
+  double* w = p.w.data();
+  const std::size_t n = D * K * W;
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) {
+    invs[i] = 1.0 / sig[i];
+    logs[i] = elem::log(sig[i]);
+  }
+  alignas(64) double M[W], S[W];
+  for (std::size_t l = 0; l < W; ++l) {
+    M[l] = kNegInf;
+    S[l] = 0.0;
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < W; ++l) M[l] = lw[k * W + l] > M[l] ? lw[k * W + l] : M[l];
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < W; ++l) S[l] += elem::exp(lw[k * W + l] - M[l]);
+  }
+#pragma omp simd
+  for (std::size_t l = 0; l < W; ++l) M[l] += elem::log(S[l]);
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < W; ++l) {
+      const double v = lw[k * W + l] - M[l];
+      lw[k * W + l] = v;
+      w[k * W + l] = elem::exp(v);
+    }
+  }
+}
+
+MIXGRAD_SIMD_CLONES inline void finish_shared(std::size_t K, std::size_t D, Prepared& p) { finish_impl<1>(K, D, p); }
+MIXGRAD_SIMD_CLONES inline void finish_lanes(std::size_t K, std::size_t D, Prepared& p) { finish_impl<L>(K, D, p); }
+
+// Copy mixture b's raw parameters into lane l of p (or the shared slot when PL is false).
 template <bool PL, class T>
-void prepare_one(const Dims& dm, const T* logits, const T* means, const T* scales, std::size_t b, std::size_t l,
-                 Prepared& p, const T* ta = nullptr, const T* tmu = nullptr, const T* ts = nullptr) {
+void load_one(const Dims& dm, const T* logits, const T* means, const T* scales, std::size_t b, std::size_t l,
+              Prepared& p, const T* ta, const T* tmu, const T* ts) {
   const std::size_t K = dm.K, D = dm.D, W = PL ? L : 1;
-  if (p.mu.size() != D * K * W) {
+  if (p.mu.size() != D * K * W || (ta && p.ta.size() != K * W)) {
     for (auto* v : {&p.mu, &p.invs, &p.sig, &p.logs}) v->assign(D * K * W, 0.0);
     p.logw.assign(K * W, 0.0);
     p.w.assign(K * W, 0.0);
@@ -116,34 +162,41 @@ void prepare_one(const Dims& dm, const T* logits, const T* means, const T* scale
       p.ts.assign(D * K * W, 0.0);
     }
   }
-  double lw[1024];
-  std::vector<double> lwv;
-  double* lwp = lw;
-  if (K > 1024) {
-    lwv.resize(K);
-    lwp = lwv.data();
-  }
-  detail::log_softmax(logits + b * K, K, lwp);
   for (std::size_t k = 0; k < K; ++k) {
-    p.logw[detail::at<PL>(k, l)] = lwp[k];
-    p.w[detail::at<PL>(k, l)] = std::exp(lwp[k]);
-    if (ta) p.ta[detail::at<PL>(k, l)] = static_cast<double>(ta[b * K + k]);
+    p.logw[at<PL>(k, l)] = static_cast<double>(logits[b * K + k]);
+    if (ta) p.ta[at<PL>(k, l)] = static_cast<double>(ta[b * K + k]);
   }
   const T* m = means + b * K * D;
   const T* s = scales + b * K * D;
   for (std::size_t k = 0; k < K; ++k)
     for (std::size_t d = 0; d < D; ++d) {
-      const std::size_t j = detail::at<PL>(d * K + k, l);
-      const double sd = static_cast<double>(s[k * D + d]);
+      const std::size_t j = at<PL>(d * K + k, l);
       p.mu[j] = static_cast<double>(m[k * D + d]);
-      p.sig[j] = sd;
-      p.invs[j] = 1.0 / sd;
-      p.logs[j] = std::log(sd);
+      p.sig[j] = static_cast<double>(s[k * D + d]);
       if (ta) {
         p.tmu[j] = static_cast<double>(tmu[b * K * D + k * D + d]);
         p.ts[j] = static_cast<double>(ts[b * K * D + k * D + d]);
       }
     }
+}
+
+}  // namespace detail
+
+// Prepare mixture b in the shared layout.
+template <class T>
+void prepare_shared(const Dims& dm, const T* logits, const T* means, const T* scales, std::size_t b, Prepared& p,
+                    const T* ta = nullptr, const T* tmu = nullptr, const T* ts = nullptr) {
+  detail::load_one<false>(dm, logits, means, scales, b, 0, p, ta, tmu, ts);
+  detail::finish_shared(dm.K, dm.D, p);
+}
+
+// Prepare mixtures b0 .. b0 + nb - 1 in lanes 0 .. nb - 1; the remaining lanes repeat mixture b0.
+template <class T>
+void prepare_group(const Dims& dm, const T* logits, const T* means, const T* scales, std::size_t b0, std::size_t nb,
+                   Prepared& p, const T* ta = nullptr, const T* tmu = nullptr, const T* ts = nullptr) {
+  for (std::size_t l = 0; l < L; ++l)
+    detail::load_one<true>(dm, logits, means, scales, b0 + (l < nb ? l : 0), l, p, ta, tmu, ts);
+  detail::finish_lanes(dm.K, dm.D, p);
 }
 
 // Per-thread scratch for one unit.
@@ -512,9 +565,7 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
       std::vector<double> buf(width * L);
       for (std::size_t gi = g0; gi < g1; ++gi) {
         const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
-        for (std::size_t l = 0; l < L; ++l)
-          prepare_one<true>(dm, a.logits, a.means, a.scales, b0 + (l < nb ? l : 0), l, p, jvp ? a.ta : nullptr,
-                            a.tmu, a.ts);
+        prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p, jvp ? a.ta : nullptr, a.tmu, a.ts);
         std::size_t rows[L];
         for (std::size_t si = 0; si < S; ++si) {
           for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
@@ -527,7 +578,7 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
   } else {
     for (std::size_t b = 0; b < B; ++b) {
       Prepared p;
-      prepare_one<false>(dm, a.logits, a.means, a.scales, b, 0, p, jvp ? a.ta : nullptr, a.tmu, a.ts);
+      prepare_shared(dm, a.logits, a.means, a.scales, b, p, jvp ? a.ta : nullptr, a.tmu, a.ts);
       const std::size_t units = (S + L - 1) / L;
       detail::dynamic_blocks(units, 16, nthreads, 32, [&](std::size_t u0, std::size_t u1) {
         Scratch s;
@@ -562,8 +613,7 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
       s.init(dm, true, true);
       for (std::size_t gi = g0; gi < g1; ++gi) {
         const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
-        for (std::size_t l = 0; l < L; ++l)
-          prepare_one<true>(dm, a.logits, a.means, a.scales, b0 + (l < nb ? l : 0), l, p);
+        prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p);
         std::fill(s.amu.begin(), s.amu.end(), 0.0);
         std::fill(s.as.begin(), s.as.end(), 0.0);
         std::fill(s.aa.begin(), s.aa.end(), 0.0);
@@ -593,7 +643,7 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
   std::vector<double> partial(kRound * P), total(P);
   for (std::size_t b = 0; b < B; ++b) {
     Prepared p;
-    prepare_one<false>(dm, a.logits, a.means, a.scales, b, 0, p);
+    prepare_shared(dm, a.logits, a.means, a.scales, b, p);
     const std::size_t units = (S + L - 1) / L;
     const std::size_t chunks = (units + kChunkUnits - 1) / kChunkUnits;
     std::fill(total.begin(), total.end(), 0.0);
@@ -788,13 +838,13 @@ void quantile(const Args<T>& a, const T* u, T* out, int nthreads) {
   const Dims dm = a.dm;
   const std::size_t B = dm.B, K = dm.K, D = dm.D, N = B * a.S;
   Prepared shared;
-  if (B == 1) prepare_one<false>(dm, a.logits, a.means, a.scales, 0, 0, shared);
+  if (B == 1) prepare_shared(dm, a.logits, a.means, a.scales, 0, shared);
   detail::dynamic_blocks(N, 64, nthreads, 128, [&](std::size_t i0, std::size_t i1) {
     Prepared own;
     std::vector<double> work(3 * K), ud(D), xd(D);
     for (std::size_t i = i0; i < i1; ++i) {
       const std::size_t b = i % B;
-      if (B > 1) prepare_one<false>(dm, a.logits, a.means, a.scales, b, 0, own);
+      if (B > 1) prepare_shared(dm, a.logits, a.means, a.scales, b, own);
       for (std::size_t d = 0; d < D; ++d) ud[d] = static_cast<double>(u[i * D + d]);
       quantile_row(dm, B == 1 ? shared : own, ud.data(), xd.data(), work.data());
       for (std::size_t d = 0; d < D; ++d) out[i * D + d] = static_cast<T>(xd[d]);
