@@ -20,6 +20,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "mixgrad/config.hpp"
@@ -52,17 +53,6 @@ template <bool PL>
 MIXGRAD_INLINE std::size_t at(std::size_t j, std::size_t l) {
   if constexpr (PL) return j * L + l;
   else return j;
-}
-
-// log-softmax of one mixture's logits in double (-inf logits give -inf, weight 0).
-template <class T>
-inline void log_softmax(const T* a, std::size_t K, double* out) {
-  double m = kNegInf;
-  for (std::size_t k = 0; k < K; ++k) m = std::max(m, static_cast<double>(a[k]));
-  double s = 0.0;
-  for (std::size_t k = 0; k < K; ++k) s += std::exp(static_cast<double>(a[k]) - m);
-  const double lse = m + std::log(s);
-  for (std::size_t k = 0; k < K; ++k) out[k] = static_cast<double>(a[k]) - lse;
 }
 
 // body(begin, end) over [0, n) in blocks of `block` items handed out dynamically (threads that
@@ -601,8 +591,10 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
 // The vector-Jacobian product, summed over the S rows of each mixture: outputs ga [B][K],
 // gmu and gs [B][K][D]. Deterministic: per-lane sums in row order, lanes and fixed-size chunks
 // reduced in a fixed order. Extra memory: O(threads*K*D) scratch plus kRound chunk partials.
-template <class T>
-void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
+// fill(layout, p, s, rows, count) puts rows `rows[0 .. count)` and their upstream gradients into
+// the lane buffers s.x and s.gx (layout: std::true_type for per-lane parameters).
+template <class T, class Fill>
+void vjp_rows(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads, Fill&& fill) {
   const Dims dm = a.dm;
   const std::size_t B = dm.B, S = a.S, K = dm.K, D = dm.D;
   if (use_lanes(B, S)) {
@@ -620,7 +612,7 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
         std::size_t rows[L];
         for (std::size_t si = 0; si < S; ++si) {
           for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
-          gather_rows<true>(a, p, s, rows, nb);
+          fill(std::true_type{}, p, s, rows, nb);
           run_unit<Op::Vjp, true>(dm, p, s, nullptr);
         }
         for (std::size_t l = 0; l < nb; ++l) {
@@ -661,7 +653,7 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
           for (std::size_t u = ub; u < ue; ++u) {
             const std::size_t s0 = u * L, ns = std::min(L, S - s0);
             for (std::size_t l = 0; l < ns; ++l) rows[l] = (s0 + l) * B + b;
-            gather_rows<false>(a, p, s, rows, ns);
+            fill(std::false_type{}, p, s, rows, ns);
             run_unit<Op::Vjp, false>(dm, p, s, nullptr);
           }
           double* out = partial.data() + c * P;
@@ -694,51 +686,161 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
   }
 }
 
-// ---- Sampling: component k ~ Cat(w), then x = mu_k + sigma_k * eps. Row i uses Philox counter
-// (i, 0) for the component and (i, 1 + d) for coordinate d. ----
+template <class T>
+void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
+  vjp_rows(a, ga, gmu, gs, nthreads, [&](auto layout, const Prepared& p, Scratch& s, const std::size_t* rows, std::size_t count) {
+    gather_rows<decltype(layout)::value>(a, p, s, rows, count);
+  });
+}
 
+// ---- Sampling: component k ~ Cat(w), then x = mu_k + sigma_k * eps. Row i uses Philox counter
+// (i, 0) for the component; counter (i, 1 + j) gives two normals from its two 64-bit halves:
+// eps_j (low half) and eps_{P+j} (high half), P = ceil(D/2). ----
+
+// Standard normals of row i into eps[0 .. 2*ceil(D/2)) (the last one unused when D is odd).
 MIXGRAD_SIMD_CLONES inline void normals_row(philox::Key key, std::uint64_t i, std::size_t D, double* eps) {
+  const std::size_t P = (D + 1) / 2;
+  const std::uint32_t lo = static_cast<std::uint32_t>(i), hi = static_cast<std::uint32_t>(i >> 32);
 #pragma omp simd
-  for (std::size_t d = 0; d < D; ++d) eps[d] = philox::normal(key, i, static_cast<std::uint32_t>(1 + d));
+  for (std::size_t j = 0; j < P; ++j) {
+    const philox::Block o = philox::philox4x32_10(philox::Block{lo, hi, static_cast<std::uint32_t>(1 + j), 0u}, key);
+    eps[j] = philox::bits_to_normal((static_cast<std::uint64_t>(o[1]) << 32) | o[0]);
+    eps[P + j] = philox::bits_to_normal((static_cast<std::uint64_t>(o[3]) << 32) | o[2]);
+  }
+}
+
+// Cumulative mixing weights of n <= kWeightBlock mixtures: on entry cw[k*n + b] holds logit k of
+// mixture b; on exit the cumulative weight, with exactly 1 from the last positive weight on.
+inline constexpr std::size_t kWeightBlock = 64;
+MIXGRAD_SIMD_CLONES inline void cumulative_weights(std::size_t n, std::size_t K, double* cw) {
+  alignas(64) double M[kWeightBlock], S[kWeightBlock], C[kWeightBlock], last[kWeightBlock];
+#pragma omp simd
+  for (std::size_t b = 0; b < n; ++b) {
+    M[b] = kNegInf;
+    S[b] = 0.0;
+    C[b] = 0.0;
+    last[b] = 0.0;
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t b = 0; b < n; ++b) M[b] = cw[k * n + b] > M[b] ? cw[k * n + b] : M[b];
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+    const double kd = static_cast<double>(k);
+#pragma omp simd
+    for (std::size_t b = 0; b < n; ++b) {
+      const double v = elem::exp(cw[k * n + b] - M[b]);
+      cw[k * n + b] = v;
+      S[b] += v;
+      last[b] = v > 0.0 ? kd : last[b];
+    }
+  }
+#pragma omp simd
+  for (std::size_t b = 0; b < n; ++b) S[b] = 1.0 / S[b];
+  for (std::size_t k = 0; k < K; ++k) {
+    const double kd = static_cast<double>(k);
+#pragma omp simd
+    for (std::size_t b = 0; b < n; ++b) {
+      C[b] += cw[k * n + b] * S[b];
+      cw[k * n + b] = kd >= last[b] ? 1.0 : C[b];
+    }
+  }
+}
+
+// First k with u < c[k] (c non-decreasing, c[K-1] = 1 > u).
+MIXGRAD_INLINE std::size_t pick_component(const double* c, std::size_t K, double u) {
+  std::size_t lo = 0, hi = K - 1;
+  while (lo < hi) {
+    const std::size_t mid = (lo + hi) / 2;
+    if (u < c[mid]) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+// Cumulative weights of every mixture, [B][K].
+template <class T>
+std::vector<double> weight_table(const Args<T>& a, int nthreads) {
+  const std::size_t B = a.dm.B, K = a.dm.K;
+  std::vector<double> cw(B * K);
+  parallel::for_blocks(B, kWeightBlock * 4, nthreads, 1024, [&](std::size_t b0, std::size_t b1) {
+    double buf[kWeightBlock * 16];
+    std::vector<double> big;
+    double* t = buf;
+    if (K > 16) {
+      big.resize(kWeightBlock * K);
+      t = big.data();
+    }
+    for (std::size_t c0 = b0; c0 < b1; c0 += kWeightBlock) {
+      const std::size_t n = std::min(kWeightBlock, b1 - c0);
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t k = 0; k < K; ++k) t[k * n + b] = static_cast<double>(a.logits[(c0 + b) * K + k]);
+      cumulative_weights(n, K, t);
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t k = 0; k < K; ++k) cw[(c0 + b) * K + k] = t[k * n + b];
+    }
+  });
+  return cw;
+}
+
+// Draws rows rows[0 .. count) (exactly as sample() does) into out and the lane buffer s.x, with
+// their upstream gradients in s.gx; lanes beyond count as gather_rows leaves them.
+template <bool PL, class T>
+inline void sample_rows(const Args<T>& a, philox::Key key, const double* cw, const Prepared& p, Scratch& s,
+                        const std::size_t* rows, std::size_t count, double* eps, T* out) {
+  const std::size_t B = a.dm.B, K = a.dm.K, D = a.dm.D;
+  for (std::size_t l = 0; l < L; ++l) {
+    if (l < count) {
+      const std::size_t i = rows[l], b = i % B;
+      const std::size_t k = pick_component(cw + b * K, K, philox::uniform(key, i, 0));
+      normals_row(key, i, D, eps);
+      const T* m = a.means + (b * K + k) * D;
+      const T* sc = a.scales + (b * K + k) * D;
+      for (std::size_t d = 0; d < D; ++d) {
+        const T v = static_cast<T>(static_cast<double>(m[d]) + static_cast<double>(sc[d]) * eps[d]);
+        out[i * D + d] = v;
+        s.x[d * L + l] = static_cast<double>(v);
+        s.gx[d * L + l] = static_cast<double>(a.gx[i * D + d]);
+      }
+    } else {
+      for (std::size_t d = 0; d < D; ++d) {
+        s.x[d * L + l] = p.mu[detail::at<PL>(d * K, l)];
+        s.gx[d * L + l] = 0.0;
+      }
+    }
+  }
+}
+
+// sample() followed by vjp() on the same rows while they are in cache: out gets the samples
+// (bit-identical to sample()), ga, gmu, gs the gradient (bit-identical to vjp() on them).
+template <class T>
+void sample_vjp(const Args<T>& a, philox::Key key, T* out, T* ga, T* gmu, T* gs, int nthreads) {
+  const std::vector<double> cw = weight_table(a, nthreads);
+  vjp_rows(a, ga, gmu, gs, nthreads, [&](auto layout, const Prepared& p, Scratch& s, const std::size_t* rows, std::size_t count) {
+    double eps[64];
+    std::vector<double> big;
+    double* e = eps;
+    if (a.dm.D + 1 > 64) {
+      big.resize(a.dm.D + 1);
+      e = big.data();
+    }
+    sample_rows<decltype(layout)::value>(a, key, cw.data(), p, s, rows, count, e, out);
+  });
 }
 
 template <class T>
 void sample(const Args<T>& a, philox::Key key, T* out, int nthreads) {
   const Dims dm = a.dm;
   const std::size_t B = dm.B, K = dm.K, D = dm.D, N = B * a.S;
-  // Cumulative weights per mixture; the last component with positive weight gets exactly 1.
-  std::vector<double> cw(B * K);
-  parallel::for_blocks(B, 256, nthreads, 1024, [&](std::size_t b0, std::size_t b1) {
-    std::vector<double> lw(K);
-    for (std::size_t b = b0; b < b1; ++b) {
-      detail::log_softmax(a.logits + b * K, K, lw.data());
-      double c = 0.0;
-      std::size_t last = 0;
-      for (std::size_t k = 0; k < K; ++k) {
-        const double w = std::exp(lw[k]);
-        c += w;
-        cw[b * K + k] = c;
-        if (w > 0.0) last = k;
-      }
-      for (std::size_t k = last; k < K; ++k) cw[b * K + k] = 1.0;
-    }
-  });
+  const std::vector<double> cw = weight_table(a, nthreads);
   detail::dynamic_blocks(N, 1024, nthreads, 2048, [&](std::size_t i0, std::size_t i1) {
-    std::vector<double> eps(D);
+    std::vector<double> eps(D + 1);
     for (std::size_t i = i0; i < i1; ++i) {
       const std::size_t b = i % B;
-      const double u = philox::uniform(key, i, 0);
-      const double* c = cw.data() + b * K;
-      // First k with u < c[k] (binary search; c is non-decreasing and c[K-1] = 1 > u).
-      std::size_t lo = 0, hi = K - 1;
-      while (lo < hi) {
-        const std::size_t mid = (lo + hi) / 2;
-        if (u < c[mid]) hi = mid;
-        else lo = mid + 1;
-      }
+      const std::size_t k = pick_component(cw.data() + b * K, K, philox::uniform(key, i, 0));
       normals_row(key, i, D, eps.data());
-      const T* m = a.means + (b * K + lo) * D;
-      const T* sc = a.scales + (b * K + lo) * D;
+      const T* m = a.means + (b * K + k) * D;
+      const T* sc = a.scales + (b * K + k) * D;
       for (std::size_t d = 0; d < D; ++d)
         out[i * D + d] = static_cast<T>(static_cast<double>(m[d]) + static_cast<double>(sc[d]) * eps[d]);
     }
