@@ -705,17 +705,63 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
 // (i, 0) for the component; counter (i, 1 + j) gives two normals from its two 64-bit halves:
 // eps_j (low half) and eps_{P+j} (high half), P = ceil(D/2). ----
 
-// Standard normals of row i into eps[0 .. 2*ceil(D/2)) (the last one unused when D is odd).
-MIXGRAD_MIX_CLONES inline void normals_row(philox::Key key, std::uint64_t i, std::size_t D, double* eps) {
-  const std::size_t P = (D + 1) / 2;
-  const std::uint32_t lo = static_cast<std::uint32_t>(i), hi = static_cast<std::uint32_t>(i >> 32);
-#pragma omp simd
-  for (std::size_t j = 0; j < P; ++j) {
-    const philox::Block o = philox::philox4x32_10(philox::Block{lo, hi, static_cast<std::uint32_t>(1 + j), 0u}, key);
-    eps[j] = philox::bits_to_normal((static_cast<std::uint64_t>(o[1]) << 32) | o[0]);
-    eps[P + j] = philox::bits_to_normal((static_cast<std::uint64_t>(o[3]) << 32) | o[2]);
+// Philox4x32-10 of counter (c0, c1, c2, 0) as two 64-bit words (low: outputs 1:0, high: 3:2),
+// the same numbers as philox::philox4x32_10, written with scalars so that loops over counters
+// vectorize (a std::array temporary is not kept in registers by GCC's vectorizer).
+MIXGRAD_INLINE void philox_words(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, philox::Key key,
+                                 std::uint64_t& w0, std::uint64_t& w1) {
+  constexpr std::uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
+  constexpr std::uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+  std::uint32_t x0 = c0, x1 = c1, x2 = c2, x3 = 0u, k0 = key.k0, k1 = key.k1;
+  for (int round = 0; round < 10; ++round) {
+    const std::uint64_t p0 = static_cast<std::uint64_t>(M0) * x0;
+    const std::uint64_t p1 = static_cast<std::uint64_t>(M1) * x2;
+    const std::uint32_t y0 = static_cast<std::uint32_t>(p1 >> 32) ^ x1 ^ k0;
+    const std::uint32_t y2 = static_cast<std::uint32_t>(p0 >> 32) ^ x3 ^ k1;
+    x1 = static_cast<std::uint32_t>(p1);
+    x3 = static_cast<std::uint32_t>(p0);
+    x0 = y0;
+    x2 = y2;
+    k0 += W0;
+    k1 += W1;
   }
+  w0 = (static_cast<std::uint64_t>(x1) << 32) | x0;
+  w1 = (static_cast<std::uint64_t>(x3) << 32) | x2;
 }
+
+// Standard normals of rows rows[0 .. count) (count <= L) into eps[r * W + c], W = 2*ceil(D/2)
+// (the last of a row unused when D is odd): counter (i, 1 + j) of row i gives c = j from its low
+// and c = P + j from its high 64 bits, P = ceil(D/2). The counters of all rows go through one
+// vectorized loop, so that rows with few coordinates still fill the vector registers.
+MIXGRAD_MIX_CLONES inline void normals_rows(philox::Key key, const std::size_t* rows, std::size_t count,
+                                            std::size_t D, double* eps, double* work) {
+  const std::size_t P = (D + 1) / 2, W = 2 * P, n = count * P;
+  double* e0 = work;
+  double* e1 = work + n;
+  std::uint32_t* ctr = reinterpret_cast<std::uint32_t*>(work + 2 * n);  // [3][n]: lo, hi, draw
+  for (std::size_t r = 0; r < count; ++r)
+    for (std::size_t j = 0; j < P; ++j) {
+      ctr[r * P + j] = static_cast<std::uint32_t>(rows[r]);
+      ctr[n + r * P + j] = static_cast<std::uint32_t>(rows[r] >> 32);
+      ctr[2 * n + r * P + j] = static_cast<std::uint32_t>(1 + j);
+    }
+#pragma omp simd
+  for (std::size_t c = 0; c < n; ++c) {
+    std::uint64_t w0, w1;
+    philox_words(ctr[c], ctr[n + c], ctr[2 * n + c], key, w0, w1);
+    e0[c] = philox::bits_to_normal(w0);
+    e1[c] = philox::bits_to_normal(w1);
+  }
+  for (std::size_t r = 0; r < count; ++r)
+    for (std::size_t j = 0; j < P; ++j) {
+      eps[r * W + j] = e0[r * P + j];
+      eps[r * W + P + j] = e1[r * P + j];
+    }
+}
+
+// Room normals_rows needs for up to L rows: eps, then work.
+inline std::size_t normals_eps_size(std::size_t D) { return L * 2 * ((D + 1) / 2); }
+inline std::size_t normals_work_size(std::size_t D) { return 3 * normals_eps_size(D); }
 
 // Cumulative mixing weights of n <= kWeightBlock mixtures: on entry cw[k*n + b] holds logit k of
 // mixture b; on exit the cumulative weight, with exactly 1 from the last positive weight on.
@@ -796,16 +842,17 @@ std::vector<double> weight_table(const Args<T>& a, int nthreads) {
 template <bool PL, class T>
 inline void sample_rows(const Args<T>& a, philox::Key key, const double* cw, const Prepared& p, Scratch& s,
                         const std::size_t* rows, std::size_t count, double* eps, T* out) {
-  const std::size_t B = a.dm.B, K = a.dm.K, D = a.dm.D;
+  const std::size_t B = a.dm.B, K = a.dm.K, D = a.dm.D, W = 2 * ((D + 1) / 2);
+  normals_rows(key, rows, count, D, eps, eps + normals_eps_size(D));
   for (std::size_t l = 0; l < L; ++l) {
     if (l < count) {
       const std::size_t i = rows[l], b = i % B;
       const std::size_t k = pick_component(cw + b * K, K, philox::uniform(key, i, 0));
-      normals_row(key, i, D, eps);
+      const double* e = eps + l * W;
       const T* m = a.means + (b * K + k) * D;
       const T* sc = a.scales + (b * K + k) * D;
       for (std::size_t d = 0; d < D; ++d) {
-        const T v = static_cast<T>(static_cast<double>(m[d]) + static_cast<double>(sc[d]) * eps[d]);
+        const T v = static_cast<T>(static_cast<double>(m[d]) + static_cast<double>(sc[d]) * e[d]);
         out[i * D + d] = v;
         s.x[d * L + l] = static_cast<double>(v);
         s.gx[d * L + l] = static_cast<double>(a.gx[i * D + d]);
@@ -825,13 +872,10 @@ template <class T>
 void sample_vjp(const Args<T>& a, philox::Key key, T* out, T* ga, T* gmu, T* gs, int nthreads) {
   const std::vector<double> cw = weight_table(a, nthreads);
   vjp_rows(a, ga, gmu, gs, nthreads, [&](auto layout, const Prepared& p, Scratch& s, const std::size_t* rows, std::size_t count) {
-    double eps[64];
-    std::vector<double> big;
-    double* e = eps;
-    if (a.dm.D + 1 > 64) {
-      big.resize(a.dm.D + 1);
-      e = big.data();
-    }
+    thread_local std::vector<double> buf;
+    const std::size_t need = normals_eps_size(a.dm.D) + normals_work_size(a.dm.D);
+    if (buf.size() < need) buf.resize(need);
+    double* e = buf.data();
     sample_rows<decltype(layout)::value>(a, key, cw.data(), p, s, rows, count, e, out);
   });
 }
@@ -842,15 +886,22 @@ void sample(const Args<T>& a, philox::Key key, T* out, int nthreads) {
   const std::size_t B = dm.B, K = dm.K, D = dm.D, N = B * a.S;
   const std::vector<double> cw = weight_table(a, nthreads);
   detail::dynamic_blocks(N, 1024, nthreads, 2048, [&](std::size_t i0, std::size_t i1) {
-    std::vector<double> eps(D + 1);
-    for (std::size_t i = i0; i < i1; ++i) {
-      const std::size_t b = i % B;
-      const std::size_t k = pick_component(cw.data() + b * K, K, philox::uniform(key, i, 0));
-      normals_row(key, i, D, eps.data());
-      const T* m = a.means + (b * K + k) * D;
-      const T* sc = a.scales + (b * K + k) * D;
-      for (std::size_t d = 0; d < D; ++d)
-        out[i * D + d] = static_cast<T>(static_cast<double>(m[d]) + static_cast<double>(sc[d]) * eps[d]);
+    const std::size_t W = 2 * ((D + 1) / 2);
+    std::vector<double> eps(normals_eps_size(D) + normals_work_size(D));
+    std::size_t rows[L];
+    for (std::size_t r0 = i0; r0 < i1; r0 += L) {
+      const std::size_t count = std::min(L, i1 - r0);
+      for (std::size_t r = 0; r < count; ++r) rows[r] = r0 + r;
+      normals_rows(key, rows, count, D, eps.data(), eps.data() + normals_eps_size(D));
+      for (std::size_t r = 0; r < count; ++r) {
+        const std::size_t i = r0 + r, b = i % B;
+        const std::size_t k = pick_component(cw.data() + b * K, K, philox::uniform(key, i, 0));
+        const T* m = a.means + (b * K + k) * D;
+        const T* sc = a.scales + (b * K + k) * D;
+        const double* e = eps.data() + r * W;
+        for (std::size_t d = 0; d < D; ++d)
+          out[i * D + d] = static_cast<T>(static_cast<double>(m[d]) + static_cast<double>(sc[d]) * e[d]);
+      }
     }
   });
 }
