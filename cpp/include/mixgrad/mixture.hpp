@@ -734,11 +734,11 @@ MIXGRAD_INLINE void philox_words(std::uint32_t c0, std::uint32_t c1, std::uint32
 // and c = P + j from its high 64 bits, P = ceil(D/2). The counters of all rows go through one
 // vectorized loop, so that rows with few coordinates still fill the vector registers.
 MIXGRAD_MIX_CLONES inline void normals_rows(philox::Key key, const std::size_t* rows, std::size_t count,
-                                            std::size_t D, double* eps, double* work) {
+                                            std::size_t D, double* eps, double* work, std::uint32_t* iwork) {
   const std::size_t P = (D + 1) / 2, W = 2 * P, n = count * P;
   double* e0 = work;
   double* e1 = work + n;
-  std::uint32_t* ctr = reinterpret_cast<std::uint32_t*>(work + 2 * n);  // [3][n]: lo, hi, draw
+  std::uint32_t* ctr = iwork;  // [3][n]: lo, hi, draw
   for (std::size_t r = 0; r < count; ++r)
     for (std::size_t j = 0; j < P; ++j) {
       ctr[r * P + j] = static_cast<std::uint32_t>(rows[r]);
@@ -748,7 +748,7 @@ MIXGRAD_MIX_CLONES inline void normals_rows(philox::Key key, const std::size_t* 
   // As philox::bits_to_normal: sign bit and a probability p in (0, 1/2); the central region of
   // the quantile (|p - 1/2| <= 0.425, 85% of the draws) for all, the tail formula (a log and a
   // square root) afterwards for the draws that need it only.
-  double* sp = work + 2 * n + 2 * n;  // signed p, [2n]: e0's then e1's
+  double* sp = work + 2 * n;  // signed p, [2n]: e0's then e1's
 #pragma omp simd
   for (std::size_t c = 0; c < n; ++c) {
     std::uint64_t w0, w1;
@@ -763,7 +763,7 @@ MIXGRAD_MIX_CLONES inline void normals_rows(philox::Key key, const std::size_t* 
     sp[n + c] = (w1 >> 63) ? -p1 : p1;
   }
   double* tp = sp + 2 * n;
-  std::uint32_t* idx = reinterpret_cast<std::uint32_t*>(tp + 2 * n);
+  std::uint32_t* idx = iwork + 3 * n;
   std::size_t m = 0;
   for (std::size_t c = 0; c < 2 * n; ++c) {
     const double pa = std::fabs(sp[c]);
@@ -781,9 +781,22 @@ MIXGRAD_MIX_CLONES inline void normals_rows(philox::Key key, const std::size_t* 
     }
 }
 
-// Room normals_rows needs for up to L rows: eps, then work.
-inline std::size_t normals_eps_size(std::size_t D) { return L * 2 * ((D + 1) / 2); }
-inline std::size_t normals_work_size(std::size_t D) { return 9 * normals_eps_size(D) / 2; }
+// Buffers of normals_rows for up to L rows of D coordinates.
+struct NormalsBuffer {
+  std::vector<double> eps, work;
+  std::vector<std::uint32_t> iwork;
+  void reserve_for(std::size_t D) {
+    const std::size_t n = L * ((D + 1) / 2);  // counters
+    if (eps.size() < 2 * n) {
+      eps.assign(2 * n, 0.0);
+      work.assign(6 * n, 0.0);
+      iwork.assign(5 * n, 0u);
+    }
+  }
+  void draw(philox::Key key, const std::size_t* rows, std::size_t count, std::size_t D) {
+    normals_rows(key, rows, count, D, eps.data(), work.data(), iwork.data());
+  }
+};
 
 // Cumulative mixing weights of n <= kWeightBlock mixtures: on entry cw[k*n + b] holds logit k of
 // mixture b; on exit the cumulative weight, with exactly 1 from the last positive weight on.
@@ -863,9 +876,10 @@ std::vector<double> weight_table(const Args<T>& a, int nthreads) {
 // their upstream gradients in s.gx; lanes beyond count as gather_rows leaves them.
 template <bool PL, class T>
 inline void sample_rows(const Args<T>& a, philox::Key key, const double* cw, const Prepared& p, Scratch& s,
-                        const std::size_t* rows, std::size_t count, double* eps, T* out) {
+                        const std::size_t* rows, std::size_t count, NormalsBuffer& nb, T* out) {
   const std::size_t B = a.dm.B, K = a.dm.K, D = a.dm.D, W = 2 * ((D + 1) / 2);
-  normals_rows(key, rows, count, D, eps, eps + normals_eps_size(D));
+  nb.draw(key, rows, count, D);
+  const double* eps = nb.eps.data();
   for (std::size_t l = 0; l < L; ++l) {
     if (l < count) {
       const std::size_t i = rows[l], b = i % B;
@@ -894,11 +908,9 @@ template <class T>
 void sample_vjp(const Args<T>& a, philox::Key key, T* out, T* ga, T* gmu, T* gs, int nthreads) {
   const std::vector<double> cw = weight_table(a, nthreads);
   vjp_rows(a, ga, gmu, gs, nthreads, [&](auto layout, const Prepared& p, Scratch& s, const std::size_t* rows, std::size_t count) {
-    thread_local std::vector<double> buf;
-    const std::size_t need = normals_eps_size(a.dm.D) + normals_work_size(a.dm.D);
-    if (buf.size() < need) buf.resize(need);
-    double* e = buf.data();
-    sample_rows<decltype(layout)::value>(a, key, cw.data(), p, s, rows, count, e, out);
+    thread_local NormalsBuffer nb;
+    nb.reserve_for(a.dm.D);
+    sample_rows<decltype(layout)::value>(a, key, cw.data(), p, s, rows, count, nb, out);
   });
 }
 
@@ -909,18 +921,19 @@ void sample(const Args<T>& a, philox::Key key, T* out, int nthreads) {
   const std::vector<double> cw = weight_table(a, nthreads);
   detail::dynamic_blocks(N, 1024, nthreads, 2048, [&](std::size_t i0, std::size_t i1) {
     const std::size_t W = 2 * ((D + 1) / 2);
-    std::vector<double> eps(normals_eps_size(D) + normals_work_size(D));
+    NormalsBuffer nb;
+    nb.reserve_for(D);
     std::size_t rows[L];
     for (std::size_t r0 = i0; r0 < i1; r0 += L) {
       const std::size_t count = std::min(L, i1 - r0);
       for (std::size_t r = 0; r < count; ++r) rows[r] = r0 + r;
-      normals_rows(key, rows, count, D, eps.data(), eps.data() + normals_eps_size(D));
+      nb.draw(key, rows, count, D);
       for (std::size_t r = 0; r < count; ++r) {
         const std::size_t i = r0 + r, b = i % B;
         const std::size_t k = pick_component(cw.data() + b * K, K, philox::uniform(key, i, 0));
         const T* m = a.means + (b * K + k) * D;
         const T* sc = a.scales + (b * K + k) * D;
-        const double* e = eps.data() + r * W;
+        const double* e = nb.eps.data() + r * W;
         for (std::size_t d = 0; d < D; ++d)
           out[i * D + d] = static_cast<T>(static_cast<double>(m[d]) + static_cast<double>(sc[d]) * e[d]);
       }
