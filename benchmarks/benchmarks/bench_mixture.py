@@ -31,6 +31,13 @@ class SampleVjp:
         x = self.mix.sample(self.n, seed=1, nthreads=threads)
         self.mix.vjp(x, self.g, nthreads=threads)
 
+    def time_sample_and_vjp_fused(self, workload, threads):
+        # what the workloads (and compare_mixture_peers.py) run: one pass over the rows
+        self.mix.sample_and_vjp(self.n, self.g, seed=1, nthreads=threads)
+
+    def peakmem_sample_and_vjp_fused(self, workload, threads):
+        self.mix.sample_and_vjp(self.n, self.g, seed=1, nthreads=threads)
+
     def time_sample(self, workload, threads):
         self.mix.sample(self.n, seed=1, nthreads=threads)
 
@@ -84,3 +91,6 @@ class Float32:
     def time_sample_vjp(self, workload):
         x = self.mix.sample(self.n, seed=1, nthreads=2)
         self.mix.vjp(x, self.g, nthreads=2)
+
+    def time_sample_and_vjp_fused(self, workload):
+        self.mix.sample_and_vjp(self.n, self.g, seed=1, nthreads=2)

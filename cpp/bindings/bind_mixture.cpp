@@ -144,6 +144,33 @@ void def_all(py::module_& m) {
       py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
       py::arg("x").noconvert(), py::arg("grad_x").noconvert(), py::arg("nthreads") = 0);
   m.def(
+      "mixture_sample_vjp",
+      [](carray<T> logits, carray<T> means, carray<T> scales, std::size_t n_per_mixture, std::uint32_t k0,
+         std::uint32_t k1, carray<T> grad_x, int nthreads) {
+        auto a = params(logits, means, scales);
+        a.S = n_per_mixture;
+        const auto N = static_cast<py::ssize_t>(a.S * a.dm.B), D = static_cast<py::ssize_t>(a.dm.D);
+        if (grad_x.ndim() != 2 || grad_x.shape(0) != N || grad_x.shape(1) != D)
+          throw py::value_error("grad_x: expected shape (" + std::to_string(N) + ", " + std::to_string(D) +
+                                "), got " + shape_str(grad_x));
+        a.gx = grad_x.data();
+        carray<T> x({N, D});
+        carray<T> ga({logits.shape(0), logits.shape(1)});
+        carray<T> gmu({means.shape(0), means.shape(1), means.shape(2)});
+        carray<T> gs({means.shape(0), means.shape(1), means.shape(2)});
+        T* px = x.mutable_data();
+        T* pa = ga.mutable_data();
+        T* pm = gmu.mutable_data();
+        T* ps = gs.mutable_data();
+        {
+          py::gil_scoped_release release;
+          mx::sample_vjp(a, mixgrad::philox::Key{k0, k1}, px, pa, pm, ps, nthreads);
+        }
+        return std::make_tuple(x, ga, gmu, gs);
+      },
+      py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
+      py::arg("n_per_mixture"), py::arg("k0"), py::arg("k1"), py::arg("grad_x").noconvert(), py::arg("nthreads") = 0);
+  m.def(
       "mixture_jvp",
       [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, carray<T> t_logits, carray<T> t_means,
          carray<T> t_scales, int nthreads) {

@@ -58,6 +58,16 @@ def mixture_vjp(
     grad_x: npt.NDArray[_F],
     nthreads: int = 0,
 ) -> Tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]: ...
+def mixture_sample_vjp(
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scales: npt.NDArray[_F],
+    n_per_mixture: int,
+    k0: int,
+    k1: int,
+    grad_x: npt.NDArray[_F],
+    nthreads: int = 0,
+) -> Tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]: ...
 def mixture_jvp(
     logits: npt.NDArray[_F],
     means: npt.NDArray[_F],

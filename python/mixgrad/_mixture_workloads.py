@@ -63,8 +63,7 @@ def workloads(nthreads: Optional[int] = None, dtype=np.float64, scale: float = 1
         n = _n_samples(name, scale)
 
         def run(mix=mix, g=g, n=n):
-            x = mix.sample(n, seed=1, nthreads=nthreads)
-            return mix.vjp(x, g, nthreads=nthreads)
+            return mix.sample_and_vjp(n, g, seed=1, nthreads=nthreads)[1]
 
         out[name] = run
     return out

@@ -244,15 +244,19 @@ class DiagGaussianMixture:
         seed : None, int, SeedSequence or Generator
             Philox key source; the same seed gives bit-identical samples for any thread count.
         """
-        if n is None:
-            count, lead = 1, ()
-        else:
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-                raise ValueError(f"n must be a non-negative integer or None, got {n!r}")
-            count, lead = int(n), (int(n),)
+        count, lead = self._sample_count(n)
         k0, k1 = philox_key(seed)
         out = _core.mixture_sample(*self._params(), count, k0, k1, resolve_nthreads(nthreads))
         return out.reshape(lead + self._batch_shape + self.event_shape)
+
+    @staticmethod
+    def _sample_count(n: Optional[int]) -> Tuple[int, Tuple[int, ...]]:
+        """Samples per mixture and the leading sample shape for ``n``."""
+        if n is None:
+            return 1, ()
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be a non-negative integer or None, got {n!r}")
+        return int(n), (int(n),)
 
     # ---------------------------------------------------------------- gradients
     def vjp(self, x: Any, grad_x: Any, *, nthreads: Optional[int] = None) -> MixtureGradient:
@@ -383,6 +387,8 @@ class DiagGaussianMixture:
             As in :meth:`sample`.
         grad : callable or array_like
             ``grad(x)`` returning dL/dx, or dL/dx itself (broadcastable to the samples' shape).
+            With an array the samples are drawn and differentiated in one pass over the rows
+            (same results as :meth:`sample` followed by :meth:`vjp`).
         seed : None, int, SeedSequence or Generator
 
         Returns
@@ -390,6 +396,14 @@ class DiagGaussianMixture:
         x : ndarray
         gradient : MixtureGradient
         """
-        x = self.sample(n, seed, nthreads=nthreads)
-        g = grad(x) if callable(grad) else grad
-        return x, self.vjp(x, g, nthreads=nthreads)
+        if callable(grad):
+            x = self.sample(n, seed, nthreads=nthreads)
+            return x, self.vjp(x, grad(x), nthreads=nthreads)
+        count, lead = self._sample_count(n)
+        shape = lead + self._batch_shape + self.event_shape
+        g = self._grad_rows(grad, shape)
+        k0, k1 = philox_key(seed)
+        # One pass: each block of rows is drawn and differentiated while in cache (the same
+        # numbers as sample() followed by vjp()).
+        x, ga, gm, gs = _core.mixture_sample_vjp(*self._params(), count, k0, k1, g, resolve_nthreads(nthreads))
+        return x.reshape(shape), self._as_grad(ga, gm, gs)

@@ -20,6 +20,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "mixgrad/config.hpp"
@@ -27,6 +28,14 @@
 #include "mixgrad/parallel.hpp"
 #include "mixgrad/philox.hpp"
 #include "mixgrad/special.hpp"
+
+// The mixture kernels work on L = 8 lanes of doubles, one AVX-512 register: besides the
+// x86-64-v3 and baseline clones of MIXGRAD_SIMD_CLONES they get an x86-64-v4 clone.
+#if defined(MIXGRAD_USE_TARGET_CLONES) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MIXGRAD_MIX_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MIXGRAD_MIX_CLONES MIXGRAD_SIMD_CLONES
+#endif
 
 namespace mixgrad::mixture {
 
@@ -52,17 +61,6 @@ template <bool PL>
 MIXGRAD_INLINE std::size_t at(std::size_t j, std::size_t l) {
   if constexpr (PL) return j * L + l;
   else return j;
-}
-
-// log-softmax of one mixture's logits in double (-inf logits give -inf, weight 0).
-template <class T>
-inline void log_softmax(const T* a, std::size_t K, double* out) {
-  double m = kNegInf;
-  for (std::size_t k = 0; k < K; ++k) m = std::max(m, static_cast<double>(a[k]));
-  double s = 0.0;
-  for (std::size_t k = 0; k < K; ++k) s += std::exp(static_cast<double>(a[k]) - m);
-  const double lse = m + std::log(s);
-  for (std::size_t k = 0; k < K; ++k) out[k] = static_cast<double>(a[k]) - lse;
 }
 
 // body(begin, end) over [0, n) in blocks of `block` items handed out dynamically (threads that
@@ -101,12 +99,58 @@ void dynamic_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t 
 
 }  // namespace detail
 
-// Fill lane l of p (or the shared slot when PL is false) from mixture b.
+namespace detail {
+
+// From the raw values that load_one left in p (logits in logw, scales in sig) compute
+// 1/sigma, log sigma, the log-softmax of the logits and the weights, for W lanes at once
+// (W = 1: shared layout; W = L: one mixture per lane).
+template <std::size_t W>
+MIXGRAD_INLINE void finish_impl(std::size_t K, std::size_t D, Prepared& p) {
+  const double* sig = p.sig.data();
+  double* invs = p.invs.data();
+  double* logs = p.logs.data();
+  double* lw = p.logw.data();
+  double* w = p.w.data();
+  const std::size_t n = D * K * W;
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) {
+    invs[i] = 1.0 / sig[i];
+    logs[i] = elem::log(sig[i]);
+  }
+  alignas(64) double M[W], S[W];
+  for (std::size_t l = 0; l < W; ++l) {
+    M[l] = kNegInf;
+    S[l] = 0.0;
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < W; ++l) M[l] = lw[k * W + l] > M[l] ? lw[k * W + l] : M[l];
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < W; ++l) S[l] += elem::exp(lw[k * W + l] - M[l]);
+  }
+#pragma omp simd
+  for (std::size_t l = 0; l < W; ++l) M[l] += elem::log(S[l]);
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < W; ++l) {
+      const double v = lw[k * W + l] - M[l];
+      lw[k * W + l] = v;
+      w[k * W + l] = elem::exp(v);
+    }
+  }
+}
+
+MIXGRAD_MIX_CLONES inline void finish_shared(std::size_t K, std::size_t D, Prepared& p) { finish_impl<1>(K, D, p); }
+MIXGRAD_MIX_CLONES inline void finish_lanes(std::size_t K, std::size_t D, Prepared& p) { finish_impl<L>(K, D, p); }
+
+// Copy mixture b's raw parameters into lane l of p (or the shared slot when PL is false).
 template <bool PL, class T>
-void prepare_one(const Dims& dm, const T* logits, const T* means, const T* scales, std::size_t b, std::size_t l,
-                 Prepared& p, const T* ta = nullptr, const T* tmu = nullptr, const T* ts = nullptr) {
+void load_one(const Dims& dm, const T* logits, const T* means, const T* scales, std::size_t b, std::size_t l,
+              Prepared& p, const T* ta, const T* tmu, const T* ts) {
   const std::size_t K = dm.K, D = dm.D, W = PL ? L : 1;
-  if (p.mu.size() != D * K * W) {
+  if (p.mu.size() != D * K * W || (ta && p.ta.size() != K * W)) {
     for (auto* v : {&p.mu, &p.invs, &p.sig, &p.logs}) v->assign(D * K * W, 0.0);
     p.logw.assign(K * W, 0.0);
     p.w.assign(K * W, 0.0);
@@ -116,34 +160,41 @@ void prepare_one(const Dims& dm, const T* logits, const T* means, const T* scale
       p.ts.assign(D * K * W, 0.0);
     }
   }
-  double lw[1024];
-  std::vector<double> lwv;
-  double* lwp = lw;
-  if (K > 1024) {
-    lwv.resize(K);
-    lwp = lwv.data();
-  }
-  detail::log_softmax(logits + b * K, K, lwp);
   for (std::size_t k = 0; k < K; ++k) {
-    p.logw[detail::at<PL>(k, l)] = lwp[k];
-    p.w[detail::at<PL>(k, l)] = std::exp(lwp[k]);
-    if (ta) p.ta[detail::at<PL>(k, l)] = static_cast<double>(ta[b * K + k]);
+    p.logw[at<PL>(k, l)] = static_cast<double>(logits[b * K + k]);
+    if (ta) p.ta[at<PL>(k, l)] = static_cast<double>(ta[b * K + k]);
   }
   const T* m = means + b * K * D;
   const T* s = scales + b * K * D;
   for (std::size_t k = 0; k < K; ++k)
     for (std::size_t d = 0; d < D; ++d) {
-      const std::size_t j = detail::at<PL>(d * K + k, l);
-      const double sd = static_cast<double>(s[k * D + d]);
+      const std::size_t j = at<PL>(d * K + k, l);
       p.mu[j] = static_cast<double>(m[k * D + d]);
-      p.sig[j] = sd;
-      p.invs[j] = 1.0 / sd;
-      p.logs[j] = std::log(sd);
+      p.sig[j] = static_cast<double>(s[k * D + d]);
       if (ta) {
         p.tmu[j] = static_cast<double>(tmu[b * K * D + k * D + d]);
         p.ts[j] = static_cast<double>(ts[b * K * D + k * D + d]);
       }
     }
+}
+
+}  // namespace detail
+
+// Prepare mixture b in the shared layout.
+template <class T>
+void prepare_shared(const Dims& dm, const T* logits, const T* means, const T* scales, std::size_t b, Prepared& p,
+                    const T* ta = nullptr, const T* tmu = nullptr, const T* ts = nullptr) {
+  detail::load_one<false>(dm, logits, means, scales, b, 0, p, ta, tmu, ts);
+  detail::finish_shared(dm.K, dm.D, p);
+}
+
+// Prepare mixtures b0 .. b0 + nb - 1 in lanes 0 .. nb - 1; the remaining lanes repeat mixture b0.
+template <class T>
+void prepare_group(const Dims& dm, const T* logits, const T* means, const T* scales, std::size_t b0, std::size_t nb,
+                   Prepared& p, const T* ta = nullptr, const T* tmu = nullptr, const T* ts = nullptr) {
+  for (std::size_t l = 0; l < L; ++l)
+    detail::load_one<true>(dm, logits, means, scales, b0 + (l < nb ? l : 0), l, p, ta, tmu, ts);
+  detail::finish_lanes(dm.K, dm.D, p);
 }
 
 // Per-thread scratch for one unit.
@@ -417,11 +468,11 @@ MIXGRAD_INLINE void logprob_unit(const Dims& dm, const Prepared& p, Scratch& s, 
 
 // ---- ISA-dispatched entry points (one per mode and parameter layout) ----
 #define MIXGRAD_MIX_UNIT(NAME, BODY)                                                           \
-  MIXGRAD_SIMD_CLONES inline void NAME##_shared(const Dims& dm, const Prepared& p, Scratch& s, \
+  MIXGRAD_MIX_CLONES inline void NAME##_shared(const Dims& dm, const Prepared& p, Scratch& s, \
                                                 double* out) {                                \
     BODY(false);                                                                               \
   }                                                                                            \
-  MIXGRAD_SIMD_CLONES inline void NAME##_lanes(const Dims& dm, const Prepared& p, Scratch& s,  \
+  MIXGRAD_MIX_CLONES inline void NAME##_lanes(const Dims& dm, const Prepared& p, Scratch& s,  \
                                                double* out) {                                 \
     BODY(true);                                                                                \
   }
@@ -512,9 +563,7 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
       std::vector<double> buf(width * L);
       for (std::size_t gi = g0; gi < g1; ++gi) {
         const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
-        for (std::size_t l = 0; l < L; ++l)
-          prepare_one<true>(dm, a.logits, a.means, a.scales, b0 + (l < nb ? l : 0), l, p, jvp ? a.ta : nullptr,
-                            a.tmu, a.ts);
+        prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p, jvp ? a.ta : nullptr, a.tmu, a.ts);
         std::size_t rows[L];
         for (std::size_t si = 0; si < S; ++si) {
           for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
@@ -527,7 +576,7 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
   } else {
     for (std::size_t b = 0; b < B; ++b) {
       Prepared p;
-      prepare_one<false>(dm, a.logits, a.means, a.scales, b, 0, p, jvp ? a.ta : nullptr, a.tmu, a.ts);
+      prepare_shared(dm, a.logits, a.means, a.scales, b, p, jvp ? a.ta : nullptr, a.tmu, a.ts);
       const std::size_t units = (S + L - 1) / L;
       detail::dynamic_blocks(units, 16, nthreads, 32, [&](std::size_t u0, std::size_t u1) {
         Scratch s;
@@ -550,8 +599,10 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
 // The vector-Jacobian product, summed over the S rows of each mixture: outputs ga [B][K],
 // gmu and gs [B][K][D]. Deterministic: per-lane sums in row order, lanes and fixed-size chunks
 // reduced in a fixed order. Extra memory: O(threads*K*D) scratch plus kRound chunk partials.
-template <class T>
-void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
+// fill(layout, p, s, rows, count) puts rows `rows[0 .. count)` and their upstream gradients into
+// the lane buffers s.x and s.gx (layout: std::true_type for per-lane parameters).
+template <class T, class Fill>
+void vjp_rows(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads, Fill&& fill) {
   const Dims dm = a.dm;
   const std::size_t B = dm.B, S = a.S, K = dm.K, D = dm.D;
   if (use_lanes(B, S)) {
@@ -562,15 +613,14 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
       s.init(dm, true, true);
       for (std::size_t gi = g0; gi < g1; ++gi) {
         const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
-        for (std::size_t l = 0; l < L; ++l)
-          prepare_one<true>(dm, a.logits, a.means, a.scales, b0 + (l < nb ? l : 0), l, p);
+        prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p);
         std::fill(s.amu.begin(), s.amu.end(), 0.0);
         std::fill(s.as.begin(), s.as.end(), 0.0);
         std::fill(s.aa.begin(), s.aa.end(), 0.0);
         std::size_t rows[L];
         for (std::size_t si = 0; si < S; ++si) {
           for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
-          gather_rows<true>(a, p, s, rows, nb);
+          fill(std::true_type{}, p, s, rows, nb);
           run_unit<Op::Vjp, true>(dm, p, s, nullptr);
         }
         for (std::size_t l = 0; l < nb; ++l) {
@@ -593,7 +643,7 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
   std::vector<double> partial(kRound * P), total(P);
   for (std::size_t b = 0; b < B; ++b) {
     Prepared p;
-    prepare_one<false>(dm, a.logits, a.means, a.scales, b, 0, p);
+    prepare_shared(dm, a.logits, a.means, a.scales, b, p);
     const std::size_t units = (S + L - 1) / L;
     const std::size_t chunks = (units + kChunkUnits - 1) / kChunkUnits;
     std::fill(total.begin(), total.end(), 0.0);
@@ -611,7 +661,7 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
           for (std::size_t u = ub; u < ue; ++u) {
             const std::size_t s0 = u * L, ns = std::min(L, S - s0);
             for (std::size_t l = 0; l < ns; ++l) rows[l] = (s0 + l) * B + b;
-            gather_rows<false>(a, p, s, rows, ns);
+            fill(std::false_type{}, p, s, rows, ns);
             run_unit<Op::Vjp, false>(dm, p, s, nullptr);
           }
           double* out = partial.data() + c * P;
@@ -644,53 +694,249 @@ void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
   }
 }
 
-// ---- Sampling: component k ~ Cat(w), then x = mu_k + sigma_k * eps. Row i uses Philox counter
-// (i, 0) for the component and (i, 1 + d) for coordinate d. ----
+template <class T>
+void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
+  vjp_rows(a, ga, gmu, gs, nthreads, [&](auto layout, const Prepared& p, Scratch& s, const std::size_t* rows, std::size_t count) {
+    gather_rows<decltype(layout)::value>(a, p, s, rows, count);
+  });
+}
 
-MIXGRAD_SIMD_CLONES inline void normals_row(philox::Key key, std::uint64_t i, std::size_t D, double* eps) {
+// ---- Sampling: component k ~ Cat(w), then x = mu_k + sigma_k * eps. Row i uses Philox counter
+// (i, 0) for the component; counter (i, 1 + j) gives two normals from its two 64-bit halves:
+// eps_j (low half) and eps_{P+j} (high half), P = ceil(D/2). ----
+
+// Philox4x32-10 of counter (c0, c1, c2, 0) as two 64-bit words (low: outputs 1:0, high: 3:2),
+// the same numbers as philox::philox4x32_10, written with scalars so that loops over counters
+// vectorize (a std::array temporary is not kept in registers by GCC's vectorizer).
+MIXGRAD_INLINE void philox_words(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, philox::Key key,
+                                 std::uint64_t& w0, std::uint64_t& w1) {
+  constexpr std::uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
+  constexpr std::uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+  std::uint32_t x0 = c0, x1 = c1, x2 = c2, x3 = 0u, k0 = key.k0, k1 = key.k1;
+  for (int round = 0; round < 10; ++round) {
+    const std::uint64_t p0 = static_cast<std::uint64_t>(M0) * x0;
+    const std::uint64_t p1 = static_cast<std::uint64_t>(M1) * x2;
+    const std::uint32_t y0 = static_cast<std::uint32_t>(p1 >> 32) ^ x1 ^ k0;
+    const std::uint32_t y2 = static_cast<std::uint32_t>(p0 >> 32) ^ x3 ^ k1;
+    x1 = static_cast<std::uint32_t>(p1);
+    x3 = static_cast<std::uint32_t>(p0);
+    x0 = y0;
+    x2 = y2;
+    k0 += W0;
+    k1 += W1;
+  }
+  w0 = (static_cast<std::uint64_t>(x1) << 32) | x0;
+  w1 = (static_cast<std::uint64_t>(x3) << 32) | x2;
+}
+
+// Standard normals of rows rows[0 .. count) (count <= L) into eps[r * W + c], W = 2*ceil(D/2)
+// (the last of a row unused when D is odd): counter (i, 1 + j) of row i gives c = j from its low
+// and c = P + j from its high 64 bits, P = ceil(D/2). The counters of all rows go through one
+// vectorized loop, so that rows with few coordinates still fill the vector registers.
+MIXGRAD_MIX_CLONES inline void normals_rows(philox::Key key, const std::size_t* rows, std::size_t count,
+                                            std::size_t D, double* eps, double* work, std::uint32_t* iwork) {
+  const std::size_t P = (D + 1) / 2, W = 2 * P, n = count * P;
+  double* e0 = work;
+  double* e1 = work + n;
+  std::uint32_t* ctr = iwork;  // [3][n]: lo, hi, draw
+  for (std::size_t r = 0; r < count; ++r)
+    for (std::size_t j = 0; j < P; ++j) {
+      ctr[r * P + j] = static_cast<std::uint32_t>(rows[r]);
+      ctr[n + r * P + j] = static_cast<std::uint32_t>(rows[r] >> 32);
+      ctr[2 * n + r * P + j] = static_cast<std::uint32_t>(1 + j);
+    }
+  // As philox::bits_to_normal: sign bit and a probability p in (0, 1/2); the central region of
+  // the quantile (|p - 1/2| <= 0.425, 85% of the draws) for all, the tail formula (a log and a
+  // square root) afterwards for the draws that need it only.
+  double* sp = work + 2 * n;  // signed p, [2n]: e0's then e1's
 #pragma omp simd
-  for (std::size_t d = 0; d < D; ++d) eps[d] = philox::normal(key, i, static_cast<std::uint32_t>(1 + d));
+  for (std::size_t c = 0; c < n; ++c) {
+    std::uint64_t w0, w1;
+    philox_words(ctr[c], ctr[n + c], ctr[2 * n + c], key, w0, w1);
+    const double p0 = (elem::from_bits(((w0 << 1) >> 12) | 0x3ff0000000000000ULL) - 1.0) * 0.5 + 0x1p-54;
+    const double p1 = (elem::from_bits(((w1 << 1) >> 12) | 0x3ff0000000000000ULL) - 1.0) * 0.5 + 0x1p-54;
+    const double z0 = special::detail::as241_central(p0 - 0.5);
+    const double z1 = special::detail::as241_central(p1 - 0.5);
+    e0[c] = (w0 >> 63) ? -z0 : z0;
+    e1[c] = (w1 >> 63) ? -z1 : z1;
+    sp[c] = (w0 >> 63) ? -p0 : p0;
+    sp[n + c] = (w1 >> 63) ? -p1 : p1;
+  }
+  double* tp = sp + 2 * n;
+  std::uint32_t* idx = iwork + 3 * n;
+  std::size_t m = 0;
+  for (std::size_t c = 0; c < 2 * n; ++c) {
+    const double pa = std::fabs(sp[c]);
+    idx[m] = static_cast<std::uint32_t>(c);  // branch-free compaction
+    tp[m] = pa;
+    m += std::fabs(pa - 0.5) > 0.425 ? 1 : 0;
+  }
+#pragma omp simd
+  for (std::size_t c = 0; c < m; ++c) tp[c] = special::detail::as241_tail(std::sqrt(-elem::log(tp[c])));
+  for (std::size_t c = 0; c < m; ++c) e0[idx[c]] = sp[idx[c]] < 0.0 ? tp[c] : -tp[c];  // e1 follows e0
+  for (std::size_t r = 0; r < count; ++r)
+    for (std::size_t j = 0; j < P; ++j) {
+      eps[r * W + j] = e0[r * P + j];
+      eps[r * W + P + j] = e1[r * P + j];
+    }
+}
+
+// Buffers of normals_rows for up to L rows of D coordinates.
+struct NormalsBuffer {
+  std::vector<double> eps, work;
+  std::vector<std::uint32_t> iwork;
+  void reserve_for(std::size_t D) {
+    const std::size_t n = L * ((D + 1) / 2);  // counters
+    if (eps.size() < 2 * n) {
+      eps.assign(2 * n, 0.0);
+      work.assign(6 * n, 0.0);
+      iwork.assign(5 * n, 0u);
+    }
+  }
+  void draw(philox::Key key, const std::size_t* rows, std::size_t count, std::size_t D) {
+    normals_rows(key, rows, count, D, eps.data(), work.data(), iwork.data());
+  }
+};
+
+// Cumulative mixing weights of n <= kWeightBlock mixtures: on entry cw[k*n + b] holds logit k of
+// mixture b; on exit the cumulative weight, with exactly 1 from the last positive weight on.
+inline constexpr std::size_t kWeightBlock = 64;
+MIXGRAD_MIX_CLONES inline void cumulative_weights(std::size_t n, std::size_t K, double* cw) {
+  alignas(64) double M[kWeightBlock], S[kWeightBlock], C[kWeightBlock], last[kWeightBlock];
+#pragma omp simd
+  for (std::size_t b = 0; b < n; ++b) {
+    M[b] = kNegInf;
+    S[b] = 0.0;
+    C[b] = 0.0;
+    last[b] = 0.0;
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t b = 0; b < n; ++b) M[b] = cw[k * n + b] > M[b] ? cw[k * n + b] : M[b];
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+    const double kd = static_cast<double>(k);
+#pragma omp simd
+    for (std::size_t b = 0; b < n; ++b) {
+      const double v = elem::exp(cw[k * n + b] - M[b]);
+      cw[k * n + b] = v;
+      S[b] += v;
+      last[b] = v > 0.0 ? kd : last[b];
+    }
+  }
+#pragma omp simd
+  for (std::size_t b = 0; b < n; ++b) S[b] = 1.0 / S[b];
+  for (std::size_t k = 0; k < K; ++k) {
+    const double kd = static_cast<double>(k);
+#pragma omp simd
+    for (std::size_t b = 0; b < n; ++b) {
+      C[b] += cw[k * n + b] * S[b];
+      cw[k * n + b] = kd >= last[b] ? 1.0 : C[b];
+    }
+  }
+}
+
+// First k with u < c[k] (c non-decreasing, c[K-1] = 1 > u).
+MIXGRAD_INLINE std::size_t pick_component(const double* c, std::size_t K, double u) {
+  std::size_t lo = 0, hi = K - 1;
+  while (lo < hi) {
+    const std::size_t mid = (lo + hi) / 2;
+    if (u < c[mid]) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+// Cumulative weights of every mixture, [B][K].
+template <class T>
+std::vector<double> weight_table(const Args<T>& a, int nthreads) {
+  const std::size_t B = a.dm.B, K = a.dm.K;
+  std::vector<double> cw(B * K);
+  parallel::for_blocks(B, kWeightBlock * 4, nthreads, 1024, [&](std::size_t b0, std::size_t b1) {
+    double buf[kWeightBlock * 16];
+    std::vector<double> big;
+    double* t = buf;
+    if (K > 16) {
+      big.resize(kWeightBlock * K);
+      t = big.data();
+    }
+    for (std::size_t c0 = b0; c0 < b1; c0 += kWeightBlock) {
+      const std::size_t n = std::min(kWeightBlock, b1 - c0);
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t k = 0; k < K; ++k) t[k * n + b] = static_cast<double>(a.logits[(c0 + b) * K + k]);
+      cumulative_weights(n, K, t);
+      for (std::size_t b = 0; b < n; ++b)
+        for (std::size_t k = 0; k < K; ++k) cw[(c0 + b) * K + k] = t[k * n + b];
+    }
+  });
+  return cw;
+}
+
+// Draws rows rows[0 .. count) (exactly as sample() does) into out and the lane buffer s.x, with
+// their upstream gradients in s.gx; lanes beyond count as gather_rows leaves them.
+template <bool PL, class T>
+inline void sample_rows(const Args<T>& a, philox::Key key, const double* cw, const Prepared& p, Scratch& s,
+                        const std::size_t* rows, std::size_t count, NormalsBuffer& nb, T* out) {
+  const std::size_t B = a.dm.B, K = a.dm.K, D = a.dm.D, W = 2 * ((D + 1) / 2);
+  nb.draw(key, rows, count, D);
+  const double* eps = nb.eps.data();
+  for (std::size_t l = 0; l < L; ++l) {
+    if (l < count) {
+      const std::size_t i = rows[l], b = i % B;
+      const std::size_t k = pick_component(cw + b * K, K, philox::uniform(key, i, 0));
+      const double* e = eps + l * W;
+      const T* m = a.means + (b * K + k) * D;
+      const T* sc = a.scales + (b * K + k) * D;
+      for (std::size_t d = 0; d < D; ++d) {
+        const T v = static_cast<T>(static_cast<double>(m[d]) + static_cast<double>(sc[d]) * e[d]);
+        out[i * D + d] = v;
+        s.x[d * L + l] = static_cast<double>(v);
+        s.gx[d * L + l] = static_cast<double>(a.gx[i * D + d]);
+      }
+    } else {
+      for (std::size_t d = 0; d < D; ++d) {
+        s.x[d * L + l] = p.mu[detail::at<PL>(d * K, l)];
+        s.gx[d * L + l] = 0.0;
+      }
+    }
+  }
+}
+
+// sample() followed by vjp() on the same rows while they are in cache: out gets the samples
+// (bit-identical to sample()), ga, gmu, gs the gradient (bit-identical to vjp() on them).
+template <class T>
+void sample_vjp(const Args<T>& a, philox::Key key, T* out, T* ga, T* gmu, T* gs, int nthreads) {
+  const std::vector<double> cw = weight_table(a, nthreads);
+  vjp_rows(a, ga, gmu, gs, nthreads, [&](auto layout, const Prepared& p, Scratch& s, const std::size_t* rows, std::size_t count) {
+    thread_local NormalsBuffer nb;
+    nb.reserve_for(a.dm.D);
+    sample_rows<decltype(layout)::value>(a, key, cw.data(), p, s, rows, count, nb, out);
+  });
 }
 
 template <class T>
 void sample(const Args<T>& a, philox::Key key, T* out, int nthreads) {
   const Dims dm = a.dm;
   const std::size_t B = dm.B, K = dm.K, D = dm.D, N = B * a.S;
-  // Cumulative weights per mixture; the last component with positive weight gets exactly 1.
-  std::vector<double> cw(B * K);
-  parallel::for_blocks(B, 256, nthreads, 1024, [&](std::size_t b0, std::size_t b1) {
-    std::vector<double> lw(K);
-    for (std::size_t b = b0; b < b1; ++b) {
-      detail::log_softmax(a.logits + b * K, K, lw.data());
-      double c = 0.0;
-      std::size_t last = 0;
-      for (std::size_t k = 0; k < K; ++k) {
-        const double w = std::exp(lw[k]);
-        c += w;
-        cw[b * K + k] = c;
-        if (w > 0.0) last = k;
-      }
-      for (std::size_t k = last; k < K; ++k) cw[b * K + k] = 1.0;
-    }
-  });
+  const std::vector<double> cw = weight_table(a, nthreads);
   detail::dynamic_blocks(N, 1024, nthreads, 2048, [&](std::size_t i0, std::size_t i1) {
-    std::vector<double> eps(D);
-    for (std::size_t i = i0; i < i1; ++i) {
-      const std::size_t b = i % B;
-      const double u = philox::uniform(key, i, 0);
-      const double* c = cw.data() + b * K;
-      // First k with u < c[k] (binary search; c is non-decreasing and c[K-1] = 1 > u).
-      std::size_t lo = 0, hi = K - 1;
-      while (lo < hi) {
-        const std::size_t mid = (lo + hi) / 2;
-        if (u < c[mid]) hi = mid;
-        else lo = mid + 1;
+    const std::size_t W = 2 * ((D + 1) / 2);
+    NormalsBuffer nb;
+    nb.reserve_for(D);
+    std::size_t rows[L];
+    for (std::size_t r0 = i0; r0 < i1; r0 += L) {
+      const std::size_t count = std::min(L, i1 - r0);
+      for (std::size_t r = 0; r < count; ++r) rows[r] = r0 + r;
+      nb.draw(key, rows, count, D);
+      for (std::size_t r = 0; r < count; ++r) {
+        const std::size_t i = r0 + r, b = i % B;
+        const std::size_t k = pick_component(cw.data() + b * K, K, philox::uniform(key, i, 0));
+        const T* m = a.means + (b * K + k) * D;
+        const T* sc = a.scales + (b * K + k) * D;
+        const double* e = nb.eps.data() + r * W;
+        for (std::size_t d = 0; d < D; ++d)
+          out[i * D + d] = static_cast<T>(static_cast<double>(m[d]) + static_cast<double>(sc[d]) * e[d]);
       }
-      normals_row(key, i, D, eps.data());
-      const T* m = a.means + (b * K + lo) * D;
-      const T* sc = a.scales + (b * K + lo) * D;
-      for (std::size_t d = 0; d < D; ++d)
-        out[i * D + d] = static_cast<T>(static_cast<double>(m[d]) + static_cast<double>(sc[d]) * eps[d]);
     }
   });
 }
@@ -713,7 +959,7 @@ inline double lse(const double* v, std::size_t K) {
 }  // namespace detail
 
 // One row. p is the row's mixture (shared layout); work has room for 3K doubles.
-MIXGRAD_SIMD_CLONES inline void quantile_row(const Dims& dm, const Prepared& p, const double* u, double* x,
+MIXGRAD_MIX_CLONES inline void quantile_row(const Dims& dm, const Prepared& p, const double* u, double* x,
                                              double* work) {
   const std::size_t K = dm.K, D = dm.D;
   double* ell = work;         // running log weights, normalized each coordinate
@@ -788,13 +1034,13 @@ void quantile(const Args<T>& a, const T* u, T* out, int nthreads) {
   const Dims dm = a.dm;
   const std::size_t B = dm.B, K = dm.K, D = dm.D, N = B * a.S;
   Prepared shared;
-  if (B == 1) prepare_one<false>(dm, a.logits, a.means, a.scales, 0, 0, shared);
+  if (B == 1) prepare_shared(dm, a.logits, a.means, a.scales, 0, shared);
   detail::dynamic_blocks(N, 64, nthreads, 128, [&](std::size_t i0, std::size_t i1) {
     Prepared own;
     std::vector<double> work(3 * K), ud(D), xd(D);
     for (std::size_t i = i0; i < i1; ++i) {
       const std::size_t b = i % B;
-      if (B > 1) prepare_one<false>(dm, a.logits, a.means, a.scales, b, 0, own);
+      if (B > 1) prepare_shared(dm, a.logits, a.means, a.scales, b, own);
       for (std::size_t d = 0; d < D; ++d) ud[d] = static_cast<double>(u[i * D + d]);
       quantile_row(dm, B == 1 ? shared : own, ud.data(), xd.data(), work.data());
       for (std::size_t d = 0; d < D; ++d) out[i * D + d] = static_cast<T>(xd[d]);
