@@ -13,14 +13,12 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <limits>
-#include <mutex>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "mixgrad/config.hpp"
@@ -63,38 +61,10 @@ MIXGRAD_INLINE std::size_t at(std::size_t j, std::size_t l) {
   else return j;
 }
 
-// body(begin, end) over [0, n) in blocks of `block` items handed out dynamically (threads that
-// are slowed down by other processes take fewer blocks). Only for work whose per-block results
-// do not depend on which thread runs them, so results are identical for any thread count.
-// Exceptions are captured and the first is rethrown after the region.
+// Blocks handed out on demand: per-block results never depend on the thread that runs them.
 template <class Body>
 void dynamic_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t min_parallel, Body&& body) {
-  if (n == 0) return;
-  const std::size_t nblocks = (n + block - 1) / block;
-  const int threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(parallel::resolve(nthreads)), nblocks));
-  if (threads <= 1 || n < min_parallel) {
-    for (std::size_t b = 0; b < nblocks; ++b) body(b * block, std::min(n, (b + 1) * block));
-    return;
-  }
-#ifdef MIXGRAD_HAVE_OPENMP
-  std::exception_ptr error;
-  std::once_flag once;
-  std::atomic<bool> failed{false};
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (std::ptrdiff_t b = 0; b < static_cast<std::ptrdiff_t>(nblocks); ++b) {
-    if (failed.load(std::memory_order_relaxed)) continue;
-    try {
-      const std::size_t begin = static_cast<std::size_t>(b) * block;
-      body(begin, std::min(n, begin + block));
-    } catch (...) {
-      std::call_once(once, [&] { error = std::current_exception(); });
-      failed.store(true, std::memory_order_relaxed);
-    }
-  }
-  if (error) std::rethrow_exception(error);
-#else
-  for (std::size_t b = 0; b < nblocks; ++b) body(b * block, std::min(n, (b + 1) * block));
-#endif
+  parallel::for_blocks<parallel::Schedule::Dynamic>(n, block, nthreads, min_parallel, std::forward<Body>(body));
 }
 
 }  // namespace detail

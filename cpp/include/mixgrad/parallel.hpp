@@ -34,11 +34,15 @@ inline void set_num_threads(int n) { g_num_threads.store(n > 0 ? n : 0, std::mem
 // nthreads <= 0 asks for the default.
 inline int resolve(int nthreads) { return nthreads > 0 ? nthreads : num_threads(); }
 
+enum class Schedule { Static, Dynamic };
+
 // Runs body(begin, end) over [0, n) in blocks of `block` elements. Block boundaries depend on n
 // and block only, never on the thread count, so any per-element result is identical for any
 // number of threads (vector body vs scalar tail included). Small n stays on the calling thread.
+// Schedule::Dynamic hands blocks out on demand (threads slowed down by other processes take
+// fewer), for bodies whose per-block result does not depend on which thread runs them.
 // The first exception thrown by any block is rethrown after the parallel region.
-template <class Body>
+template <Schedule S = Schedule::Static, class Body>
 void for_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t min_parallel, Body&& body) {
   if (n == 0) return;
   block = std::max<std::size_t>(block, 1);
@@ -52,9 +56,8 @@ void for_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t min_
   std::exception_ptr error;
   std::once_flag once;
   std::atomic<bool> failed{false};
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (std::ptrdiff_t b = 0; b < static_cast<std::ptrdiff_t>(nblocks); ++b) {
-    if (failed.load(std::memory_order_relaxed)) continue;
+  auto run = [&](std::ptrdiff_t b) {
+    if (failed.load(std::memory_order_relaxed)) return;
     try {
       const std::size_t begin = static_cast<std::size_t>(b) * block;
       body(begin, std::min(n, begin + block));
@@ -62,6 +65,14 @@ void for_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t min_
       std::call_once(once, [&] { error = std::current_exception(); });
       failed.store(true, std::memory_order_relaxed);
     }
+  };
+  const auto nb = static_cast<std::ptrdiff_t>(nblocks);
+  if constexpr (S == Schedule::Dynamic) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (std::ptrdiff_t b = 0; b < nb; ++b) run(b);
+  } else {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (std::ptrdiff_t b = 0; b < nb; ++b) run(b);
   }
   if (error) std::rethrow_exception(error);
 #else
