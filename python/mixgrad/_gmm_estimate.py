@@ -20,7 +20,8 @@ import numpy as np
 
 from . import estimators
 from .discrete import Bernoulli, Categorical
-from .gmm_model import MixtureParams, log_responsibilities, log_weights_from_logits
+from .gmm_model import MixtureParams, log_weights_from_logits
+from .mixture import DiagGaussianMixture
 from .objectives import GMMComponentLikelihood
 
 _ESTIMATORS = {
@@ -47,7 +48,9 @@ def latent_distribution(params: MixtureParams, n_points: int):
 
 def point_objective(x: np.ndarray, params: MixtureParams) -> GMMComponentLikelihood:
     """f_i(c) = p(x_i | c) / p(x_i), row i = data point i."""
-    _, log_px = log_responsibilities(x, params)
+    # log p(x_i) by the C++ mixture kernel (log-sum-exp over components, no underflow).
+    log_w = log_weights_from_logits(params.logits, params.parametrization)
+    log_px = DiagGaussianMixture(log_w, params.means, params.scales).log_prob(x)
     return GMMComponentLikelihood(x, params.means, params.scales, log_normalizer=log_px)
 
 
