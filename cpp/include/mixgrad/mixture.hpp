@@ -27,13 +27,7 @@
 #include "mixgrad/philox.hpp"
 #include "mixgrad/special.hpp"
 
-// The mixture kernels work on L = 8 lanes of doubles, one AVX-512 register: besides the
-// x86-64-v3 and baseline clones of MIXGRAD_SIMD_CLONES they get an x86-64-v4 clone.
-#if defined(MIXGRAD_USE_TARGET_CLONES) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MIXGRAD_MIX_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MIXGRAD_MIX_CLONES MIXGRAD_SIMD_CLONES
-#endif
+// The mixture kernels work on L = 8 lanes of doubles, one AVX-512 register.
 
 namespace mixgrad::mixture {
 
@@ -112,8 +106,8 @@ MIXGRAD_INLINE void finish_impl(std::size_t K, std::size_t D, Prepared& p) {
   }
 }
 
-MIXGRAD_MIX_CLONES inline void finish_shared(std::size_t K, std::size_t D, Prepared& p) { finish_impl<1>(K, D, p); }
-MIXGRAD_MIX_CLONES inline void finish_lanes(std::size_t K, std::size_t D, Prepared& p) { finish_impl<L>(K, D, p); }
+MIXGRAD_SIMD_CLONES inline void finish_shared(std::size_t K, std::size_t D, Prepared& p) { finish_impl<1>(K, D, p); }
+MIXGRAD_SIMD_CLONES inline void finish_lanes(std::size_t K, std::size_t D, Prepared& p) { finish_impl<L>(K, D, p); }
 
 // Copy mixture b's raw parameters into lane l of p (or the shared slot when PL is false).
 template <bool PL, class T>
@@ -438,11 +432,11 @@ MIXGRAD_INLINE void logprob_unit(const Dims& dm, const Prepared& p, Scratch& s, 
 
 // ---- ISA-dispatched entry points (one per mode and parameter layout) ----
 #define MIXGRAD_MIX_UNIT(NAME, BODY)                                                           \
-  MIXGRAD_MIX_CLONES inline void NAME##_shared(const Dims& dm, const Prepared& p, Scratch& s, \
+  MIXGRAD_SIMD_CLONES inline void NAME##_shared(const Dims& dm, const Prepared& p, Scratch& s, \
                                                 double* out) {                                \
     BODY(false);                                                                               \
   }                                                                                            \
-  MIXGRAD_MIX_CLONES inline void NAME##_lanes(const Dims& dm, const Prepared& p, Scratch& s,  \
+  MIXGRAD_SIMD_CLONES inline void NAME##_lanes(const Dims& dm, const Prepared& p, Scratch& s,  \
                                                double* out) {                                 \
     BODY(true);                                                                                \
   }
@@ -703,7 +697,7 @@ MIXGRAD_INLINE void philox_words(std::uint32_t c0, std::uint32_t c1, std::uint32
 // (the last of a row unused when D is odd): counter (i, 1 + j) of row i gives c = j from its low
 // and c = P + j from its high 64 bits, P = ceil(D/2). The counters of all rows go through one
 // vectorized loop, so that rows with few coordinates still fill the vector registers.
-MIXGRAD_MIX_CLONES inline void normals_rows(philox::Key key, const std::size_t* rows, std::size_t count,
+MIXGRAD_SIMD_CLONES inline void normals_rows(philox::Key key, const std::size_t* rows, std::size_t count,
                                             std::size_t D, double* eps, double* work, std::uint32_t* iwork) {
   const std::size_t P = (D + 1) / 2, W = 2 * P, n = count * P;
   double* e0 = work;
@@ -771,7 +765,7 @@ struct NormalsBuffer {
 // Cumulative mixing weights of n <= kWeightBlock mixtures: on entry cw[k*n + b] holds logit k of
 // mixture b; on exit the cumulative weight, with exactly 1 from the last positive weight on.
 inline constexpr std::size_t kWeightBlock = 64;
-MIXGRAD_MIX_CLONES inline void cumulative_weights(std::size_t n, std::size_t K, double* cw) {
+MIXGRAD_SIMD_CLONES inline void cumulative_weights(std::size_t n, std::size_t K, double* cw) {
   alignas(64) double M[kWeightBlock], S[kWeightBlock], C[kWeightBlock], last[kWeightBlock];
 #pragma omp simd
   for (std::size_t b = 0; b < n; ++b) {
@@ -929,7 +923,7 @@ inline double lse(const double* v, std::size_t K) {
 }  // namespace detail
 
 // One row. p is the row's mixture (shared layout); work has room for 3K doubles.
-MIXGRAD_MIX_CLONES inline void quantile_row(const Dims& dm, const Prepared& p, const double* u, double* x,
+MIXGRAD_SIMD_CLONES inline void quantile_row(const Dims& dm, const Prepared& p, const double* u, double* x,
                                              double* work) {
   const std::size_t K = dm.K, D = dm.D;
   double* ell = work;         // running log weights, normalized each coordinate
