@@ -267,6 +267,114 @@ static MIXGRAD_REBAR_CLONES void noise_logistic_rect(std::size_t m, std::size_t 
   else logistic_rect<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
 
+// Fresh noise, estimates only (no z, z~ outputs), 1/lam = K in {1, 2}: no log or exp per draw.
+// With t = e^{-|x|}, sigma(K x) = 1/(1 + t^K) (x > 0) or t^K/(1 + t^K), slope t^K/(1 + t^K)^2;
+// e^{-|z|} = n/d with (n, d) = ((1-u) e^-a, u) for b = 1 and (e^a u, 1-u) for b = 0 (n <= d <= 1
+// up to rounding, so n^K + d^K neither overflows nor vanishes), and e^{-|z~|} = (1-v)/(1+y)
+// (b = 1) or v/(1+y) (b = 0), y as in logistic_one; dz~/dalpha = y/(1+y).
+// b is decided by u e^a > 1 - u. That agrees with z = a + log(u/(1-u)) > 0 (the general path and
+// draw_noise) except within rounding of the boundary; draws within a relative 1e-9 of it are
+// flagged in o.z (1, else 0; z itself is not written), and logistic_fast_fix redoes them with b
+// taken from z.
+template <int K>
+MIXGRAD_INLINE double ipow(double t) {
+  static_assert(K == 1 || K == 2, "K must be 1 or 2");
+  return K == 1 ? t : t * t;
+}
+
+MIXGRAD_INLINE double logistic_z(double a, double u) { return a + elem::log(u / (1.0 - u)); }
+
+template <int K>
+MIXGRAD_INLINE void logistic_relax_given_b(double u, double v, bool b, double th, double ea, double ena,
+                                           double inv_lam, std::size_t j, const BernoulliOut& o) {
+  const double n1 = b ? (1.0 - u) * ena : ea * u;
+  const double d1 = b ? u : 1.0 - u;
+  const double nk = ipow<K>(n1), dk = ipow<K>(d1);
+  const double r1 = 1.0 / (nk + dk);
+  const double y = b ? ea * v : (1.0 - v) * ena;
+  const double rden = 1.0 / (1.0 + y);
+  const double q = ipow<K>((b ? 1.0 - v : v) * rden);
+  const double inv = 1.0 / (1.0 + q);
+  o.hard[j] = b ? 1.0 : 0.0;
+  o.score[j] = (b ? 1.0 : 0.0) - th;
+  o.sz[j] = (b ? dk : nk) * r1;
+  o.jz[j] = nk * dk * r1 * r1 * inv_lam;
+  o.szt[j] = b ? inv : q * inv;
+  o.jzt[j] = q * inv * inv * inv_lam * (y * rden);
+}
+
+// One draw; o.z[j] = 1 when b is within rounding of the boundary (see above), else 0.
+template <int K>
+MIXGRAD_INLINE void logistic_fast_one(philox::Key key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord,
+                                     double th, double ea, double ena, double inv_lam, std::size_t j,
+                                     const BernoulliOut& o) {
+  std::uint64_t w0, w1;
+  philox_words(key, s, coord, 0u, stream, w0, w1);
+  const double u = philox::bits_to_open_uniform(w0);
+  const double v = philox::bits_to_open_uniform(w1);
+  const double lhs = u * ea, rhs = 1.0 - u;
+  logistic_relax_given_b<K>(u, v, lhs > rhs, th, ea, ena, inv_lam, j, o);
+  o.z[j] = std::fabs(lhs - rhs) < 1e-9 * rhs ? 1.0 : 0.0;
+}
+
+// Redo the flagged draws of an m x nq rectangle (j = c * nq + q) with b = 1[z > 0].
+template <int K>
+MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, philox::Key key,
+                              std::uint32_t stream, double inv_lam, const double* alpha, const double* th,
+                              const double* ea, const double* ena, const BernoulliOut& o) {
+  double any = 0.0;
+#pragma omp simd reduction(+ : any)
+  for (std::size_t j = 0; j < m * nq; ++j) any += o.z[j];
+  if (any == 0.0) return;
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t q = 0; q < nq; ++q) {
+      if (o.z[c * nq + q] == 0.0) continue;
+      const std::size_t cq = c0 + q;
+      std::uint64_t w0, w1;
+      philox_words(key, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq), 0u, stream, w0, w1);
+      const double u = philox::bits_to_open_uniform(w0);
+      const double v = philox::bits_to_open_uniform(w1);
+      logistic_relax_given_b<K>(u, v, logistic_z(alpha[cq], u) > 0.0, th[cq], ea[cq], ena[cq], inv_lam, c * nq + q,
+                                o);
+    }
+}
+
+// m samples from s0 of the nq coordinates from c0; by_sample: vectorized over samples (few
+// coordinates), else over coordinates.
+template <int K>
+MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, bool by_sample,
+                               philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
+                               const double* th, const double* ea, const double* ena, const BernoulliOut& o) {
+  if (by_sample) {
+    for (std::size_t q = 0; q < nq; ++q) {
+      const std::size_t cq = c0 + q;
+      const double t = th[cq], e1 = ea[cq], e2 = ena[cq];
+#pragma omp simd
+      for (std::size_t c = 0; c < m; ++c)
+        logistic_fast_one<K>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq),
+                                        t, e1, e2, inv_lam, c * nq + q, o);
+    }
+  } else {
+    for (std::size_t c = 0; c < m; ++c) {
+      const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
+#pragma omp simd
+      for (std::size_t q = 0; q < nq; ++q)
+        logistic_fast_one<K>(key, stream, s, static_cast<std::uint32_t>(c0 + q), th[c0 + q], ea[c0 + q],
+                                        ena[c0 + q], inv_lam, c * nq + q, o);
+    }
+  }
+  logistic_fast_fix<K>(m, nq, s0, c0, key, stream, inv_lam, alpha, th, ea, ena, o);
+}
+
+static MIXGRAD_REBAR_CLONES void noise_logistic_fast(int K, std::size_t m, std::size_t nq, std::uint64_t s0,
+                                                    std::size_t c0, bool by_sample, philox::Key key,
+                                                    std::uint32_t stream, double inv_lam, const double* alpha,
+                                                    const double* th, const double* ea, const double* ena,
+                                                    BernoulliOut o) {
+  if (K == 1) logistic_fast_rect<1>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
+  else logistic_fast_rect<2>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
+}
+
 // ---- Bernoulli, probit noise -----------------------------------------------------------------
 // z = alpha + eps, b = 1[z >= 0]; z~ = alpha + e with
 //   b = 0: e = ndtri_exp(log v + log Phi(-alpha));   b = 1: e = -ndtri_exp(log v + log Phi(alpha))
@@ -565,6 +673,12 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
   const BernoulliOut o{B.z.data(),  B.hard.data(), B.zt.data(),  B.dzt.data(), B.score.data(),
                        B.sz.data(), B.jz.data(),   B.szt.data(), B.jzt.data()};
   const std::size_t nq = (i1 - i0) * E;
+  const int K = inv_lam == 1.0 ? 1 : inv_lam == 2.0 ? 2 : 0;
+  if (P.kind == BernoulliLogistic && !P.coupled && need_tilde && !values && K != 0 && (nq >= 8 || m >= 8)) {
+    noise_logistic_fast(K, m, nq, s0, i0 * E, nq < 8, P.key, P.stream, inv_lam, P.alpha, C.th.data(), C.ea.data(),
+                        C.ena.data(), o);
+    return;
+  }
   if (P.kind == BernoulliLogistic && nq >= 8) {
     noise_logistic_rect(m, nq, s0, i0 * E, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(), C.lb.data(),
                         C.th.data(), C.ea.data(), C.ena.data(), o);
