@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "mixgrad/config.hpp"
@@ -787,6 +788,46 @@ static MIXGRAD_REBAR_CLONES void welford_add(std::size_t nq, double inv_n, const
   }
 }
 
+// REBAR for a Bernoulli with f(x) = mean_e (x_e - t_e)^2 (objectives::Quadratic), one eta and no
+// baseline: f(b), f(sigma(z~)), the gradients, their chain rule and the combination
+//   g = (f(b) - eta f(sigma(z~))) score + eta f'(sigma(z)) jz - eta f'(sigma(z~)) jz~
+// in one pass per event (row[ev]: the event's row, for a per-row target).
+static MIXGRAD_REBAR_CLONES void rebar_quadratic_bernoulli(std::size_t n_ev, std::size_t E, const double* target,
+                                                          std::size_t target_row_stride, const std::uint32_t* row,
+                                                          double eta, const double* hard, const double* score,
+                                                          const double* sz, const double* jz, const double* szt,
+                                                          const double* jzt, double* g) {
+  if (E == 1 && target_row_stride == 0) {
+    const double t = target[0];
+#pragma omp simd
+    for (std::size_t ev = 0; ev < n_ev; ++ev) {
+      const double db = hard[ev] - t, dt = szt[ev] - t;
+      const double w = db * db - eta * (dt * dt);
+      g[ev] = w * score[ev] + eta * (2.0 * (sz[ev] - t) * jz[ev]) - eta * (2.0 * dt * jzt[ev]);
+    }
+    return;
+  }
+  const double inv = 1.0 / static_cast<double>(E), two_inv = 2.0 / static_cast<double>(E);
+  for (std::size_t ev = 0; ev < n_ev; ++ev) {
+    const double* t = target + row[ev] * target_row_stride;
+    const std::size_t j0 = ev * E;
+    const double *h = hard + j0, *st = szt + j0;
+    double sb = 0.0, stt = 0.0;
+#pragma omp simd reduction(+ : sb, stt)
+    for (std::size_t e = 0; e < E; ++e) {
+      const double db = h[e] - t[e], dt = st[e] - t[e];
+      sb += db * db;
+      stt += dt * dt;
+    }
+    const double w = sb * inv - eta * (stt * inv);
+    const double *sc = score + j0, *s1 = sz + j0, *j1 = jz + j0, *j2 = jzt + j0;
+    double* ge = g + j0;
+#pragma omp simd
+    for (std::size_t e = 0; e < E; ++e)
+      ge[e] = w * sc[e] + eta * (two_inv * (s1[e] - t[e]) * j1[e]) - eta * (two_inv * (st[e] - t[e]) * j2[e]);
+  }
+}
+
 // Chain f'(x) at the relaxed point into d f / d alpha. Bernoulli: g * jz. Categorical (z side):
 // s_k (g_k - s.g)/lam (dz/dalpha drops out: softmax ignores a common shift). Categorical (z~
 // side): with h = s~ (g - s~.g)/lam: h_k w_k - theta_k sum_i h_i w_i.
@@ -895,85 +936,97 @@ void estimate(const Problem& P, const Obj& obj) {
             B.sample[c * nr + (i - i0)] = s0 + c;
           }
         draw_chunk(P, C, B, n_ev, need_tilde, s0, m, i0, i1);
-        objectives::Chunk ch{n_ev, E, B.row.data(), B.sample.data(), R};
-        using objectives::Point;
-        if (need_value_hard) obj.value(Point::Hard, ch, B.hard.data(), B.fb.data());
-        if (need_tilde) {
-          obj.value(Point::RelaxedTilde, ch, B.szt.data(), B.fzt.data());
-          obj.grad(Point::RelaxedTilde, ch, B.szt.data(), B.gzt.data());
-          chain(P, B, n_ev, true, B.gzt.data(), B.pzt.data());
-        }
-        if (need_relaxed_grad) {
-          obj.grad(Point::Relaxed, ch, B.sz.data(), B.gz.data());
-          chain(P, B, n_ev, false, B.gz.data(), B.pz.data());
-        }
-        if (P.mode == StraightThrough) {
-          obj.grad(Point::Hard, ch, B.hard.data(), B.gz.data());
-          chain(P, B, n_ev, false, B.gz.data(), B.pz.data());
-        }
-        if (!stats && !P.eta && !P.baseline) {
-          // the common case: one eta, no baseline
-          const double eta = P.eta_scalar;
-          double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data();
-          const double *fb = B.fb.data(), *fzt = B.fzt.data();
-          if (P.mode == Rebar) {
-#pragma omp simd
-            for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev] - eta * fzt[ev], cz[ev] = eta, czt[ev] = eta;
-          } else if (P.mode == Reinforce) {
-#pragma omp simd
-            for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev], cz[ev] = 0.0, czt[ev] = 0.0;
-          } else {
-#pragma omp simd
-            for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = 0.0, cz[ev] = 1.0, czt[ev] = 0.0;
+        bool fused = false;
+        if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
+          if (P.kind != Categorical && P.mode == Rebar && !stats && !P.eta && !P.baseline) {
+            if (!accumulate && !P.samples) return;
+            rebar_quadratic_bernoulli(n_ev, E, obj.target, obj.target_row_stride, B.row.data(), P.eta_scalar,
+                                      B.hard.data(), B.score.data(), B.sz.data(), B.jz.data(), B.szt.data(),
+                                      B.jzt.data(), B.g.data());
+            fused = true;
           }
-        } else
-        for (std::size_t ev = 0; ev < n_ev; ++ev) {
-          const std::size_t s = B.sample[ev];
-          const std::size_t idx = s * R + B.row[ev];
-          const double eta = P.eta ? P.eta[s] : P.eta_scalar;
-          const double base = P.baseline ? P.baseline[idx] : 0.0;
-          switch (P.mode) {
-            case Rebar: B.wev[ev] = B.fb[ev] - eta * B.fzt[ev] - base, B.cz[ev] = eta, B.czt[ev] = eta; break;
-            case Reinforce: B.wev[ev] = B.fb[ev] - base, B.cz[ev] = 0.0, B.czt[ev] = 0.0; break;
-            default: B.wev[ev] = 0.0, B.cz[ev] = 1.0, B.czt[ev] = 0.0; break;
+        }
+        if (!fused) {
+          objectives::Chunk ch{n_ev, E, B.row.data(), B.sample.data(), R};
+          using objectives::Point;
+          if (need_value_hard) obj.value(Point::Hard, ch, B.hard.data(), B.fb.data());
+          if (need_tilde) {
+            obj.value(Point::RelaxedTilde, ch, B.szt.data(), B.fzt.data());
+            obj.grad(Point::RelaxedTilde, ch, B.szt.data(), B.gzt.data());
+            chain(P, B, n_ev, true, B.gzt.data(), B.pzt.data());
           }
-          if (stats && P.mode == Reinforce) {
-            P.stat_fb[idx] = B.fb[ev];
-            P.stat_fzt[idx] = P.stat_ab[idx] = P.stat_bb[idx] = 0.0;
-          } else if (stats) {
-            double ab = 0.0, bb = 0.0;
-            for (std::size_t e = 0; e < E; ++e) {
-              const std::size_t j = ev * E + e;
-              const double A = B.fb[ev] * B.score[j];
-              const double Bv = -B.fzt[ev] * B.score[j] + B.pz[j] - B.pzt[j];
-              ab += A * Bv;
-              bb += Bv * Bv;
+          if (need_relaxed_grad) {
+            obj.grad(Point::Relaxed, ch, B.sz.data(), B.gz.data());
+            chain(P, B, n_ev, false, B.gz.data(), B.pz.data());
+          }
+          if (P.mode == StraightThrough) {
+            obj.grad(Point::Hard, ch, B.hard.data(), B.gz.data());
+            chain(P, B, n_ev, false, B.gz.data(), B.pz.data());
+          }
+          if (!stats && !P.eta && !P.baseline) {
+            // the common case: one eta, no baseline
+            const double eta = P.eta_scalar;
+            double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data();
+            const double *fb = B.fb.data(), *fzt = B.fzt.data();
+            if (P.mode == Rebar) {
+  #pragma omp simd
+              for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev] - eta * fzt[ev], cz[ev] = eta, czt[ev] = eta;
+            } else if (P.mode == Reinforce) {
+  #pragma omp simd
+              for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev], cz[ev] = 0.0, czt[ev] = 0.0;
+            } else {
+  #pragma omp simd
+              for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = 0.0, cz[ev] = 1.0, czt[ev] = 0.0;
             }
-            P.stat_fb[idx] = B.fb[ev];
-            P.stat_fzt[idx] = B.fzt[ev];
-            P.stat_ab[idx] = ab;
-            P.stat_bb[idx] = bb;
+          } else
+          for (std::size_t ev = 0; ev < n_ev; ++ev) {
+            const std::size_t s = B.sample[ev];
+            const std::size_t idx = s * R + B.row[ev];
+            const double eta = P.eta ? P.eta[s] : P.eta_scalar;
+            const double base = P.baseline ? P.baseline[idx] : 0.0;
+            switch (P.mode) {
+              case Rebar: B.wev[ev] = B.fb[ev] - eta * B.fzt[ev] - base, B.cz[ev] = eta, B.czt[ev] = eta; break;
+              case Reinforce: B.wev[ev] = B.fb[ev] - base, B.cz[ev] = 0.0, B.czt[ev] = 0.0; break;
+              default: B.wev[ev] = 0.0, B.cz[ev] = 1.0, B.czt[ev] = 0.0; break;
+            }
+            if (stats && P.mode == Reinforce) {
+              P.stat_fb[idx] = B.fb[ev];
+              P.stat_fzt[idx] = P.stat_ab[idx] = P.stat_bb[idx] = 0.0;
+            } else if (stats) {
+              double ab = 0.0, bb = 0.0;
+              for (std::size_t e = 0; e < E; ++e) {
+                const std::size_t j = ev * E + e;
+                const double A = B.fb[ev] * B.score[j];
+                const double Bv = -B.fzt[ev] * B.score[j] + B.pz[j] - B.pzt[j];
+                ab += A * Bv;
+                bb += Bv * Bv;
+              }
+              P.stat_fb[idx] = B.fb[ev];
+              P.stat_fzt[idx] = B.fzt[ev];
+              P.stat_ab[idx] = ab;
+              P.stat_bb[idx] = bb;
+            }
           }
-        }
-        if (!accumulate && !P.samples) return;
-        const bool use_pz = P.mode != Reinforce, use_pzt = P.mode == Rebar;
-        if (E == 1) {
-          double* g = B.g.data();
-          const double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data(), *sc = B.score.data();
-          const double *pz = B.pz.data(), *pzt = B.pzt.data();
-          if (use_pzt) {
-#pragma omp simd
-            for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j] + cz[j] * pz[j] - czt[j] * pzt[j];
-          } else if (use_pz) {
-#pragma omp simd
-            for (std::size_t j = 0; j < n_ev; ++j) g[j] = cz[j] * pz[j];
+          if (!accumulate && !P.samples) return;
+          const bool use_pz = P.mode != Reinforce, use_pzt = P.mode == Rebar;
+          if (E == 1) {
+            double* g = B.g.data();
+            const double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data(), *sc = B.score.data();
+            const double *pz = B.pz.data(), *pzt = B.pzt.data();
+            if (use_pzt) {
+  #pragma omp simd
+              for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j] + cz[j] * pz[j] - czt[j] * pzt[j];
+            } else if (use_pz) {
+  #pragma omp simd
+              for (std::size_t j = 0; j < n_ev; ++j) g[j] = cz[j] * pz[j];
+            } else {
+  #pragma omp simd
+              for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j];
+            }
           } else {
-#pragma omp simd
-            for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j];
+            combine_events(n_ev, E, use_pz, use_pzt, B.wev.data(), B.cz.data(), B.czt.data(), B.score.data(),
+                           B.pz.data(), B.pzt.data(), B.g.data());
           }
-        } else {
-          combine_events(n_ev, E, use_pz, use_pzt, B.wev.data(), B.cz.data(), B.czt.data(), B.score.data(),
-                         B.pz.data(), B.pzt.data(), B.g.data());
         }
         if (P.samples) {
           // the chunk's m samples of rows [i0, i1) are m contiguous blocks of the output
