@@ -234,3 +234,19 @@ def test_logistic_log_free_path_matches_general_path(lam, D):
     general = mg.rebar(obj, dist, 300, seed=11, temperature=np.nextafter(lam, 1.0))
     assert np.all(np.isfinite(fast.samples))
     np.testing.assert_allclose(fast.samples, general.samples, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5)])
+def test_quadratic_fused_path_matches_quadratic_form(shape):
+    # mean_e (x_e - t_e)^2 = x^T (I/E) x - (2t/E) . x + mean(t^2): the fused Quadratic REBAR pass
+    # against the generic objective path.
+    rng = np.random.default_rng(4)
+    E = shape[-1]
+    alpha = rng.normal(size=shape) * 2
+    t = rng.uniform(0.1, 0.9, size=shape)
+    qf = mg.QuadraticForm(np.eye(E) / E, -2 * t / E, (t**2).mean(axis=-1))
+    for lam in (0.5, 0.3):
+        a = mg.rebar(mg.Quadratic(t), mg.Bernoulli(alpha), 400, seed=2, temperature=lam, eta=0.7)
+        b = mg.rebar(qf, mg.Bernoulli(alpha), 400, seed=2, temperature=lam, eta=0.7)
+        np.testing.assert_allclose(a.samples, b.samples, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.mean, b.mean, rtol=1e-9, atol=1e-12)
