@@ -937,12 +937,16 @@ void estimate(const Problem& P, const Obj& obj) {
           }
         draw_chunk(P, C, B, n_ev, need_tilde, s0, m, i0, i1);
         bool fused = false;
+        // the estimates: B.g, or straight into the output when the chunk's m samples of rows
+        // [i0, i1) are one contiguous block of it (fused path only)
+        double* gout = B.g.data();
         if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
           if (P.kind != Categorical && P.mode == Rebar && !stats && !P.eta && !P.baseline) {
             if (!accumulate && !P.samples) return;
+            if (P.samples && (m == 1 || (i0 == 0 && i1 == R))) gout = P.samples + (s0 * R + i0) * E;
             rebar_quadratic_bernoulli(n_ev, E, obj.target, obj.target_row_stride, B.row.data(), P.eta_scalar,
                                       B.hard.data(), B.score.data(), B.sz.data(), B.jz.data(), B.szt.data(),
-                                      B.jzt.data(), B.g.data());
+                                      B.jzt.data(), gout);
             fused = true;
           }
         }
@@ -1028,7 +1032,7 @@ void estimate(const Problem& P, const Obj& obj) {
                            B.pz.data(), B.pzt.data(), B.g.data());
           }
         }
-        if (P.samples) {
+        if (P.samples && gout == B.g.data()) {
           // the chunk's m samples of rows [i0, i1) are m contiguous blocks of the output
           const std::size_t nq = nr * E;
           for (std::size_t c = 0; c < m; ++c)
@@ -1039,11 +1043,11 @@ void estimate(const Problem& P, const Obj& obj) {
         const std::size_t q0 = (i0 - ra) * E, nq = nr * E;
         const double n_a = static_cast<double>(s0 - sa);
         if (m == 1) {
-          welford_add(nq, 1.0 / (n_a + 1.0), B.g.data(), tmean + q0, tm2 + q0);
+          welford_add(nq, 1.0 / (n_a + 1.0), gout, tmean + q0, tm2 + q0);
         } else {
           const double inv_m = 1.0 / static_cast<double>(m);
           if (nq == 1) {
-            const double* x = B.g.data();
+            const double* x = gout;
             double sum = 0.0, ss = 0.0;
 #pragma omp simd reduction(+ : sum)
             for (std::size_t c = 0; c < m; ++c) sum += x[c];
@@ -1057,11 +1061,11 @@ void estimate(const Problem& P, const Obj& obj) {
           std::fill(cmean.begin(), cmean.begin() + nq, 0.0);
           std::fill(cm2.begin(), cm2.begin() + nq, 0.0);
           for (std::size_t c = 0; c < m; ++c)
-            for (std::size_t q = 0; q < nq; ++q) cmean[q] += B.g[c * nq + q];
+            for (std::size_t q = 0; q < nq; ++q) cmean[q] += gout[c * nq + q];
           for (std::size_t q = 0; q < nq; ++q) cmean[q] *= inv_m;
           for (std::size_t c = 0; c < m; ++c)
             for (std::size_t q = 0; q < nq; ++q) {
-              const double d = B.g[c * nq + q] - cmean[q];
+              const double d = gout[c * nq + q] - cmean[q];
               cm2[q] += d * d;
             }
           for (std::size_t q = 0; q < nq; ++q) {
