@@ -216,3 +216,37 @@ def test_callback_errors():
 
     mg.reinforce(mg.Callback(value), mg.Bernoulli(np.zeros((4, 3))), 7)
     assert seen["shape"] == (7, 4, 3)
+
+
+@pytest.mark.parametrize("lam", [0.5, 1.0])
+@pytest.mark.parametrize("D", [4, 16])
+def test_logistic_log_free_path_matches_general_path(lam, D):
+    # 1/lam in {1, 2} takes a path without log/exp per draw; the next double above lam takes the
+    # general one. Sample 0 of the boundary coordinates has z = 0 exactly (alpha = -z at alpha = 0),
+    # where b must still be 1[z > 0] as in the noise transform.
+    z0 = mg.Bernoulli(np.zeros(D)).noise(1, seed=11).z[0]
+    base = np.array([-800.0, -30.0, -5.0, -0.4, 0.0, 0.7, 5.0, 800.0])
+    alpha = np.where(np.arange(D) % 2 == 0, -z0, np.resize(base, D))
+    dist = mg.Bernoulli(alpha)
+    assert np.array_equal(dist.noise(1, seed=11).z[0][::2], np.zeros(len(alpha[::2])))
+    obj = mg.Quadratic(np.linspace(0.1, 0.9, D))
+    fast = mg.rebar(obj, dist, 300, seed=11, temperature=lam)
+    general = mg.rebar(obj, dist, 300, seed=11, temperature=np.nextafter(lam, 1.0))
+    assert np.all(np.isfinite(fast.samples))
+    np.testing.assert_allclose(fast.samples, general.samples, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5)])
+def test_quadratic_fused_path_matches_quadratic_form(shape):
+    # mean_e (x_e - t_e)^2 = x^T (I/E) x - (2t/E) . x + mean(t^2): the fused Quadratic REBAR pass
+    # against the generic objective path.
+    rng = np.random.default_rng(4)
+    E = shape[-1]
+    alpha = rng.normal(size=shape) * 2
+    t = rng.uniform(0.1, 0.9, size=shape)
+    qf = mg.QuadraticForm(np.eye(E) / E, -2 * t / E, (t**2).mean(axis=-1))
+    for lam in (0.5, 0.3):
+        a = mg.rebar(mg.Quadratic(t), mg.Bernoulli(alpha), 400, seed=2, temperature=lam, eta=0.7)
+        b = mg.rebar(qf, mg.Bernoulli(alpha), 400, seed=2, temperature=lam, eta=0.7)
+        np.testing.assert_allclose(a.samples, b.samples, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.mean, b.mean, rtol=1e-9, atol=1e-12)

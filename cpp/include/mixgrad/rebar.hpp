@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "mixgrad/config.hpp"
@@ -265,6 +266,114 @@ static MIXGRAD_REBAR_CLONES void noise_logistic_rect(std::size_t m, std::size_t 
                                                     const double* ena, BernoulliOut o) {
   if (coupled) logistic_rect<true>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
   else logistic_rect<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+}
+
+// Fresh noise, estimates only (no z, z~ outputs), 1/lam = K in {1, 2}: no log or exp per draw.
+// With t = e^{-|x|}, sigma(K x) = 1/(1 + t^K) (x > 0) or t^K/(1 + t^K), slope t^K/(1 + t^K)^2;
+// e^{-|z|} = n/d with (n, d) = ((1-u) e^-a, u) for b = 1 and (e^a u, 1-u) for b = 0 (n <= d <= 1
+// up to rounding, so n^K + d^K neither overflows nor vanishes), and e^{-|z~|} = (1-v)/(1+y)
+// (b = 1) or v/(1+y) (b = 0), y as in logistic_one; dz~/dalpha = y/(1+y).
+// b is decided by u e^a > 1 - u. That agrees with z = a + log(u/(1-u)) > 0 (the general path and
+// draw_noise) except within rounding of the boundary; draws within a relative 1e-9 of it are
+// flagged in o.z (1, else 0; z itself is not written), and logistic_fast_fix redoes them with b
+// taken from z.
+template <int K>
+MIXGRAD_INLINE double ipow(double t) {
+  static_assert(K == 1 || K == 2, "K must be 1 or 2");
+  return K == 1 ? t : t * t;
+}
+
+MIXGRAD_INLINE double logistic_z(double a, double u) { return a + elem::log(u / (1.0 - u)); }
+
+template <int K>
+MIXGRAD_INLINE void logistic_relax_given_b(double u, double v, bool b, double th, double ea, double ena,
+                                           double inv_lam, std::size_t j, const BernoulliOut& o) {
+  const double n1 = b ? (1.0 - u) * ena : ea * u;
+  const double d1 = b ? u : 1.0 - u;
+  const double nk = ipow<K>(n1), dk = ipow<K>(d1);
+  const double r1 = 1.0 / (nk + dk);
+  const double y = b ? ea * v : (1.0 - v) * ena;
+  const double rden = 1.0 / (1.0 + y);
+  const double q = ipow<K>((b ? 1.0 - v : v) * rden);
+  const double inv = 1.0 / (1.0 + q);
+  o.hard[j] = b ? 1.0 : 0.0;
+  o.score[j] = (b ? 1.0 : 0.0) - th;
+  o.sz[j] = (b ? dk : nk) * r1;
+  o.jz[j] = nk * dk * r1 * r1 * inv_lam;
+  o.szt[j] = b ? inv : q * inv;
+  o.jzt[j] = q * inv * inv * inv_lam * (y * rden);
+}
+
+// One draw; o.z[j] = 1 when b is within rounding of the boundary (see above), else 0.
+template <int K>
+MIXGRAD_INLINE void logistic_fast_one(philox::Key key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord,
+                                     double th, double ea, double ena, double inv_lam, std::size_t j,
+                                     const BernoulliOut& o) {
+  std::uint64_t w0, w1;
+  philox_words(key, s, coord, 0u, stream, w0, w1);
+  const double u = philox::bits_to_open_uniform(w0);
+  const double v = philox::bits_to_open_uniform(w1);
+  const double lhs = u * ea, rhs = 1.0 - u;
+  logistic_relax_given_b<K>(u, v, lhs > rhs, th, ea, ena, inv_lam, j, o);
+  o.z[j] = std::fabs(lhs - rhs) < 1e-9 * rhs ? 1.0 : 0.0;
+}
+
+// Redo the flagged draws of an m x nq rectangle (j = c * nq + q) with b = 1[z > 0].
+template <int K>
+MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, philox::Key key,
+                              std::uint32_t stream, double inv_lam, const double* alpha, const double* th,
+                              const double* ea, const double* ena, const BernoulliOut& o) {
+  double any = 0.0;
+#pragma omp simd reduction(+ : any)
+  for (std::size_t j = 0; j < m * nq; ++j) any += o.z[j];
+  if (any == 0.0) return;
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t q = 0; q < nq; ++q) {
+      if (o.z[c * nq + q] == 0.0) continue;
+      const std::size_t cq = c0 + q;
+      std::uint64_t w0, w1;
+      philox_words(key, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq), 0u, stream, w0, w1);
+      const double u = philox::bits_to_open_uniform(w0);
+      const double v = philox::bits_to_open_uniform(w1);
+      logistic_relax_given_b<K>(u, v, logistic_z(alpha[cq], u) > 0.0, th[cq], ea[cq], ena[cq], inv_lam, c * nq + q,
+                                o);
+    }
+}
+
+// m samples from s0 of the nq coordinates from c0; by_sample: vectorized over samples (few
+// coordinates), else over coordinates.
+template <int K>
+MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, bool by_sample,
+                               philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
+                               const double* th, const double* ea, const double* ena, const BernoulliOut& o) {
+  if (by_sample) {
+    for (std::size_t q = 0; q < nq; ++q) {
+      const std::size_t cq = c0 + q;
+      const double t = th[cq], e1 = ea[cq], e2 = ena[cq];
+#pragma omp simd
+      for (std::size_t c = 0; c < m; ++c)
+        logistic_fast_one<K>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq),
+                                        t, e1, e2, inv_lam, c * nq + q, o);
+    }
+  } else {
+    for (std::size_t c = 0; c < m; ++c) {
+      const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
+#pragma omp simd
+      for (std::size_t q = 0; q < nq; ++q)
+        logistic_fast_one<K>(key, stream, s, static_cast<std::uint32_t>(c0 + q), th[c0 + q], ea[c0 + q],
+                                        ena[c0 + q], inv_lam, c * nq + q, o);
+    }
+  }
+  logistic_fast_fix<K>(m, nq, s0, c0, key, stream, inv_lam, alpha, th, ea, ena, o);
+}
+
+static MIXGRAD_REBAR_CLONES void noise_logistic_fast(int K, std::size_t m, std::size_t nq, std::uint64_t s0,
+                                                    std::size_t c0, bool by_sample, philox::Key key,
+                                                    std::uint32_t stream, double inv_lam, const double* alpha,
+                                                    const double* th, const double* ea, const double* ena,
+                                                    BernoulliOut o) {
+  if (K == 1) logistic_fast_rect<1>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
+  else logistic_fast_rect<2>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
 }
 
 // ---- Bernoulli, probit noise -----------------------------------------------------------------
@@ -565,6 +674,12 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
   const BernoulliOut o{B.z.data(),  B.hard.data(), B.zt.data(),  B.dzt.data(), B.score.data(),
                        B.sz.data(), B.jz.data(),   B.szt.data(), B.jzt.data()};
   const std::size_t nq = (i1 - i0) * E;
+  const int K = inv_lam == 1.0 ? 1 : inv_lam == 2.0 ? 2 : 0;
+  if (P.kind == BernoulliLogistic && !P.coupled && need_tilde && !values && K != 0 && (nq >= 8 || m >= 8)) {
+    noise_logistic_fast(K, m, nq, s0, i0 * E, nq < 8, P.key, P.stream, inv_lam, P.alpha, C.th.data(), C.ea.data(),
+                        C.ena.data(), o);
+    return;
+  }
   if (P.kind == BernoulliLogistic && nq >= 8) {
     noise_logistic_rect(m, nq, s0, i0 * E, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(), C.lb.data(),
                         C.th.data(), C.ea.data(), C.ena.data(), o);
@@ -670,6 +785,46 @@ static MIXGRAD_REBAR_CLONES void welford_add(std::size_t nq, double inv_n, const
     const double delta = x[q] - mean[q];
     mean[q] += delta * inv_n;
     m2[q] += delta * (x[q] - mean[q]);
+  }
+}
+
+// REBAR for a Bernoulli with f(x) = mean_e (x_e - t_e)^2 (objectives::Quadratic), one eta and no
+// baseline: f(b), f(sigma(z~)), the gradients, their chain rule and the combination
+//   g = (f(b) - eta f(sigma(z~))) score + eta f'(sigma(z)) jz - eta f'(sigma(z~)) jz~
+// in one pass per event (row[ev]: the event's row, for a per-row target).
+static MIXGRAD_REBAR_CLONES void rebar_quadratic_bernoulli(std::size_t n_ev, std::size_t E, const double* target,
+                                                          std::size_t target_row_stride, const std::uint32_t* row,
+                                                          double eta, const double* hard, const double* score,
+                                                          const double* sz, const double* jz, const double* szt,
+                                                          const double* jzt, double* g) {
+  if (E == 1 && target_row_stride == 0) {
+    const double t = target[0];
+#pragma omp simd
+    for (std::size_t ev = 0; ev < n_ev; ++ev) {
+      const double db = hard[ev] - t, dt = szt[ev] - t;
+      const double w = db * db - eta * (dt * dt);
+      g[ev] = w * score[ev] + eta * (2.0 * (sz[ev] - t) * jz[ev]) - eta * (2.0 * dt * jzt[ev]);
+    }
+    return;
+  }
+  const double inv = 1.0 / static_cast<double>(E), two_inv = 2.0 / static_cast<double>(E);
+  for (std::size_t ev = 0; ev < n_ev; ++ev) {
+    const double* t = target + row[ev] * target_row_stride;
+    const std::size_t j0 = ev * E;
+    const double *h = hard + j0, *st = szt + j0;
+    double sb = 0.0, stt = 0.0;
+#pragma omp simd reduction(+ : sb, stt)
+    for (std::size_t e = 0; e < E; ++e) {
+      const double db = h[e] - t[e], dt = st[e] - t[e];
+      sb += db * db;
+      stt += dt * dt;
+    }
+    const double w = sb * inv - eta * (stt * inv);
+    const double *sc = score + j0, *s1 = sz + j0, *j1 = jz + j0, *j2 = jzt + j0;
+    double* ge = g + j0;
+#pragma omp simd
+    for (std::size_t e = 0; e < E; ++e)
+      ge[e] = w * sc[e] + eta * (two_inv * (s1[e] - t[e]) * j1[e]) - eta * (two_inv * (st[e] - t[e]) * j2[e]);
   }
 }
 
@@ -781,87 +936,103 @@ void estimate(const Problem& P, const Obj& obj) {
             B.sample[c * nr + (i - i0)] = s0 + c;
           }
         draw_chunk(P, C, B, n_ev, need_tilde, s0, m, i0, i1);
-        objectives::Chunk ch{n_ev, E, B.row.data(), B.sample.data(), R};
-        using objectives::Point;
-        if (need_value_hard) obj.value(Point::Hard, ch, B.hard.data(), B.fb.data());
-        if (need_tilde) {
-          obj.value(Point::RelaxedTilde, ch, B.szt.data(), B.fzt.data());
-          obj.grad(Point::RelaxedTilde, ch, B.szt.data(), B.gzt.data());
-          chain(P, B, n_ev, true, B.gzt.data(), B.pzt.data());
-        }
-        if (need_relaxed_grad) {
-          obj.grad(Point::Relaxed, ch, B.sz.data(), B.gz.data());
-          chain(P, B, n_ev, false, B.gz.data(), B.pz.data());
-        }
-        if (P.mode == StraightThrough) {
-          obj.grad(Point::Hard, ch, B.hard.data(), B.gz.data());
-          chain(P, B, n_ev, false, B.gz.data(), B.pz.data());
-        }
-        if (!stats && !P.eta && !P.baseline) {
-          // the common case: one eta, no baseline
-          const double eta = P.eta_scalar;
-          double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data();
-          const double *fb = B.fb.data(), *fzt = B.fzt.data();
-          if (P.mode == Rebar) {
-#pragma omp simd
-            for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev] - eta * fzt[ev], cz[ev] = eta, czt[ev] = eta;
-          } else if (P.mode == Reinforce) {
-#pragma omp simd
-            for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev], cz[ev] = 0.0, czt[ev] = 0.0;
-          } else {
-#pragma omp simd
-            for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = 0.0, cz[ev] = 1.0, czt[ev] = 0.0;
+        bool fused = false;
+        // the estimates: B.g, or straight into the output when the chunk's m samples of rows
+        // [i0, i1) are one contiguous block of it (fused path only)
+        double* gout = B.g.data();
+        if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
+          if (P.kind != Categorical && P.mode == Rebar && !stats && !P.eta && !P.baseline) {
+            if (!accumulate && !P.samples) return;
+            if (P.samples && (m == 1 || (i0 == 0 && i1 == R))) gout = P.samples + (s0 * R + i0) * E;
+            rebar_quadratic_bernoulli(n_ev, E, obj.target, obj.target_row_stride, B.row.data(), P.eta_scalar,
+                                      B.hard.data(), B.score.data(), B.sz.data(), B.jz.data(), B.szt.data(),
+                                      B.jzt.data(), gout);
+            fused = true;
           }
-        } else
-        for (std::size_t ev = 0; ev < n_ev; ++ev) {
-          const std::size_t s = B.sample[ev];
-          const std::size_t idx = s * R + B.row[ev];
-          const double eta = P.eta ? P.eta[s] : P.eta_scalar;
-          const double base = P.baseline ? P.baseline[idx] : 0.0;
-          switch (P.mode) {
-            case Rebar: B.wev[ev] = B.fb[ev] - eta * B.fzt[ev] - base, B.cz[ev] = eta, B.czt[ev] = eta; break;
-            case Reinforce: B.wev[ev] = B.fb[ev] - base, B.cz[ev] = 0.0, B.czt[ev] = 0.0; break;
-            default: B.wev[ev] = 0.0, B.cz[ev] = 1.0, B.czt[ev] = 0.0; break;
+        }
+        if (!fused) {
+          objectives::Chunk ch{n_ev, E, B.row.data(), B.sample.data(), R};
+          using objectives::Point;
+          if (need_value_hard) obj.value(Point::Hard, ch, B.hard.data(), B.fb.data());
+          if (need_tilde) {
+            obj.value(Point::RelaxedTilde, ch, B.szt.data(), B.fzt.data());
+            obj.grad(Point::RelaxedTilde, ch, B.szt.data(), B.gzt.data());
+            chain(P, B, n_ev, true, B.gzt.data(), B.pzt.data());
           }
-          if (stats && P.mode == Reinforce) {
-            P.stat_fb[idx] = B.fb[ev];
-            P.stat_fzt[idx] = P.stat_ab[idx] = P.stat_bb[idx] = 0.0;
-          } else if (stats) {
-            double ab = 0.0, bb = 0.0;
-            for (std::size_t e = 0; e < E; ++e) {
-              const std::size_t j = ev * E + e;
-              const double A = B.fb[ev] * B.score[j];
-              const double Bv = -B.fzt[ev] * B.score[j] + B.pz[j] - B.pzt[j];
-              ab += A * Bv;
-              bb += Bv * Bv;
+          if (need_relaxed_grad) {
+            obj.grad(Point::Relaxed, ch, B.sz.data(), B.gz.data());
+            chain(P, B, n_ev, false, B.gz.data(), B.pz.data());
+          }
+          if (P.mode == StraightThrough) {
+            obj.grad(Point::Hard, ch, B.hard.data(), B.gz.data());
+            chain(P, B, n_ev, false, B.gz.data(), B.pz.data());
+          }
+          if (!stats && !P.eta && !P.baseline) {
+            // the common case: one eta, no baseline
+            const double eta = P.eta_scalar;
+            double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data();
+            const double *fb = B.fb.data(), *fzt = B.fzt.data();
+            if (P.mode == Rebar) {
+  #pragma omp simd
+              for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev] - eta * fzt[ev], cz[ev] = eta, czt[ev] = eta;
+            } else if (P.mode == Reinforce) {
+  #pragma omp simd
+              for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev], cz[ev] = 0.0, czt[ev] = 0.0;
+            } else {
+  #pragma omp simd
+              for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = 0.0, cz[ev] = 1.0, czt[ev] = 0.0;
             }
-            P.stat_fb[idx] = B.fb[ev];
-            P.stat_fzt[idx] = B.fzt[ev];
-            P.stat_ab[idx] = ab;
-            P.stat_bb[idx] = bb;
+          } else
+          for (std::size_t ev = 0; ev < n_ev; ++ev) {
+            const std::size_t s = B.sample[ev];
+            const std::size_t idx = s * R + B.row[ev];
+            const double eta = P.eta ? P.eta[s] : P.eta_scalar;
+            const double base = P.baseline ? P.baseline[idx] : 0.0;
+            switch (P.mode) {
+              case Rebar: B.wev[ev] = B.fb[ev] - eta * B.fzt[ev] - base, B.cz[ev] = eta, B.czt[ev] = eta; break;
+              case Reinforce: B.wev[ev] = B.fb[ev] - base, B.cz[ev] = 0.0, B.czt[ev] = 0.0; break;
+              default: B.wev[ev] = 0.0, B.cz[ev] = 1.0, B.czt[ev] = 0.0; break;
+            }
+            if (stats && P.mode == Reinforce) {
+              P.stat_fb[idx] = B.fb[ev];
+              P.stat_fzt[idx] = P.stat_ab[idx] = P.stat_bb[idx] = 0.0;
+            } else if (stats) {
+              double ab = 0.0, bb = 0.0;
+              for (std::size_t e = 0; e < E; ++e) {
+                const std::size_t j = ev * E + e;
+                const double A = B.fb[ev] * B.score[j];
+                const double Bv = -B.fzt[ev] * B.score[j] + B.pz[j] - B.pzt[j];
+                ab += A * Bv;
+                bb += Bv * Bv;
+              }
+              P.stat_fb[idx] = B.fb[ev];
+              P.stat_fzt[idx] = B.fzt[ev];
+              P.stat_ab[idx] = ab;
+              P.stat_bb[idx] = bb;
+            }
           }
-        }
-        if (!accumulate && !P.samples) return;
-        const bool use_pz = P.mode != Reinforce, use_pzt = P.mode == Rebar;
-        if (E == 1) {
-          double* g = B.g.data();
-          const double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data(), *sc = B.score.data();
-          const double *pz = B.pz.data(), *pzt = B.pzt.data();
-          if (use_pzt) {
-#pragma omp simd
-            for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j] + cz[j] * pz[j] - czt[j] * pzt[j];
-          } else if (use_pz) {
-#pragma omp simd
-            for (std::size_t j = 0; j < n_ev; ++j) g[j] = cz[j] * pz[j];
+          if (!accumulate && !P.samples) return;
+          const bool use_pz = P.mode != Reinforce, use_pzt = P.mode == Rebar;
+          if (E == 1) {
+            double* g = B.g.data();
+            const double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data(), *sc = B.score.data();
+            const double *pz = B.pz.data(), *pzt = B.pzt.data();
+            if (use_pzt) {
+  #pragma omp simd
+              for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j] + cz[j] * pz[j] - czt[j] * pzt[j];
+            } else if (use_pz) {
+  #pragma omp simd
+              for (std::size_t j = 0; j < n_ev; ++j) g[j] = cz[j] * pz[j];
+            } else {
+  #pragma omp simd
+              for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j];
+            }
           } else {
-#pragma omp simd
-            for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j];
+            combine_events(n_ev, E, use_pz, use_pzt, B.wev.data(), B.cz.data(), B.czt.data(), B.score.data(),
+                           B.pz.data(), B.pzt.data(), B.g.data());
           }
-        } else {
-          combine_events(n_ev, E, use_pz, use_pzt, B.wev.data(), B.cz.data(), B.czt.data(), B.score.data(),
-                         B.pz.data(), B.pzt.data(), B.g.data());
         }
-        if (P.samples) {
+        if (P.samples && gout == B.g.data()) {
           // the chunk's m samples of rows [i0, i1) are m contiguous blocks of the output
           const std::size_t nq = nr * E;
           for (std::size_t c = 0; c < m; ++c)
@@ -872,11 +1043,11 @@ void estimate(const Problem& P, const Obj& obj) {
         const std::size_t q0 = (i0 - ra) * E, nq = nr * E;
         const double n_a = static_cast<double>(s0 - sa);
         if (m == 1) {
-          welford_add(nq, 1.0 / (n_a + 1.0), B.g.data(), tmean + q0, tm2 + q0);
+          welford_add(nq, 1.0 / (n_a + 1.0), gout, tmean + q0, tm2 + q0);
         } else {
           const double inv_m = 1.0 / static_cast<double>(m);
           if (nq == 1) {
-            const double* x = B.g.data();
+            const double* x = gout;
             double sum = 0.0, ss = 0.0;
 #pragma omp simd reduction(+ : sum)
             for (std::size_t c = 0; c < m; ++c) sum += x[c];
@@ -890,11 +1061,11 @@ void estimate(const Problem& P, const Obj& obj) {
           std::fill(cmean.begin(), cmean.begin() + nq, 0.0);
           std::fill(cm2.begin(), cm2.begin() + nq, 0.0);
           for (std::size_t c = 0; c < m; ++c)
-            for (std::size_t q = 0; q < nq; ++q) cmean[q] += B.g[c * nq + q];
+            for (std::size_t q = 0; q < nq; ++q) cmean[q] += gout[c * nq + q];
           for (std::size_t q = 0; q < nq; ++q) cmean[q] *= inv_m;
           for (std::size_t c = 0; c < m; ++c)
             for (std::size_t q = 0; q < nq; ++q) {
-              const double d = B.g[c * nq + q] - cmean[q];
+              const double d = gout[c * nq + q] - cmean[q];
               cm2[q] += d * d;
             }
           for (std::size_t q = 0; q < nq; ++q) {
