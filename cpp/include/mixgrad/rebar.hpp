@@ -31,13 +31,6 @@
 #include "mixgrad/philox.hpp"
 #include "mixgrad/special.hpp"
 
-// The noise loops are long enough for AVX-512 to pay off (64-bit multiplies, 32 registers).
-#if defined(MIXGRAD_USE_TARGET_CLONES) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MIXGRAD_REBAR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MIXGRAD_REBAR_CLONES
-#endif
-
 namespace mixgrad::rebar {
 
 enum Kind : int { BernoulliLogistic = 0, BernoulliProbit = 1, Categorical = 2 };
@@ -241,7 +234,7 @@ MIXGRAD_INLINE void logistic_rect_by_sample(std::size_t m, std::size_t nq, std::
   }
 }
 
-static MIXGRAD_REBAR_CLONES void noise_logistic_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0,
+static MIXGRAD_SIMD_CLONES void noise_logistic_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0,
                                                          std::size_t c0, philox::Key key, std::uint32_t stream,
                                                          bool coupled, double inv_lam, const double* alpha,
                                                          const double* la, const double* lb, const double* th,
@@ -250,7 +243,7 @@ static MIXGRAD_REBAR_CLONES void noise_logistic_by_sample(std::size_t m, std::si
   else logistic_rect_by_sample<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
 
-static MIXGRAD_REBAR_CLONES void noise_logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream,
+static MIXGRAD_SIMD_CLONES void noise_logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream,
                                                     bool coupled, double inv_lam, const std::uint64_t* sample,
                                                     const std::uint32_t* coord, const double* alpha, const double* la,
                                                     const double* lb, const double* th, const double* ea,
@@ -259,7 +252,7 @@ static MIXGRAD_REBAR_CLONES void noise_logistic_flat(std::size_t n, philox::Key 
   else logistic_flat<false>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
 }
 
-static MIXGRAD_REBAR_CLONES void noise_logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
+static MIXGRAD_SIMD_CLONES void noise_logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
                                                     philox::Key key, std::uint32_t stream, bool coupled,
                                                     double inv_lam, const double* alpha, const double* la,
                                                     const double* lb, const double* th, const double* ea,
@@ -367,7 +360,7 @@ MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint6
   logistic_fast_fix<K>(m, nq, s0, c0, key, stream, inv_lam, alpha, th, ea, ena, o);
 }
 
-static MIXGRAD_REBAR_CLONES void noise_logistic_fast(int K, std::size_t m, std::size_t nq, std::uint64_t s0,
+static MIXGRAD_SIMD_CLONES void noise_logistic_fast(int K, std::size_t m, std::size_t nq, std::uint64_t s0,
                                                     std::size_t c0, bool by_sample, philox::Key key,
                                                     std::uint32_t stream, double inv_lam, const double* alpha,
                                                     const double* th, const double* ea, const double* ena,
@@ -469,7 +462,7 @@ MIXGRAD_INLINE void gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
   }
 }
 
-static MIXGRAD_REBAR_CLONES void noise_gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
+static MIXGRAD_SIMD_CLONES void noise_gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
                                                   philox::Key key, std::uint32_t stream, bool with_f,
                                                   const double* la, double* z, double* F) {
   if (with_f) gumbel_rect<true>(m, nq, s0, c0, key, stream, la, z, F);
@@ -526,7 +519,7 @@ MIXGRAD_INLINE void categorical_relax(std::size_t m, std::size_t nq, std::size_t
   }
 }
 
-static MIXGRAD_REBAR_CLONES void noise_categorical_relax(std::size_t m, std::size_t nq, std::size_t c0,
+static MIXGRAD_SIMD_CLONES void noise_categorical_relax(std::size_t m, std::size_t nq, std::size_t c0,
                                                         double inv_lam, bool coupled, bool tilde,
                                                         CategoricalPass p) {
   if (coupled) categorical_relax<true, true>(m, nq, c0, inv_lam, p);
@@ -536,7 +529,7 @@ static MIXGRAD_REBAR_CLONES void noise_categorical_relax(std::size_t m, std::siz
 
 // Pass 2, per event: b = argmax z (the first on ties), broadcast z_b, 1/F_b and 1[k = b] to the
 // event's classes.
-static MIXGRAD_REBAR_CLONES void categorical_argmax(std::size_t n_ev, std::size_t E, bool fresh, const double* z, const double* F,
+static MIXGRAD_SIMD_CLONES void categorical_argmax(std::size_t n_ev, std::size_t E, bool fresh, const double* z, const double* F,
                                          double* zb, double* ifb, double* isb) {
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
     const double* ze = z + ev * E;
@@ -557,7 +550,7 @@ static MIXGRAD_REBAR_CLONES void categorical_argmax(std::size_t n_ev, std::size_
 }
 
 // Pass 4, per event: normalize exp-weights e into softmax s.
-static MIXGRAD_REBAR_CLONES void categorical_normalize(std::size_t n_ev, std::size_t E, const double* e, double* s) {
+static MIXGRAD_SIMD_CLONES void categorical_normalize(std::size_t n_ev, std::size_t E, const double* e, double* s) {
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
     const double* ee = e + ev * E;
     double* se = s + ev * E;
@@ -738,7 +731,7 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
 }
 
 // Categorical chain rule per event (see chain below); S the softmax, w and th per class.
-static MIXGRAD_REBAR_CLONES void chain_categorical(std::size_t n_ev, std::size_t E, bool tilde, double inv_lam, const double* S,
+static MIXGRAD_SIMD_CLONES void chain_categorical(std::size_t n_ev, std::size_t E, bool tilde, double inv_lam, const double* S,
                                         const double* w, const double* th, const double* g, double* out) {
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
     const std::size_t j0 = ev * E;
@@ -756,7 +749,7 @@ static MIXGRAD_REBAR_CLONES void chain_categorical(std::size_t n_ev, std::size_t
 
 // Per-sample estimates g = w * score + cz * pz - czt * pzt of n_ev events of E coordinates
 // (use_pz / use_pzt: whether those terms are present).
-static MIXGRAD_REBAR_CLONES void combine_events(std::size_t n_ev, std::size_t E, bool use_pz, bool use_pzt,
+static MIXGRAD_SIMD_CLONES void combine_events(std::size_t n_ev, std::size_t E, bool use_pz, bool use_pzt,
                                                const double* wev, const double* cz, const double* czt,
                                                const double* score, const double* pz, const double* pzt,
                                                double* out) {
@@ -778,7 +771,7 @@ static MIXGRAD_REBAR_CLONES void combine_events(std::size_t n_ev, std::size_t E,
 }
 
 // Welford update of running means/M2 with one more sample x (n samples after it).
-static MIXGRAD_REBAR_CLONES void welford_add(std::size_t nq, double inv_n, const double* x, double* mean,
+static MIXGRAD_SIMD_CLONES void welford_add(std::size_t nq, double inv_n, const double* x, double* mean,
                                             double* m2) {
 #pragma omp simd
   for (std::size_t q = 0; q < nq; ++q) {
@@ -792,7 +785,7 @@ static MIXGRAD_REBAR_CLONES void welford_add(std::size_t nq, double inv_n, const
 // baseline: f(b), f(sigma(z~)), the gradients, their chain rule and the combination
 //   g = (f(b) - eta f(sigma(z~))) score + eta f'(sigma(z)) jz - eta f'(sigma(z~)) jz~
 // in one pass per event (row[ev]: the event's row, for a per-row target).
-static MIXGRAD_REBAR_CLONES void rebar_quadratic_bernoulli(std::size_t n_ev, std::size_t E, const double* target,
+static MIXGRAD_SIMD_CLONES void rebar_quadratic_bernoulli(std::size_t n_ev, std::size_t E, const double* target,
                                                           std::size_t target_row_stride, const std::uint32_t* row,
                                                           double eta, const double* hard, const double* score,
                                                           const double* sz, const double* jz, const double* szt,
