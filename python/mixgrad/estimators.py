@@ -290,6 +290,15 @@ def reinforce(
     return _finish(distribution, S, out, keep_samples, diag)
 
 
+def _pathwise(objective, distribution, n_samples, seed, temperature, keep_samples, nthreads, mode, name):
+    """The relaxed estimators: mode 2 (Concrete) or 3 (straight-through) of the C++ kernel."""
+    S = _check_args(objective, distribution, n_samples)
+    lam = check_temperature(temperature)
+    out, _ = _run(objective, distribution, S, mode, lam=lam, key=philox_key(seed), keep_samples=keep_samples,
+                  nthreads=resolve_nthreads(nthreads))
+    return _finish(distribution, S, out, keep_samples, {"estimator": name, "temperature": lam})
+
+
 def concrete(
     objective: Objective,
     distribution: _Discrete,
@@ -303,12 +312,7 @@ def concrete(
     """Concrete / Gumbel-softmax: ``d f(sigma_lambda(z)) / d alpha``, the pathwise gradient of the
     relaxed objective. Biased for ``E f(b)`` (the bias vanishes as lambda -> 0 while the variance
     grows)."""
-    S = _check_args(objective, distribution, n_samples)
-    lam = check_temperature(temperature)
-    key = philox_key(seed)
-    out, _ = _run(objective, distribution, S, 2, lam=lam, key=key, keep_samples=keep_samples,
-                  nthreads=resolve_nthreads(nthreads))
-    return _finish(distribution, S, out, keep_samples, {"estimator": "concrete", "temperature": lam})
+    return _pathwise(objective, distribution, n_samples, seed, temperature, keep_samples, nthreads, 2, "concrete")
 
 
 def straight_through(
@@ -323,12 +327,8 @@ def straight_through(
 ) -> GradientEstimate:
     """Straight-through: ``f'(b)`` at the hard sample, chained through ``d sigma_lambda(z)/d alpha``
     (forward hard, backward relaxed). Biased."""
-    S = _check_args(objective, distribution, n_samples)
-    lam = check_temperature(temperature)
-    key = philox_key(seed)
-    out, _ = _run(objective, distribution, S, 3, lam=lam, key=key, keep_samples=keep_samples,
-                  nthreads=resolve_nthreads(nthreads))
-    return _finish(distribution, S, out, keep_samples, {"estimator": "straight_through", "temperature": lam})
+    return _pathwise(objective, distribution, n_samples, seed, temperature, keep_samples, nthreads, 3,
+                     "straight_through")
 
 
 def _exact_callback(objective: Callback, dist: _Discrete):
