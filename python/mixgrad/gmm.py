@@ -51,8 +51,9 @@ class FitResult:
     history : dict of ndarray
         Per iteration (index 0 is the initial state): ``weights`` (T+1, K), ``means``
         (T+1, K, D), ``scales`` (T+1, K, D), ``log_likelihood`` (T+1,) and
-        ``gradient_variance`` (T+1,): the variance of the logits-gradient estimate
-        (one sample per point, averaged over the logits; 0 for exact and EM).
+        ``gradient_variance`` (T+1,): the variance of the logits-gradient estimate used in
+        each step (estimated from the per-point sample variances, averaged over the logits; 0
+        for exact and EM, NaN when ``n_samples`` = 1 since one sample gives no variance).
     method, parametrization : str
     """
 
