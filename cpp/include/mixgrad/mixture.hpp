@@ -955,7 +955,8 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
   const double* invs = p.invs.data();
   const double* logs = p.logs.data();
   constexpr double eps = std::numeric_limits<double>::epsilon();
-  alignas(64) double Lw[L], target[L], zq[L], lo[L], hi[L], x0[L], xd[L], logc[L], logf[L];
+  alignas(64) double Lw[L], target[L], zq[L], lo[L], hi[L], x0[L], xd[L], logc[L], logf[L];  // logf: sum exp(v2) / sum exp(v1)
+  alignas(64) double sprev[L];
   alignas(64) int lower[L], active[L], loE[L], hiE[L];
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
@@ -985,6 +986,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
       hi[l] = -elem::kInf;
       loE[l] = 0;
       hiE[l] = 0;
+      sprev[l] = elem::kInf;
       x0[l] = 0.0;
     }
     if (any) {
@@ -1022,17 +1024,42 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
             v2[k * L + l] = ell[k * L + l] - logs[j] - 0.5 * zz * zz;
           }
         }
-        lse_lanes(v1, K, logc);
-        lse_lanes(v2, K, logf);
+        // logc = log sum exp(v1); the slope f/F = exp(-log sqrt(2 pi)) sum exp(v2) / sum exp(v1),
+        // both sums scaled by the max of v1 (v2 - v1 = log(phi/Phi) - log sigma stays far below
+        // the clamp for any double sigma and z that matter).
+        alignas(64) double M1[L], S1[L], S2[L];
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          M1[l] = kNegInf;
+          S1[l] = 0.0;
+          S2[l] = 0.0;
+        }
+        for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+          for (std::size_t l = 0; l < L; ++l) M1[l] = v1[k * L + l] > M1[l] ? v1[k * L + l] : M1[l];
+        }
+        for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+          for (std::size_t l = 0; l < L; ++l) {
+            const double m = M1[l] == kNegInf ? 0.0 : M1[l];
+            const double a = v1[k * L + l] - m, b = v2[k * L + l] - m;
+            S1[l] += elem::exp(a);
+            S2[l] += elem::exp(b < 700.0 ? b : 700.0);
+          }
+        }
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          logc[l] = M1[l] == kNegInf ? kNegInf : M1[l] + elem::log(S1[l]);
+          logf[l] = S2[l] / S1[l];  // ratio of the sums
+        }
         any = 0;
 #pragma omp simd reduction(| : any)
         for (std::size_t l = 0; l < L; ++l) {
-          const double lf = logf[l] - special::kHalfLog2Pi;
           const double h = lower[l] ? logc[l] - target[l] : target[l] - logc[l];
           const double x = xd[l];
           const double nlo = h < 0.0 ? x : lo[l];
           const double nhi = h < 0.0 ? hi[l] : x;
-          const double slope = elem::exp(lf - logc[l]);
+          const double slope = logf[l] * special::kInvSqrt2Pi;
           const int nloE = h < 0.0 ? 1 : loE[l];
           const int nhiE = h < 0.0 ? hiE[l] : 1;
           const double xt = x - h / slope;
@@ -1051,13 +1078,18 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
                                                    : 0.5 * (nlo + nhi);
           const double step = std::fabs(xn - x);
           const bool upd = active[l] && h != 0.0;
-          const bool stop = h == 0.0 || step <= 2.0 * eps * std::fabs(xn) || !(nlo < nhi) ||
+          // Quadratic convergence: the error left after a Newton step s is about s^3 / s_prev^2
+          // (s_prev the Newton step before); stop when that is far below an ulp of x.
+          const double s3 = step * step * step;
+          const bool quad = newton && sprev[l] < elem::kInf && s3 <= 0.01 * eps * std::fabs(xn) * (sprev[l] * sprev[l]);
+          const bool stop = h == 0.0 || quad || step <= 2.0 * eps * std::fabs(xn) || !(nlo < nhi) ||
                             nhi - nlo <= 2.0 * eps * std::fabs(xn) || step == 0.0 ||
                             conv;
           lo[l] = upd ? nlo : lo[l];
           hi[l] = upd ? nhi : hi[l];
           loE[l] = upd ? nloE : loE[l];
           hiE[l] = upd ? nhiE : hiE[l];
+          sprev[l] = upd ? (newton ? step : elem::kInf) : sprev[l];
           xd[l] = upd ? xn : x;
           const int act = active[l] && !stop;
           active[l] = act;
