@@ -955,7 +955,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
   const double* invs = p.invs.data();
   const double* logs = p.logs.data();
   constexpr double eps = std::numeric_limits<double>::epsilon();
-  alignas(64) double Lw[L], target[L], zq[L], lo[L], hi[L], x0[L], xd[L], logc[L], logf[L];  // logf: sum exp(v2) / sum exp(v1)
+  alignas(64) double Lw[L], target[L], zq[L], lo[L], hi[L], x0[L], xd[L], logc[L], logf[L];  // logf: S2 / S1 (f / C up to 1 / sqrt(2 pi))
   alignas(64) double sprev[L];
   alignas(64) int lower[L], active[L], loE[L], hiE[L];
   for (std::size_t k = 0; k < K; ++k) {
@@ -1013,20 +1013,11 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
       }
       // h(x) = log F(x) - log u (lower) or log(1 - u) - log S(x) (upper): increasing in x.
       for (int it = 0; it < 400 && any; ++it) {
-        for (std::size_t k = 0; k < K; ++k) {
-          const std::size_t dk = d * K + k;
-#pragma omp simd
-          for (std::size_t l = 0; l < L; ++l) {
-            const std::size_t j = at<PL>(dk, l);
-            const double xx = active[l] ? xd[l] : mu[j];  // finite for lanes that are done
-            const double zz = (xx - mu[j]) * invs[j];
-            v1[k * L + l] = ell[k * L + l] + special::log_ndtr(lower[l] ? zz : -zz);
-            v2[k * L + l] = ell[k * L + l] - logs[j] - 0.5 * zz * zz;
-          }
-        }
-        // logc = log sum exp(v1); the slope f/F = exp(-log sqrt(2 pi)) sum exp(v2) / sum exp(v1),
-        // both sums scaled by the max of v1 (v2 - v1 = log(phi/Phi) - log sigma stays far below
-        // the clamp for any double sigma and z that matter).
+        // With t_k = z_k (lower) or -z_k (upper) and Q(y) = Phi(-y) e^{y^2/2}:
+        //   w_k Phi(t_k) = e^{a_k} Q(|t_k|) (t_k < 0),  w_k - e^{a_k} Q(t_k) (t_k >= 0),
+        //   w_k phi(z_k) / sigma_k = e^{a_k} / (sigma_k sqrt(2 pi)),  a_k = ell_k - t_k^2 / 2,
+        // all scaled by e^{-M}, M = max_k of a_k (t_k < 0) or ell_k (t_k >= 0), which bounds
+        // every term by 1: C = e^M S1 (F or S), f = e^M S2 / sqrt(2 pi).
         alignas(64) double M1[L], S1[L], S2[L];
 #pragma omp simd
         for (std::size_t l = 0; l < L; ++l) {
@@ -1035,16 +1026,33 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
           S2[l] = 0.0;
         }
         for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-          for (std::size_t l = 0; l < L; ++l) M1[l] = v1[k * L + l] > M1[l] ? v1[k * L + l] : M1[l];
-        }
-        for (std::size_t k = 0; k < K; ++k) {
+          const std::size_t dk = d * K + k;
 #pragma omp simd
           for (std::size_t l = 0; l < L; ++l) {
+            const std::size_t j = at<PL>(dk, l);
+            const double xx = active[l] ? xd[l] : mu[j];  // finite for lanes that are done
+            const double zz = (xx - mu[j]) * invs[j];
+            const double t = lower[l] ? zz : -zz;
+            const double e = ell[k * L + l];
+            const double a = e - 0.5 * (t * t);
+            v1[k * L + l] = t;
+            v2[k * L + l] = a;
+            const double b = t < 0.0 ? a : e;
+            M1[l] = b > M1[l] ? b : M1[l];
+          }
+        }
+        for (std::size_t k = 0; k < K; ++k) {
+          const std::size_t dk = d * K + k;
+#pragma omp simd
+          for (std::size_t l = 0; l < L; ++l) {
+            const std::size_t j = at<PL>(dk, l);
             const double m = M1[l] == kNegInf ? 0.0 : M1[l];
-            const double a = v1[k * L + l] - m, b = v2[k * L + l] - m;
-            S1[l] += elem::exp(a);
-            S2[l] += elem::exp(b < 700.0 ? b : 700.0);
+            const double t = v1[k * L + l];
+            const double P = elem::exp(v2[k * L + l] - m);
+            const double E = elem::exp(ell[k * L + l] - m);
+            const double q = special::scaled_lower_tail(std::fabs(t));
+            S1[l] += t < 0.0 ? P * q : E - P * q;
+            S2[l] += P * invs[j];
           }
         }
 #pragma omp simd
