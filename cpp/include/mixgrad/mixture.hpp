@@ -65,6 +65,27 @@ void dynamic_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t 
 
 namespace detail {
 
+// Per-lane log-sum-exp over k of v[k*W + l], into out[l] (-inf where every term is -inf).
+template <std::size_t W>
+MIXGRAD_INLINE void lse_lanes(const double* v, std::size_t K, double* out) {
+  alignas(64) double M[W], S[W];
+#pragma omp simd
+  for (std::size_t l = 0; l < W; ++l) {
+    M[l] = kNegInf;
+    S[l] = 0.0;
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < W; ++l) M[l] = v[k * W + l] > M[l] ? v[k * W + l] : M[l];
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < W; ++l) S[l] += elem::exp(M[l] == kNegInf ? 0.0 : v[k * W + l] - M[l]);
+  }
+#pragma omp simd
+  for (std::size_t l = 0; l < W; ++l) out[l] = M[l] == kNegInf ? kNegInf : M[l] + elem::log(S[l]);
+}
+
 // From the raw values that load_one left in p (logits in logw, scales in sig) compute
 // 1/sigma, log sigma, the log-softmax of the logits and the weights, for W lanes at once
 // (W = 1: shared layout; W = L: one mixture per lane).
@@ -81,21 +102,8 @@ MIXGRAD_INLINE void finish_impl(std::size_t K, std::size_t D, Prepared& p) {
     invs[i] = 1.0 / sig[i];
     logs[i] = elem::log(sig[i]);
   }
-  alignas(64) double M[W], S[W];
-  for (std::size_t l = 0; l < W; ++l) {
-    M[l] = kNegInf;
-    S[l] = 0.0;
-  }
-  for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-    for (std::size_t l = 0; l < W; ++l) M[l] = lw[k * W + l] > M[l] ? lw[k * W + l] : M[l];
-  }
-  for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-    for (std::size_t l = 0; l < W; ++l) S[l] += elem::exp(lw[k * W + l] - M[l]);
-  }
-#pragma omp simd
-  for (std::size_t l = 0; l < W; ++l) M[l] += elem::log(S[l]);
+  alignas(64) double M[W];  // log sum_k e^{logit_k} per lane
+  lse_lanes<W>(lw, K, M);
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
     for (std::size_t l = 0; l < W; ++l) {
@@ -393,7 +401,6 @@ template <bool PL>
 MIXGRAD_INLINE void logprob_unit(const Dims& dm, const Prepared& p, Scratch& s, double* out) {
   const std::size_t K = dm.K, D = dm.D;
   double* ell = s.ell.data();
-  alignas(64) double M[L], S[L];
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) ell[k * L + l] = p.logw[detail::at<PL>(k, l)];
@@ -407,26 +414,14 @@ MIXGRAD_INLINE void logprob_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         ell[k * L + l] -= p.logs[j] + 0.5 * zz * zz;
       }
     }
-#pragma omp simd
-  for (std::size_t l = 0; l < L; ++l) {
-    M[l] = kNegInf;
-    S[l] = 0.0;
-  }
-  for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) M[l] = ell[k * L + l] > M[l] ? ell[k * L + l] : M[l];
-  }
-  for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) S[l] += elem::exp(ell[k * L + l] - M[l]);
-  }
+  // All components at -inf (x at infinity) give log f = -inf rather than NaN.
+  alignas(64) double lse[L];
+  detail::lse_lanes<L>(ell, K, lse);
   const double c = static_cast<double>(D) * special::kHalfLog2Pi;
-  bool any_nan = false;
   for (std::size_t l = 0; l < L; ++l) {
+    bool any_nan = false;
     for (std::size_t d = 0; d < D; ++d) any_nan |= std::isnan(s.x[d * L + l]);
-    // All components at -inf (x at infinity): log f = -inf rather than NaN.
-    out[l] = any_nan ? kNaN : (M[l] == kNegInf ? kNegInf : (M[l] + elem::log(S[l])) - c);
-    any_nan = false;
+    out[l] = any_nan ? kNaN : lse[l] - c;
   }
 }
 
@@ -920,26 +915,6 @@ struct QuantileScratch {
 
 namespace detail {
 
-// Per-lane log-sum-exp over k of v[k*L + l], into out[l].
-MIXGRAD_INLINE void lse_lanes(const double* v, std::size_t K, double* out) {
-  alignas(64) double M[L], S[L];
-#pragma omp simd
-  for (std::size_t l = 0; l < L; ++l) {
-    M[l] = kNegInf;
-    S[l] = 0.0;
-  }
-  for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) M[l] = v[k * L + l] > M[l] ? v[k * L + l] : M[l];
-  }
-  for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) S[l] += elem::exp(M[l] == kNegInf ? 0.0 : v[k * L + l] - M[l]);
-  }
-#pragma omp simd
-  for (std::size_t l = 0; l < L; ++l) out[l] = M[l] == kNegInf ? kNegInf : M[l] + elem::log(S[l]);
-}
-
 // Solve F_d(x_d | x_<d) = u_d for L rows at once (s.u -> s.x, both [D][L]). Every lane runs
 // the same safeguarded Newton iteration in log space inside the bracket of the component
 // quantiles; a lane stops at its own convergence test and is then left untouched, so its
@@ -963,7 +938,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
     for (std::size_t l = 0; l < L; ++l) ell[k * L + l] = p.logw[at<PL>(k, l)];
   }
   for (std::size_t d = 0; d < D; ++d) {
-    lse_lanes(ell, K, Lw);
+    lse_lanes<L>(ell, K, Lw);
     for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) ell[k * L + l] -= Lw[l];  // log w_k^(d)
