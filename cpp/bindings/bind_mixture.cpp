@@ -151,8 +151,8 @@ void def_all(py::module_& m) {
         a.S = n_per_mixture;
         const auto N = static_cast<py::ssize_t>(a.S * a.dm.B), D = static_cast<py::ssize_t>(a.dm.D);
         if (grad_x.ndim() != 2 || grad_x.shape(0) != N || grad_x.shape(1) != D)
-          throw py::value_error("grad_x: expected shape (" + std::to_string(N) + ", " + std::to_string(D) +
-                                "), got " + shape_str(grad_x));
+          throw py::value_error("grad_x: expected shape (" + std::to_string(N) + ", " + std::to_string(D) + "), got " +
+                                shape_str(grad_x));
         a.gx = grad_x.data();
         carray<T> x({N, D});
         carray<T> ga({logits.shape(0), logits.shape(1)});

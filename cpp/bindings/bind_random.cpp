@@ -18,14 +18,14 @@ namespace {
 constexpr std::size_t kBlock = 4096;
 constexpr std::size_t kMinParallel = 1 << 14;
 
-MIXGRAD_SIMD_CLONES void fill_uniform(mixgrad::philox::Key key, std::uint32_t stream, std::uint64_t start,
-                                      double* out, std::size_t n) {
+MIXGRAD_SIMD_CLONES void fill_uniform(mixgrad::philox::Key key, std::uint32_t stream, std::uint64_t start, double* out,
+                                      std::size_t n) {
 #pragma omp simd
   for (std::size_t i = 0; i < n; ++i) out[i] = mixgrad::philox::uniform(key, start + i, 0, stream);
 }
 
-MIXGRAD_SIMD_CLONES void fill_normal(mixgrad::philox::Key key, std::uint32_t stream, std::uint64_t start,
-                                     double* out, std::size_t n) {
+MIXGRAD_SIMD_CLONES void fill_normal(mixgrad::philox::Key key, std::uint32_t stream, std::uint64_t start, double* out,
+                                     std::size_t n) {
 #pragma omp simd
   for (std::size_t i = 0; i < n; ++i) out[i] = mixgrad::philox::normal(key, start + i, 0, stream);
 }

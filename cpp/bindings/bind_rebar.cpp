@@ -32,7 +32,9 @@ void need_size(const OptArr& a, std::size_t n, const char* name) {
                           " elements, got " + std::to_string(a->size()));
 }
 
-const double* ptr(const OptArr& a) { return a ? a->data() : nullptr; }
+const double* ptr(const OptArr& a) {
+  return a ? a->data() : nullptr;
+}
 
 // Row stride of a per-row array given as 1 row (shared) or R rows of `width` entries.
 std::size_t row_stride(const OptArr& a, std::size_t R, std::size_t width, const char* name) {
@@ -183,30 +185,30 @@ py::tuple exact(int kind, carray<double> alpha, const std::string& obj_kind, std
   return py::make_tuple(value, grad);
 }
 
-carray<double> evaluate(const std::string& obj_kind, std::vector<OptArr> obj_arrays, carray<double> x,
-                        std::size_t R, bool gradient) {
+carray<double> evaluate(const std::string& obj_kind, std::vector<OptArr> obj_arrays, carray<double> x, std::size_t R,
+                        bool gradient) {
   // x: [n][R][E] points; returns values [n][R] or gradients [n][R][E].
-  if (x.ndim() != 3 || static_cast<std::size_t>(x.shape(1)) != R)
-    throw py::value_error("x must have shape (n, R, E)");
+  if (x.ndim() != 3 || static_cast<std::size_t>(x.shape(1)) != R) throw py::value_error("x must have shape (n, R, E)");
   const std::size_t n = static_cast<std::size_t>(x.shape(0)), E = static_cast<std::size_t>(x.shape(2));
   std::vector<std::uint32_t> rows(n * R);
   std::vector<std::uint64_t> samples(n * R);
   for (std::size_t s = 0; s < n; ++s)
     for (std::size_t i = 0; i < R; ++i) rows[s * R + i] = static_cast<std::uint32_t>(i), samples[s * R + i] = s;
-  carray<double> out = gradient ? carray<double>({x.shape(0), x.shape(1), x.shape(2)})
-                                : carray<double>({x.shape(0), x.shape(1)});
+  carray<double> out =
+      gradient ? carray<double>({x.shape(0), x.shape(1), x.shape(2)}) : carray<double>({x.shape(0), x.shape(1)});
   double* op = out.mutable_data();
   const double* xp = x.data();
   with_objective(obj_kind, obj_arrays, R, E, n, [&](const auto& o) {
     obj::Chunk ch{n * R, E, rows.data(), samples.data(), R};
-    if (gradient) o.grad(obj::Point::Relaxed, ch, xp, op);
-    else o.value(obj::Point::Relaxed, ch, xp, op);
+    if (gradient)
+      o.grad(obj::Point::Relaxed, ch, xp, op);
+    else
+      o.value(obj::Point::Relaxed, ch, xp, op);
   });
   return out;
 }
 
-carray<double> gmm_table(carray<double> x, carray<double> means, carray<double> scales, OptArr log_norm,
-                         int nthreads) {
+carray<double> gmm_table(carray<double> x, carray<double> means, carray<double> scales, OptArr log_norm, int nthreads) {
   if (x.ndim() != 2 || means.ndim() != 2 || scales.ndim() != 2)
     throw py::value_error("x, means and scales must be 2-D");
   const std::size_t B = static_cast<std::size_t>(x.shape(0)), Dx = static_cast<std::size_t>(x.shape(1));

@@ -13,7 +13,7 @@ using mixgrad::bind::carray;
 
 namespace {
 
-constexpr std::size_t kBlock = 4096;          // elements per parallel block
+constexpr std::size_t kBlock = 4096;           // elements per parallel block
 constexpr std::size_t kMinParallel = 1 << 15;  // below this, one thread is faster
 
 template <class T, void (*Kernel)(const T*, T*, std::size_t)>
@@ -58,15 +58,25 @@ void def_binary_diff(py::module_& m, const char* name) {
 }
 
 template <class T>
-void ndtr_k(const T* x, T* y, std::size_t n) { mixgrad::special::arrays::ndtr(x, y, n); }
+void ndtr_k(const T* x, T* y, std::size_t n) {
+  mixgrad::special::arrays::ndtr(x, y, n);
+}
 template <class T>
-void log_ndtr_k(const T* x, T* y, std::size_t n) { mixgrad::special::arrays::log_ndtr(x, y, n); }
+void log_ndtr_k(const T* x, T* y, std::size_t n) {
+  mixgrad::special::arrays::log_ndtr(x, y, n);
+}
 template <class T>
-void ndtri_k(const T* x, T* y, std::size_t n) { mixgrad::special::arrays::ndtri<T>(x, y, n); }
+void ndtri_k(const T* x, T* y, std::size_t n) {
+  mixgrad::special::arrays::ndtri<T>(x, y, n);
+}
 template <class T>
-void erfcx_k(const T* x, T* y, std::size_t n) { mixgrad::special::arrays::erfcx(x, y, n); }
+void erfcx_k(const T* x, T* y, std::size_t n) {
+  mixgrad::special::arrays::erfcx(x, y, n);
+}
 template <class T>
-void ndtri_exp_k(const T* x, T* y, std::size_t n) { mixgrad::special::arrays::ndtri_exp<T>(x, y, n); }
+void ndtri_exp_k(const T* x, T* y, std::size_t n) {
+  mixgrad::special::arrays::ndtri_exp<T>(x, y, n);
+}
 
 template <class T>
 void def_all(py::module_& m) {

@@ -65,9 +65,18 @@ MIXGRAD_INLINE double exp_mantissa(double y, std::int64_t& n) {
   const double r = (y - nd * kLn2Hi) - nd * kLn2Lo;  // |r| <= 0.347
   // Taylor series of e^r to degree 13: truncation below 5e-18 relative on |r| <= ln2/2.
   // The leading 1 is added last so its rounding is the only one at full scale.
-  static constexpr double c[13] = {1.0,           0.5,           1.0 / 6.0,        1.0 / 24.0,
-                                   1.0 / 120.0,   1.0 / 720.0,   1.0 / 5040.0,     1.0 / 40320.0,
-                                   1.0 / 362880.0, 1.0 / 3628800.0, 1.0 / 39916800.0, 1.0 / 479001600.0,
+  static constexpr double c[13] = {1.0,
+                                   0.5,
+                                   1.0 / 6.0,
+                                   1.0 / 24.0,
+                                   1.0 / 120.0,
+                                   1.0 / 720.0,
+                                   1.0 / 5040.0,
+                                   1.0 / 40320.0,
+                                   1.0 / 362880.0,
+                                   1.0 / 3628800.0,
+                                   1.0 / 39916800.0,
+                                   1.0 / 479001600.0,
                                    1.0 / 6227020800.0};
   return 1.0 + r * poly4(c, r);
 }

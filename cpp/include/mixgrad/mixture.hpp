@@ -51,8 +51,10 @@ namespace detail {
 
 template <bool PL>
 MIXGRAD_INLINE std::size_t at(std::size_t j, std::size_t l) {
-  if constexpr (PL) return j * L + l;
-  else return j;
+  if constexpr (PL)
+    return j * L + l;
+  else
+    return j;
 }
 
 // Blocks handed out on demand: per-block results never depend on the thread that runs them.
@@ -114,8 +116,12 @@ MIXGRAD_INLINE void finish_impl(std::size_t K, std::size_t D, Prepared& p) {
   }
 }
 
-MIXGRAD_SIMD_CLONES inline void finish_shared(std::size_t K, std::size_t D, Prepared& p) { finish_impl<1>(K, D, p); }
-MIXGRAD_SIMD_CLONES inline void finish_lanes(std::size_t K, std::size_t D, Prepared& p) { finish_impl<L>(K, D, p); }
+MIXGRAD_SIMD_CLONES inline void finish_shared(std::size_t K, std::size_t D, Prepared& p) {
+  finish_impl<1>(K, D, p);
+}
+MIXGRAD_SIMD_CLONES inline void finish_lanes(std::size_t K, std::size_t D, Prepared& p) {
+  finish_impl<L>(K, D, p);
+}
 
 // Copy mixture b's raw parameters into lane l of p (or the shared slot when PL is false).
 template <bool PL, class T>
@@ -171,11 +177,11 @@ void prepare_group(const Dims& dm, const T* logits, const T* means, const T* sca
 
 // Per-thread scratch for one unit.
 struct Scratch {
-  std::vector<double> x, gx;            // [D][L]
-  std::vector<double> z, r, term;       // [D][K][L]
+  std::vector<double> x, gx;                        // [D][L]
+  std::vector<double> z, r, term;                   // [D][K][L]
   std::vector<double> ell, e, ellp, g, q, bb, lam;  // [K][L]
-  std::vector<double> zk, rk;                        // [K][L], modes that do not store z, r
-  std::vector<double> amu, as, aa;      // accumulators [D][K][L], [K][L]
+  std::vector<double> zk, rk;                       // [K][L], modes that do not store z, r
+  std::vector<double> amu, as, aa;                  // accumulators [D][K][L], [K][L]
   void init(const Dims& dm, bool need_store, bool need_acc) {
     const std::size_t K = dm.K, D = dm.D;
     x.assign(D * L, 0.0);
@@ -426,18 +432,16 @@ MIXGRAD_INLINE void logprob_unit(const Dims& dm, const Prepared& p, Scratch& s, 
 }
 
 // ---- ISA-dispatched entry points (one per mode and parameter layout) ----
-#define MIXGRAD_MIX_UNIT(NAME, BODY)                                                           \
-  MIXGRAD_SIMD_CLONES inline void NAME##_shared(const Dims& dm, const Prepared& p, Scratch& s, \
-                                                double* out) {                                \
-    BODY(false);                                                                               \
-  }                                                                                            \
-  MIXGRAD_SIMD_CLONES inline void NAME##_lanes(const Dims& dm, const Prepared& p, Scratch& s,  \
-                                               double* out) {                                 \
-    BODY(true);                                                                                \
+#define MIXGRAD_MIX_UNIT(NAME, BODY)                                                                          \
+  MIXGRAD_SIMD_CLONES inline void NAME##_shared(const Dims& dm, const Prepared& p, Scratch& s, double* out) { \
+    BODY(false);                                                                                              \
+  }                                                                                                           \
+  MIXGRAD_SIMD_CLONES inline void NAME##_lanes(const Dims& dm, const Prepared& p, Scratch& s, double* out) {  \
+    BODY(true);                                                                                               \
   }
 
-#define MIXGRAD_VJP_BODY(PLV)              \
-  (void)out;                               \
+#define MIXGRAD_VJP_BODY(PLV)                     \
+  (void)out;                                      \
   forward_unit<PLV, Fwd::Vjp>(dm, p, s, nullptr); \
   reverse_unit<PLV>(dm, p, s)
 #define MIXGRAD_JVP_BODY(PLV) forward_unit<PLV, Fwd::Jvp>(dm, p, s, out)
@@ -501,7 +505,9 @@ inline void gather_rows(const Args<T>& a, const Prepared& p, Scratch& s, const s
 // Rule for the parameter layout: gather per lane when there are many mixtures or one row per
 // mixture; otherwise loop over mixtures and share each one's parameters across lanes. Depends
 // on the shapes only (never on the thread count), so results are reproducible.
-inline bool use_lanes(std::size_t B, std::size_t S) { return S == 1 || B >= 4 * L; }
+inline bool use_lanes(std::size_t B, std::size_t S) {
+  return S == 1 || B >= 4 * L;
+}
 
 // Per-row operations (Jvp, Cdf, LogProb): out has `width` values per row.
 template <Op OP, class T>
@@ -515,23 +521,24 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
   };
   if (use_lanes(B, S)) {
     const std::size_t groups = (B + L - 1) / L;
-    detail::dynamic_blocks(groups, std::max<std::size_t>(1, groups / 64), nthreads, 2, [&](std::size_t g0, std::size_t g1) {
-      Prepared p;
-      Scratch s;
-      s.init(dm, false, false);
-      std::vector<double> buf(width * L);
-      for (std::size_t gi = g0; gi < g1; ++gi) {
-        const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
-        prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p, jvp ? a.ta : nullptr, a.tmu, a.ts);
-        std::size_t rows[L];
-        for (std::size_t si = 0; si < S; ++si) {
-          for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
-          gather_rows<true>(a, p, s, rows, nb);
-          run_unit<OP, true>(dm, p, s, buf.data());
-          write(buf.data(), rows, nb);
-        }
-      }
-    });
+    detail::dynamic_blocks(
+        groups, std::max<std::size_t>(1, groups / 64), nthreads, 2, [&](std::size_t g0, std::size_t g1) {
+          Prepared p;
+          Scratch s;
+          s.init(dm, false, false);
+          std::vector<double> buf(width * L);
+          for (std::size_t gi = g0; gi < g1; ++gi) {
+            const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
+            prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p, jvp ? a.ta : nullptr, a.tmu, a.ts);
+            std::size_t rows[L];
+            for (std::size_t si = 0; si < S; ++si) {
+              for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
+              gather_rows<true>(a, p, s, rows, nb);
+              run_unit<OP, true>(dm, p, s, buf.data());
+              write(buf.data(), rows, nb);
+            }
+          }
+        });
   } else {
     for (std::size_t b = 0; b < B; ++b) {
       Prepared p;
@@ -566,34 +573,35 @@ void vjp_rows(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads, Fill&& fill)
   const std::size_t B = dm.B, S = a.S, K = dm.K, D = dm.D;
   if (use_lanes(B, S)) {
     const std::size_t groups = (B + L - 1) / L;
-    detail::dynamic_blocks(groups, std::max<std::size_t>(1, groups / 64), nthreads, 2, [&](std::size_t g0, std::size_t g1) {
-      Prepared p;
-      Scratch s;
-      s.init(dm, true, true);
-      for (std::size_t gi = g0; gi < g1; ++gi) {
-        const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
-        prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p);
-        std::fill(s.amu.begin(), s.amu.end(), 0.0);
-        std::fill(s.as.begin(), s.as.end(), 0.0);
-        std::fill(s.aa.begin(), s.aa.end(), 0.0);
-        std::size_t rows[L];
-        for (std::size_t si = 0; si < S; ++si) {
-          for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
-          fill(std::true_type{}, p, s, rows, nb);
-          run_unit<Op::Vjp, true>(dm, p, s, nullptr);
-        }
-        for (std::size_t l = 0; l < nb; ++l) {
-          const std::size_t b = b0 + l;
-          for (std::size_t k = 0; k < K; ++k) {
-            ga[b * K + k] = static_cast<T>(s.aa[k * L + l]);
-            for (std::size_t d = 0; d < D; ++d) {
-              gmu[(b * K + k) * D + d] = static_cast<T>(s.amu[(d * K + k) * L + l]);
-              gs[(b * K + k) * D + d] = static_cast<T>(s.as[(d * K + k) * L + l]);
-            }
-          }
-        }
-      }
-    });
+    detail::dynamic_blocks(groups, std::max<std::size_t>(1, groups / 64), nthreads, 2,
+                           [&](std::size_t g0, std::size_t g1) {
+                             Prepared p;
+                             Scratch s;
+                             s.init(dm, true, true);
+                             for (std::size_t gi = g0; gi < g1; ++gi) {
+                               const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
+                               prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p);
+                               std::fill(s.amu.begin(), s.amu.end(), 0.0);
+                               std::fill(s.as.begin(), s.as.end(), 0.0);
+                               std::fill(s.aa.begin(), s.aa.end(), 0.0);
+                               std::size_t rows[L];
+                               for (std::size_t si = 0; si < S; ++si) {
+                                 for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
+                                 fill(std::true_type{}, p, s, rows, nb);
+                                 run_unit<Op::Vjp, true>(dm, p, s, nullptr);
+                               }
+                               for (std::size_t l = 0; l < nb; ++l) {
+                                 const std::size_t b = b0 + l;
+                                 for (std::size_t k = 0; k < K; ++k) {
+                                   ga[b * K + k] = static_cast<T>(s.aa[k * L + l]);
+                                   for (std::size_t d = 0; d < D; ++d) {
+                                     gmu[(b * K + k) * D + d] = static_cast<T>(s.amu[(d * K + k) * L + l]);
+                                     gs[(b * K + k) * D + d] = static_cast<T>(s.as[(d * K + k) * L + l]);
+                                   }
+                                 }
+                               }
+                             }
+                           });
     return;
   }
   constexpr std::size_t kChunkUnits = 32;  // rows per chunk: 32 * L = 256
@@ -655,9 +663,10 @@ void vjp_rows(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads, Fill&& fill)
 
 template <class T>
 void vjp(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads) {
-  vjp_rows(a, ga, gmu, gs, nthreads, [&](auto layout, const Prepared& p, Scratch& s, const std::size_t* rows, std::size_t count) {
-    gather_rows<decltype(layout)::value>(a, p, s, rows, count);
-  });
+  vjp_rows(a, ga, gmu, gs, nthreads,
+           [&](auto layout, const Prepared& p, Scratch& s, const std::size_t* rows, std::size_t count) {
+             gather_rows<decltype(layout)::value>(a, p, s, rows, count);
+           });
 }
 
 // ---- Sampling: component k ~ Cat(w), then x = mu_k + sigma_k * eps. Row i uses Philox counter
@@ -692,8 +701,8 @@ MIXGRAD_INLINE void philox_words(std::uint32_t c0, std::uint32_t c1, std::uint32
 // (the last of a row unused when D is odd): counter (i, 1 + j) of row i gives c = j from its low
 // and c = P + j from its high 64 bits, P = ceil(D/2). The counters of all rows go through one
 // vectorized loop, so that rows with few coordinates still fill the vector registers.
-MIXGRAD_SIMD_CLONES inline void normals_rows(philox::Key key, const std::size_t* rows, std::size_t count,
-                                            std::size_t D, double* eps, double* work, std::uint32_t* iwork) {
+MIXGRAD_SIMD_CLONES inline void normals_rows(philox::Key key, const std::size_t* rows, std::size_t count, std::size_t D,
+                                             double* eps, double* work, std::uint32_t* iwork) {
   const std::size_t P = (D + 1) / 2, W = 2 * P, n = count * P;
   double* e0 = work;
   double* e1 = work + n;
@@ -800,8 +809,10 @@ MIXGRAD_INLINE std::size_t pick_component(const double* c, std::size_t K, double
   std::size_t lo = 0, hi = K - 1;
   while (lo < hi) {
     const std::size_t mid = (lo + hi) / 2;
-    if (u < c[mid]) hi = mid;
-    else lo = mid + 1;
+    if (u < c[mid])
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   return lo;
 }
@@ -866,11 +877,12 @@ inline void sample_rows(const Args<T>& a, philox::Key key, const double* cw, con
 template <class T>
 void sample_vjp(const Args<T>& a, philox::Key key, T* out, T* ga, T* gmu, T* gs, int nthreads) {
   const std::vector<double> cw = weight_table(a, nthreads);
-  vjp_rows(a, ga, gmu, gs, nthreads, [&](auto layout, const Prepared& p, Scratch& s, const std::size_t* rows, std::size_t count) {
-    thread_local NormalsBuffer nb;
-    nb.reserve_for(a.dm.D);
-    sample_rows<decltype(layout)::value>(a, key, cw.data(), p, s, rows, count, nb, out);
-  });
+  vjp_rows(a, ga, gmu, gs, nthreads,
+           [&](auto layout, const Prepared& p, Scratch& s, const std::size_t* rows, std::size_t count) {
+             thread_local NormalsBuffer nb;
+             nb.reserve_for(a.dm.D);
+             sample_rows<decltype(layout)::value>(a, key, cw.data(), p, s, rows, count, nb, out);
+           });
 }
 
 template <class T>
@@ -930,7 +942,8 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
   const double* invs = p.invs.data();
   const double* logs = p.logs.data();
   constexpr double eps = std::numeric_limits<double>::epsilon();
-  alignas(64) double Lw[L], target[L], zq[L], lo[L], hi[L], x0[L], xd[L], logc[L], logf[L];  // logf: S2 / S1 (f / C up to 1 / sqrt(2 pi))
+  alignas(64) double Lw[L], target[L], zq[L], lo[L], hi[L], x0[L], xd[L], logc[L],
+      logf[L];  // logf: S2 / S1 (f / C up to 1 / sqrt(2 pi))
   alignas(64) double sprev[L];
   alignas(64) int lower[L], active[L], loE[L], hiE[L];
   for (std::size_t k = 0; k < K; ++k) {
@@ -1066,8 +1079,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
           const double s3 = step * step * step;
           const bool quad = newton && sprev[l] < elem::kInf && s3 <= 0.01 * eps * std::fabs(xn) * (sprev[l] * sprev[l]);
           const bool stop = h == 0.0 || quad || step <= 2.0 * eps * std::fabs(xn) || !(nlo < nhi) ||
-                            nhi - nlo <= 2.0 * eps * std::fabs(xn) || step == 0.0 ||
-                            conv;
+                            nhi - nlo <= 2.0 * eps * std::fabs(xn) || step == 0.0 || conv;
           lo[l] = upd ? nlo : lo[l];
           hi[l] = upd ? nhi : hi[l];
           loE[l] = upd ? nloE : loE[l];
@@ -1119,22 +1131,23 @@ void quantile(const Args<T>& a, const T* u, T* out, int nthreads) {
   };
   if (use_lanes(B, S)) {
     const std::size_t groups = (B + L - 1) / L;
-    detail::dynamic_blocks(groups, std::max<std::size_t>(1, groups / 64), nthreads, 2, [&](std::size_t g0, std::size_t g1) {
-      Prepared p;
-      QuantileScratch s;
-      s.init(dm);
-      std::size_t rows[L];
-      for (std::size_t gi = g0; gi < g1; ++gi) {
-        const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
-        prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p);
-        for (std::size_t si = 0; si < S; ++si) {
-          for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
-          load(s, rows, nb);
-          detail::quantile_lanes(dm, p, s);
-          write(s, rows, nb);
-        }
-      }
-    });
+    detail::dynamic_blocks(groups, std::max<std::size_t>(1, groups / 64), nthreads, 2,
+                           [&](std::size_t g0, std::size_t g1) {
+                             Prepared p;
+                             QuantileScratch s;
+                             s.init(dm);
+                             std::size_t rows[L];
+                             for (std::size_t gi = g0; gi < g1; ++gi) {
+                               const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
+                               prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p);
+                               for (std::size_t si = 0; si < S; ++si) {
+                                 for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
+                                 load(s, rows, nb);
+                                 detail::quantile_lanes(dm, p, s);
+                                 write(s, rows, nb);
+                               }
+                             }
+                           });
   } else {
     for (std::size_t b = 0; b < B; ++b) {
       Prepared p;

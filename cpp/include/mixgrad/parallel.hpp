@@ -29,10 +29,14 @@ inline int num_threads() {
   return n > 0 ? n : max_threads_default();
 }
 
-inline void set_num_threads(int n) { g_num_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+inline void set_num_threads(int n) {
+  g_num_threads.store(n > 0 ? n : 0, std::memory_order_relaxed);
+}
 
 // nthreads <= 0 asks for the default.
-inline int resolve(int nthreads) { return nthreads > 0 ? nthreads : num_threads(); }
+inline int resolve(int nthreads) {
+  return nthreads > 0 ? nthreads : num_threads();
+}
 
 enum class Schedule { Static, Dynamic };
 

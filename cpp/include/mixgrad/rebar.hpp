@@ -103,8 +103,8 @@ struct Buffers {
   void reserve(std::size_t nj, std::size_t nev) {
     for (auto* v : {&row, &coord, &ev_j}) v->resize(std::max(nj, nev));
     for (auto* v : {&sample, &sample_j}) v->resize(std::max(nj, nev));
-    for (auto* v : {&alpha, &la, &lb, &th, &aux, &ea, &ena, &z, &hard, &zt, &dzt, &score, &sz, &jz, &szt, &jzt, &w, &gz, &gzt,
-                    &pz, &pzt, &g})
+    for (auto* v : {&alpha, &la, &lb, &th,  &aux, &ea, &ena, &z,   &hard, &zt,  &dzt,
+                    &score, &sz, &jz, &szt, &jzt, &w,  &gz,  &gzt, &pz,   &pzt, &g})
       v->resize(nj);
     for (auto* v : {&F, &zb, &ifb, &isb, &ith, &ez, &ezt, &L}) v->resize(nj);
     for (auto* v : {&fb, &fzt, &wev, &cz, &czt, &lfb}) v->resize(nev);
@@ -154,9 +154,9 @@ struct BernoulliOut {
 //   b = 1: z~ = log((1 + e^a v) / (1 - v)),        dz~/dalpha = y/(1+y), y = e^a v
 //   b = 0: z~ = log(v / (1 + (1 - v) e^-a)),        dz~/dalpha = y/(1+y), y = (1 - v) e^-a
 template <bool Coupled>
-MIXGRAD_INLINE void logistic_one(philox::Key key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord,
-                                 double a, double la, double lb, double th, double ea, double ena, double inv_lam,
-                                 std::size_t j, const BernoulliOut& o) {
+MIXGRAD_INLINE void logistic_one(philox::Key key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord, double a,
+                                 double la, double lb, double th, double ea, double ena, double inv_lam, std::size_t j,
+                                 const BernoulliOut& o) {
   std::uint64_t w0, w1;
   philox_words(key, s, coord, 0u, stream, w0, w1);
   const double u = philox::bits_to_open_uniform(w0);
@@ -221,9 +221,9 @@ MIXGRAD_INLINE void logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s
 // The same rectangle, vectorized over the m samples (for few coordinates per sample).
 template <bool Coupled>
 MIXGRAD_INLINE void logistic_rect_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
-                                            philox::Key key, std::uint32_t stream, double inv_lam,
-                                            const double* alpha, const double* la, const double* lb, const double* th,
-                                            const double* ea, const double* ena, const BernoulliOut& o) {
+                                            philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
+                                            const double* la, const double* lb, const double* th, const double* ea,
+                                            const double* ena, const BernoulliOut& o) {
   for (std::size_t q = 0; q < nq; ++q) {
     const std::size_t cq = c0 + q;
     const double a = alpha[cq], l1 = la[cq], l2 = lb[cq], t = th[cq], e1 = ea[cq], e2 = ena[cq];
@@ -239,26 +239,32 @@ static MIXGRAD_SIMD_CLONES void noise_logistic_by_sample(std::size_t m, std::siz
                                                          bool coupled, double inv_lam, const double* alpha,
                                                          const double* la, const double* lb, const double* th,
                                                          const double* ea, const double* ena, BernoulliOut o) {
-  if (coupled) logistic_rect_by_sample<true>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
-  else logistic_rect_by_sample<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+  if (coupled)
+    logistic_rect_by_sample<true>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+  else
+    logistic_rect_by_sample<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
 
-static MIXGRAD_SIMD_CLONES void noise_logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream,
-                                                    bool coupled, double inv_lam, const std::uint64_t* sample,
+static MIXGRAD_SIMD_CLONES void noise_logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream, bool coupled,
+                                                    double inv_lam, const std::uint64_t* sample,
                                                     const std::uint32_t* coord, const double* alpha, const double* la,
                                                     const double* lb, const double* th, const double* ea,
                                                     const double* ena, BernoulliOut o) {
-  if (coupled) logistic_flat<true>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
-  else logistic_flat<false>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
+  if (coupled)
+    logistic_flat<true>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
+  else
+    logistic_flat<false>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
 }
 
 static MIXGRAD_SIMD_CLONES void noise_logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
-                                                    philox::Key key, std::uint32_t stream, bool coupled,
-                                                    double inv_lam, const double* alpha, const double* la,
-                                                    const double* lb, const double* th, const double* ea,
-                                                    const double* ena, BernoulliOut o) {
-  if (coupled) logistic_rect<true>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
-  else logistic_rect<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+                                                    philox::Key key, std::uint32_t stream, bool coupled, double inv_lam,
+                                                    const double* alpha, const double* la, const double* lb,
+                                                    const double* th, const double* ea, const double* ena,
+                                                    BernoulliOut o) {
+  if (coupled)
+    logistic_rect<true>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+  else
+    logistic_rect<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
 
 // Fresh noise, estimates only (no z, z~ outputs), 1/lam = K in {1, 2}: no log or exp per draw.
@@ -276,11 +282,13 @@ MIXGRAD_INLINE double ipow(double t) {
   return K == 1 ? t : t * t;
 }
 
-MIXGRAD_INLINE double logistic_z(double a, double u) { return a + elem::log(u / (1.0 - u)); }
+MIXGRAD_INLINE double logistic_z(double a, double u) {
+  return a + elem::log(u / (1.0 - u));
+}
 
 template <int K>
-MIXGRAD_INLINE void logistic_relax_given_b(double u, double v, bool b, double th, double ea, double ena,
-                                           double inv_lam, std::size_t j, const BernoulliOut& o) {
+MIXGRAD_INLINE void logistic_relax_given_b(double u, double v, bool b, double th, double ea, double ena, double inv_lam,
+                                           std::size_t j, const BernoulliOut& o) {
   const double n1 = b ? (1.0 - u) * ena : ea * u;
   const double d1 = b ? u : 1.0 - u;
   const double nk = ipow<K>(n1), dk = ipow<K>(d1);
@@ -300,8 +308,8 @@ MIXGRAD_INLINE void logistic_relax_given_b(double u, double v, bool b, double th
 // One draw; o.z[j] = 1 when b is within rounding of the boundary (see above), else 0.
 template <int K>
 MIXGRAD_INLINE void logistic_fast_one(philox::Key key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord,
-                                     double th, double ea, double ena, double inv_lam, std::size_t j,
-                                     const BernoulliOut& o) {
+                                      double th, double ea, double ena, double inv_lam, std::size_t j,
+                                      const BernoulliOut& o) {
   std::uint64_t w0, w1;
   philox_words(key, s, coord, 0u, stream, w0, w1);
   const double u = philox::bits_to_open_uniform(w0);
@@ -314,8 +322,8 @@ MIXGRAD_INLINE void logistic_fast_one(philox::Key key, std::uint32_t stream, std
 // Redo the flagged draws of an m x nq rectangle (j = c * nq + q) with b = 1[z > 0].
 template <int K>
 MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, philox::Key key,
-                              std::uint32_t stream, double inv_lam, const double* alpha, const double* th,
-                              const double* ea, const double* ena, const BernoulliOut& o) {
+                                      std::uint32_t stream, double inv_lam, const double* alpha, const double* th,
+                                      const double* ea, const double* ena, const BernoulliOut& o) {
   double any = 0.0;
 #pragma omp simd reduction(+ : any)
   for (std::size_t j = 0; j < m * nq; ++j) any += o.z[j];
@@ -328,8 +336,7 @@ MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64
       philox_words(key, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq), 0u, stream, w0, w1);
       const double u = philox::bits_to_open_uniform(w0);
       const double v = philox::bits_to_open_uniform(w1);
-      logistic_relax_given_b<K>(u, v, logistic_z(alpha[cq], u) > 0.0, th[cq], ea[cq], ena[cq], inv_lam, c * nq + q,
-                                o);
+      logistic_relax_given_b<K>(u, v, logistic_z(alpha[cq], u) > 0.0, th[cq], ea[cq], ena[cq], inv_lam, c * nq + q, o);
     }
 }
 
@@ -337,24 +344,24 @@ MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64
 // coordinates), else over coordinates.
 template <int K>
 MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, bool by_sample,
-                               philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
-                               const double* th, const double* ea, const double* ena, const BernoulliOut& o) {
+                                       philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
+                                       const double* th, const double* ea, const double* ena, const BernoulliOut& o) {
   if (by_sample) {
     for (std::size_t q = 0; q < nq; ++q) {
       const std::size_t cq = c0 + q;
       const double t = th[cq], e1 = ea[cq], e2 = ena[cq];
 #pragma omp simd
       for (std::size_t c = 0; c < m; ++c)
-        logistic_fast_one<K>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq),
-                                        t, e1, e2, inv_lam, c * nq + q, o);
+        logistic_fast_one<K>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq), t, e1, e2,
+                             inv_lam, c * nq + q, o);
     }
   } else {
     for (std::size_t c = 0; c < m; ++c) {
       const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
 #pragma omp simd
       for (std::size_t q = 0; q < nq; ++q)
-        logistic_fast_one<K>(key, stream, s, static_cast<std::uint32_t>(c0 + q), th[c0 + q], ea[c0 + q],
-                                        ena[c0 + q], inv_lam, c * nq + q, o);
+        logistic_fast_one<K>(key, stream, s, static_cast<std::uint32_t>(c0 + q), th[c0 + q], ea[c0 + q], ena[c0 + q],
+                             inv_lam, c * nq + q, o);
     }
   }
   logistic_fast_fix<K>(m, nq, s0, c0, key, stream, inv_lam, alpha, th, ea, ena, o);
@@ -365,8 +372,10 @@ static MIXGRAD_SIMD_CLONES void noise_logistic_fast(int K, std::size_t m, std::s
                                                     std::uint32_t stream, double inv_lam, const double* alpha,
                                                     const double* th, const double* ea, const double* ena,
                                                     BernoulliOut o) {
-  if (K == 1) logistic_fast_rect<1>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
-  else logistic_fast_rect<2>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
+  if (K == 1)
+    logistic_fast_rect<1>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
+  else
+    logistic_fast_rect<2>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
 }
 
 // ---- Bernoulli, probit noise -----------------------------------------------------------------
@@ -377,12 +386,12 @@ static MIXGRAD_SIMD_CLONES void noise_logistic_fast(int K, std::size_t m, std::s
 //   log Phi(-eps) - log Phi(alpha) (b = 1).
 // score: exp(log phi(alpha) - log Phi(alpha)) (b = 1), -exp(log phi(alpha) - log Phi(-alpha)) (b = 0).
 static void noise_probit(std::size_t n, philox::Key key, std::uint32_t stream, bool coupled,
-                         const std::uint64_t* sample, const std::uint32_t* coord, const double* alpha,
-                         const double* la, const double* lb, const double* aux, double* z, double* hard, double* zt,
-                         double* dzt, double* score) {
+                         const std::uint64_t* sample, const std::uint32_t* coord, const double* alpha, const double* la,
+                         const double* lb, const double* aux, double* z, double* hard, double* zt, double* dzt,
+                         double* score) {
   for (std::size_t j = 0; j < n; ++j) {
-    const philox::Block out = philox::philox4x32_10(
-        philox::Block{static_cast<std::uint32_t>(sample[j]), coord[j], 0u, stream}, key);
+    const philox::Block out =
+        philox::philox4x32_10(philox::Block{static_cast<std::uint32_t>(sample[j]), coord[j], 0u, stream}, key);
     const double eps = philox::bits_to_normal((static_cast<std::uint64_t>(out[1]) << 32) | out[0]);
     const double v = philox::bits_to_open_uniform((static_cast<std::uint64_t>(out[3]) << 32) | out[2]);
     const double a = alpha[j];
@@ -463,10 +472,12 @@ MIXGRAD_INLINE void gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
 }
 
 static MIXGRAD_SIMD_CLONES void noise_gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
-                                                  philox::Key key, std::uint32_t stream, bool with_f,
-                                                  const double* la, double* z, double* F) {
-  if (with_f) gumbel_rect<true>(m, nq, s0, c0, key, stream, la, z, F);
-  else gumbel_rect<false>(m, nq, s0, c0, key, stream, la, z, F);
+                                                  philox::Key key, std::uint32_t stream, bool with_f, const double* la,
+                                                  double* z, double* F) {
+  if (with_f)
+    gumbel_rect<true>(m, nq, s0, c0, key, stream, la, z, F);
+  else
+    gumbel_rect<false>(m, nq, s0, c0, key, stream, la, z, F);
 }
 
 // Per-class arrays of one chunk for the categorical relaxation (pass 3): inputs per class j of
@@ -519,18 +530,20 @@ MIXGRAD_INLINE void categorical_relax(std::size_t m, std::size_t nq, std::size_t
   }
 }
 
-static MIXGRAD_SIMD_CLONES void noise_categorical_relax(std::size_t m, std::size_t nq, std::size_t c0,
-                                                        double inv_lam, bool coupled, bool tilde,
-                                                        CategoricalPass p) {
-  if (coupled) categorical_relax<true, true>(m, nq, c0, inv_lam, p);
-  else if (tilde) categorical_relax<false, true>(m, nq, c0, inv_lam, p);
-  else categorical_relax<false, false>(m, nq, c0, inv_lam, p);
+static MIXGRAD_SIMD_CLONES void noise_categorical_relax(std::size_t m, std::size_t nq, std::size_t c0, double inv_lam,
+                                                        bool coupled, bool tilde, CategoricalPass p) {
+  if (coupled)
+    categorical_relax<true, true>(m, nq, c0, inv_lam, p);
+  else if (tilde)
+    categorical_relax<false, true>(m, nq, c0, inv_lam, p);
+  else
+    categorical_relax<false, false>(m, nq, c0, inv_lam, p);
 }
 
 // Pass 2, per event: b = argmax z (the first on ties), broadcast z_b, 1/F_b and 1[k = b] to the
 // event's classes.
-static MIXGRAD_SIMD_CLONES void categorical_argmax(std::size_t n_ev, std::size_t E, bool fresh, const double* z, const double* F,
-                                         double* zb, double* ifb, double* isb) {
+static MIXGRAD_SIMD_CLONES void categorical_argmax(std::size_t n_ev, std::size_t E, bool fresh, const double* z,
+                                                   const double* F, double* zb, double* ifb, double* isb) {
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
     const double* ze = z + ev * E;
     double mx = ze[0];
@@ -576,13 +589,13 @@ struct Problem {
   double eta_scalar = 1.0;
   const double* baseline = nullptr;  // [S * R] or null
   // outputs (each may be null)
-  double* samples = nullptr;  // [S * R * E]
-  double* mean = nullptr;     // [R * E]
-  double* m2 = nullptr;       // [R * E] (sum of squared deviations)
-  double* stat_fb = nullptr;  // [S * R] f(b)
-  double* stat_fzt = nullptr; // [S * R] f(sigma(z~))
-  double* stat_ab = nullptr;  // [S * R] sum_e A_e B_e
-  double* stat_bb = nullptr;  // [S * R] sum_e B_e B_e
+  double* samples = nullptr;   // [S * R * E]
+  double* mean = nullptr;      // [R * E]
+  double* m2 = nullptr;        // [R * E] (sum of squared deviations)
+  double* stat_fb = nullptr;   // [S * R] f(b)
+  double* stat_fzt = nullptr;  // [S * R] f(sigma(z~))
+  double* stat_ab = nullptr;   // [S * R] sum_e A_e B_e
+  double* stat_bb = nullptr;   // [S * R] sum_e B_e B_e
   // noise-only outputs (draw_noise): [S * R * E] each
   double* out_z = nullptr;
   double* out_hard = nullptr;
@@ -611,8 +624,7 @@ inline Constants make_constants(const Problem& P) {
   if (P.kind == Categorical) c.ith.resize(n);
   parallel::for_blocks(P.R, 256, P.nthreads, 4096, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t i = r0; i < r1; ++i) {
-      precompute_row(P.kind, P.alpha + i * P.E, P.E, &c.la[i * P.E], &c.lb[i * P.E], &c.th[i * P.E],
-                     &c.aux[i * P.E]);
+      precompute_row(P.kind, P.alpha + i * P.E, P.E, &c.la[i * P.E], &c.lb[i * P.E], &c.th[i * P.E], &c.aux[i * P.E]);
       for (std::size_t q = i * P.E; q < (i + 1) * P.E; ++q) {
         const double a = std::min(700.0, std::max(-700.0, P.alpha[q]));
         c.ea[q] = std::exp(a);
@@ -639,9 +651,9 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
     noise_gumbel_rect(m, nq, s0, q0, P.key, P.stream, fresh, C.la.data(), B.z.data(), B.F.data());
     categorical_argmax(n_ev, E, fresh, B.z.data(), B.F.data(), B.zb.data(), B.ifb.data(), B.isb.data());
     const bool tilde = need_tilde || values;
-    const CategoricalPass pass{B.z.data(),    B.zb.data(),    B.F.data(),  B.ifb.data(), B.isb.data(),
-                               C.th.data(),   C.ith.data(),   B.hard.data(), B.score.data(), B.th.data(),
-                               B.ez.data(),   B.ezt.data(),   B.w.data(),  B.L.data()};
+    const CategoricalPass pass{B.z.data(),  B.zb.data(),  B.F.data(),    B.ifb.data(),   B.isb.data(),
+                               C.th.data(), C.ith.data(), B.hard.data(), B.score.data(), B.th.data(),
+                               B.ez.data(), B.ezt.data(), B.w.data(),    B.L.data()};
     noise_categorical_relax(m, nq, q0, inv_lam, P.coupled, tilde, pass);
     categorical_normalize(n_ev, E, B.ez.data(), B.sz.data());
     if (tilde) categorical_normalize(n_ev, E, B.ezt.data(), B.szt.data());
@@ -679,8 +691,8 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
     return;
   }
   if (P.kind == BernoulliLogistic && m >= 8) {
-    noise_logistic_by_sample(m, nq, s0, i0 * E, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(),
-                             C.lb.data(), C.th.data(), C.ea.data(), C.ena.data(), o);
+    noise_logistic_by_sample(m, nq, s0, i0 * E, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(), C.lb.data(),
+                             C.th.data(), C.ea.data(), C.ena.data(), o);
     return;
   }
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
@@ -731,8 +743,9 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
 }
 
 // Categorical chain rule per event (see chain below); S the softmax, w and th per class.
-static MIXGRAD_SIMD_CLONES void chain_categorical(std::size_t n_ev, std::size_t E, bool tilde, double inv_lam, const double* S,
-                                        const double* w, const double* th, const double* g, double* out) {
+static MIXGRAD_SIMD_CLONES void chain_categorical(std::size_t n_ev, std::size_t E, bool tilde, double inv_lam,
+                                                  const double* S, const double* w, const double* th, const double* g,
+                                                  double* out) {
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
     const std::size_t j0 = ev * E;
     const double *Se = S + j0, *ge = g + j0, *we = w + j0, *te = th + j0;
@@ -751,8 +764,7 @@ static MIXGRAD_SIMD_CLONES void chain_categorical(std::size_t n_ev, std::size_t 
 // (use_pz / use_pzt: whether those terms are present).
 static MIXGRAD_SIMD_CLONES void combine_events(std::size_t n_ev, std::size_t E, bool use_pz, bool use_pzt,
                                                const double* wev, const double* cz, const double* czt,
-                                               const double* score, const double* pz, const double* pzt,
-                                               double* out) {
+                                               const double* score, const double* pz, const double* pzt, double* out) {
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
     const double w = wev[ev], a = cz[ev], b = czt[ev];
     double* g = out + ev * E;
@@ -771,8 +783,7 @@ static MIXGRAD_SIMD_CLONES void combine_events(std::size_t n_ev, std::size_t E, 
 }
 
 // Welford update of running means/M2 with one more sample x (n samples after it).
-static MIXGRAD_SIMD_CLONES void welford_add(std::size_t nq, double inv_n, const double* x, double* mean,
-                                            double* m2) {
+static MIXGRAD_SIMD_CLONES void welford_add(std::size_t nq, double inv_n, const double* x, double* mean, double* m2) {
 #pragma omp simd
   for (std::size_t q = 0; q < nq; ++q) {
     const double delta = x[q] - mean[q];
@@ -966,44 +977,50 @@ void estimate(const Problem& P, const Obj& obj) {
             double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data();
             const double *fb = B.fb.data(), *fzt = B.fzt.data();
             if (P.mode == Rebar) {
-  #pragma omp simd
+#pragma omp simd
               for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev] - eta * fzt[ev], cz[ev] = eta, czt[ev] = eta;
             } else if (P.mode == Reinforce) {
-  #pragma omp simd
+#pragma omp simd
               for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = fb[ev], cz[ev] = 0.0, czt[ev] = 0.0;
             } else {
-  #pragma omp simd
+#pragma omp simd
               for (std::size_t ev = 0; ev < n_ev; ++ev) w[ev] = 0.0, cz[ev] = 1.0, czt[ev] = 0.0;
             }
           } else
-          for (std::size_t ev = 0; ev < n_ev; ++ev) {
-            const std::size_t s = B.sample[ev];
-            const std::size_t idx = s * R + B.row[ev];
-            const double eta = P.eta ? P.eta[s] : P.eta_scalar;
-            const double base = P.baseline ? P.baseline[idx] : 0.0;
-            switch (P.mode) {
-              case Rebar: B.wev[ev] = B.fb[ev] - eta * B.fzt[ev] - base, B.cz[ev] = eta, B.czt[ev] = eta; break;
-              case Reinforce: B.wev[ev] = B.fb[ev] - base, B.cz[ev] = 0.0, B.czt[ev] = 0.0; break;
-              default: B.wev[ev] = 0.0, B.cz[ev] = 1.0, B.czt[ev] = 0.0; break;
-            }
-            if (stats && P.mode == Reinforce) {
-              P.stat_fb[idx] = B.fb[ev];
-              P.stat_fzt[idx] = P.stat_ab[idx] = P.stat_bb[idx] = 0.0;
-            } else if (stats) {
-              double ab = 0.0, bb = 0.0;
-              for (std::size_t e = 0; e < E; ++e) {
-                const std::size_t j = ev * E + e;
-                const double A = B.fb[ev] * B.score[j];
-                const double Bv = -B.fzt[ev] * B.score[j] + B.pz[j] - B.pzt[j];
-                ab += A * Bv;
-                bb += Bv * Bv;
+            for (std::size_t ev = 0; ev < n_ev; ++ev) {
+              const std::size_t s = B.sample[ev];
+              const std::size_t idx = s * R + B.row[ev];
+              const double eta = P.eta ? P.eta[s] : P.eta_scalar;
+              const double base = P.baseline ? P.baseline[idx] : 0.0;
+              switch (P.mode) {
+                case Rebar:
+                  B.wev[ev] = B.fb[ev] - eta * B.fzt[ev] - base, B.cz[ev] = eta, B.czt[ev] = eta;
+                  break;
+                case Reinforce:
+                  B.wev[ev] = B.fb[ev] - base, B.cz[ev] = 0.0, B.czt[ev] = 0.0;
+                  break;
+                default:
+                  B.wev[ev] = 0.0, B.cz[ev] = 1.0, B.czt[ev] = 0.0;
+                  break;
               }
-              P.stat_fb[idx] = B.fb[ev];
-              P.stat_fzt[idx] = B.fzt[ev];
-              P.stat_ab[idx] = ab;
-              P.stat_bb[idx] = bb;
+              if (stats && P.mode == Reinforce) {
+                P.stat_fb[idx] = B.fb[ev];
+                P.stat_fzt[idx] = P.stat_ab[idx] = P.stat_bb[idx] = 0.0;
+              } else if (stats) {
+                double ab = 0.0, bb = 0.0;
+                for (std::size_t e = 0; e < E; ++e) {
+                  const std::size_t j = ev * E + e;
+                  const double A = B.fb[ev] * B.score[j];
+                  const double Bv = -B.fzt[ev] * B.score[j] + B.pz[j] - B.pzt[j];
+                  ab += A * Bv;
+                  bb += Bv * Bv;
+                }
+                P.stat_fb[idx] = B.fb[ev];
+                P.stat_fzt[idx] = B.fzt[ev];
+                P.stat_ab[idx] = ab;
+                P.stat_bb[idx] = bb;
+              }
             }
-          }
           if (!accumulate && !P.samples) return;
           const bool use_pz = P.mode != Reinforce, use_pzt = P.mode == Rebar;
           if (E == 1) {
@@ -1011,13 +1028,13 @@ void estimate(const Problem& P, const Obj& obj) {
             const double *w = B.wev.data(), *cz = B.cz.data(), *czt = B.czt.data(), *sc = B.score.data();
             const double *pz = B.pz.data(), *pzt = B.pzt.data();
             if (use_pzt) {
-  #pragma omp simd
+#pragma omp simd
               for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j] + cz[j] * pz[j] - czt[j] * pzt[j];
             } else if (use_pz) {
-  #pragma omp simd
+#pragma omp simd
               for (std::size_t j = 0; j < n_ev; ++j) g[j] = cz[j] * pz[j];
             } else {
-  #pragma omp simd
+#pragma omp simd
               for (std::size_t j = 0; j < n_ev; ++j) g[j] = w[j] * sc[j];
             }
           } else {
@@ -1181,9 +1198,12 @@ void exact(int kind, const double* alpha, std::size_t R, std::size_t E, const Ob
           tot += pf;
           for (std::size_t e = 0; e < E; ++e) {
             double sc;
-            if (kind == Categorical) sc = b[e] - th[e];
-            else if (kind == BernoulliLogistic) sc = b[e] - th[e];
-            else sc = b[e] > 0.5 ? std::exp(aux[e] - la[e]) : -std::exp(aux[e] - lb[e]);
+            if (kind == Categorical)
+              sc = b[e] - th[e];
+            else if (kind == BernoulliLogistic)
+              sc = b[e] - th[e];
+            else
+              sc = b[e] > 0.5 ? std::exp(aux[e] - la[e]) : -std::exp(aux[e] - lb[e]);
             g[e] += pf * sc;
           }
         }

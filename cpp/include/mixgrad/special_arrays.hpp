@@ -14,13 +14,12 @@ namespace mixgrad::special::arrays {
 
 // float32 is computed in double and rounded once, so it is correctly rounded except in rare
 // double-rounding cases (at most 1 float32 ulp off the float64 result).
-#define MIXGRAD_UNARY_ARRAY(NAME, FN)                                                   \
-  MIXGRAD_SIMD_CLONES inline void NAME(const double* x, double* y, std::size_t n) {    \
-    _Pragma("omp simd") for (std::size_t i = 0; i < n; ++i) y[i] = FN(x[i]);           \
-  }                                                                                    \
-  MIXGRAD_SIMD_CLONES inline void NAME(const float* x, float* y, std::size_t n) {      \
-    _Pragma("omp simd") for (std::size_t i = 0; i < n; ++i) y[i] =                      \
-        static_cast<float>(FN(static_cast<double>(x[i])));                             \
+#define MIXGRAD_UNARY_ARRAY(NAME, FN)                                                                                 \
+  MIXGRAD_SIMD_CLONES inline void NAME(const double* x, double* y, std::size_t n) {                                   \
+    _Pragma("omp simd") for (std::size_t i = 0; i < n; ++i) y[i] = FN(x[i]);                                          \
+  }                                                                                                                   \
+  MIXGRAD_SIMD_CLONES inline void NAME(const float* x, float* y, std::size_t n) {                                     \
+    _Pragma("omp simd") for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<float>(FN(static_cast<double>(x[i]))); \
   }
 
 MIXGRAD_UNARY_ARRAY(ndtr, special::ndtr)
@@ -31,7 +30,9 @@ MIXGRAD_UNARY_ARRAY(erfcx, special::erfcx)
 
 namespace detail {
 
-MIXGRAD_INLINE double ndtri_central_only(double p) { return special::detail::as241_central(p - 0.5); }
+MIXGRAD_INLINE double ndtri_central_only(double p) {
+  return special::detail::as241_central(p - 0.5);
+}
 
 MIXGRAD_SIMD_CLONES inline void ndtri_central_pass(const double* p, double* y, std::size_t n) {
 #pragma omp simd
