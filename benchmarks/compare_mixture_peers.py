@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from mixgrad._mixture_workloads import SPECS, peer_workloads, workloads
-from mixgrad._timing import median_time
+from mixgrad.cli.mixture_workloads import SPECS, peer_workloads, workloads
+from mixgrad.cli.timing import median_time
 
 TARGETS = {("W1", "pyro"): 50, ("W1", "tfp"): 100, ("W2", "pyro"): 30, ("W2", "tfp"): 30, ("W3", "pyro"): 200}
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from mixgrad._rebar_workloads import SHAPES, mixgrad_rebar, torch_rebar
+from mixgrad.cli.rebar_workloads import SHAPES, mixgrad_rebar, torch_rebar
 
 ANCHOR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "anchors", "torch_rebar.py")
 

@@ -9,7 +9,7 @@ import argparse
 
 import numpy as np
 
-from mixgrad._timing import median_time
+from mixgrad.cli.timing import median_time
 
 
 def main(argv=None):

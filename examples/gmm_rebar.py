@@ -9,7 +9,7 @@ case and writes the report's figures (mean trajectories, log-likelihood curves) 
 
 import argparse
 
-from mixgrad import gmm_experiment
+from mixgrad.experiments import gmm_report
 
 
 def main() -> None:
@@ -20,11 +20,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    one = gmm_experiment.report_1d(n_iter=args.iters, n_samples=args.samples, seed=args.seed)
-    print("1-D, the report's setup (true weights 0.3 / 0.7):\n" + gmm_experiment.summary_table(one) + "\n")
-    two = gmm_experiment.four_clusters_2d(n_iter=args.iters, n_samples=args.samples, seed=args.seed)
-    print("2-D, K = 4 (true weights 0.1 / 0.2 / 0.3 / 0.4):\n" + gmm_experiment.summary_table(two) + "\n")
-    for path in gmm_experiment.make_figures(one, two, args.out):
+    one = gmm_report.report_1d(n_iter=args.iters, n_samples=args.samples, seed=args.seed)
+    print("1-D, the report's setup (true weights 0.3 / 0.7):\n" + gmm_report.summary_table(one) + "\n")
+    two = gmm_report.four_clusters_2d(n_iter=args.iters, n_samples=args.samples, seed=args.seed)
+    print("2-D, K = 4 (true weights 0.1 / 0.2 / 0.3 / 0.4):\n" + gmm_report.summary_table(two) + "\n")
+    for path in gmm_report.make_figures(one, two, args.out):
         print("wrote", path)
 
 

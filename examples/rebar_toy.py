@@ -8,7 +8,7 @@ gradient estimate at the current theta) and prints the variance table (D = 1 and
 
 import argparse
 
-from mixgrad import toy, toy_plots
+from mixgrad.experiments import toy, toy_plots
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import mixgrad.torch as mt
-from mixgrad import vi
+from mixgrad.experiments import vi
 
 
 def separated_weight_gradient(n_rep: int = 50, n: int = 2000):

@@ -5,7 +5,7 @@ import os
 import pytest
 
 import mixgrad
-from mixgrad import bench
+from mixgrad.cli import bench
 from mixgrad.cli import main
 
 

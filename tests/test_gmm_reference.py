@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from mixgrad import gmm, random
-from mixgrad.gmm_em import logits_from_weights
-from mixgrad.gmm_model import MixtureParams, average_log_likelihood, exact_gradient, weights_from_logits
+from mixgrad.gmm.em import logits_from_weights
+from mixgrad.gmm.model import MixtureParams, average_log_likelihood, exact_gradient, weights_from_logits
 
 REPORT_X = gmm.report_data(200, seed=0)
 

@@ -6,9 +6,9 @@ import pytest
 
 import mixgrad
 from mixgrad import estimators, gmm
-from mixgrad._gmm_estimate import estimate_logit_gradient, latent_distribution, point_objective
-from mixgrad._gmm_numpy_reference import rebar_logit_gradient
-from mixgrad.gmm_model import MixtureParams, exact_gradient, log_responsibilities, weights_from_logits
+from mixgrad.gmm.estimate import estimate_logit_gradient, latent_distribution, point_objective
+from mixgrad.gmm.numpy_reference import rebar_logit_gradient
+from mixgrad.gmm.model import MixtureParams, exact_gradient, log_responsibilities, weights_from_logits
 
 REPORT_X = gmm.report_data(200, seed=0)
 REPORT_INIT = {"weights": [0.5, 0.5], "means": [[-1.0], [1.0]], "scales": [[2.0], [2.0]]}

@@ -3,7 +3,7 @@
 import numpy as np
 
 import mixgrad as mg
-from mixgrad import toy
+from mixgrad.experiments import toy
 
 
 def test_quick_run_shapes_and_histories():

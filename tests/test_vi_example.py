@@ -1,11 +1,11 @@
-"""The VI example's core (mixgrad.vi): a mixture posterior fitted with rsample finds every mode
+"""The VI example's core (mixgrad.experiments.vi): a mixture posterior fitted with rsample finds every mode
 of a 6-mode ring target, and the gradient-variance comparison runs."""
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from mixgrad import vi  # noqa: E402
+from mixgrad.experiments import vi  # noqa: E402
 
 N_MODES = 6
 MAX_DISTANCE = 0.5  # a component mean within this distance of each mode center (mode sd 0.5)

@@ -22,13 +22,18 @@ MODULES = [
     "mixgrad.discrete",
     "mixgrad.objectives",
     "mixgrad.estimators",
-    "mixgrad.toy",
+    "mixgrad.tuning",
     "mixgrad.gmm",
-    "mixgrad.gmm_experiment",
-    "mixgrad.gmm_plots",
+    "mixgrad.experiments.toy",
+    "mixgrad.experiments.toy_plots",
+    "mixgrad.experiments.gmm_report",
+    "mixgrad.experiments.gmm_plots",
+    "mixgrad.experiments.vi",
     "mixgrad.torch",
     "mixgrad.jax",
 ]
+# Modules that need an optional extra, with the package that extra installs.
+OPTIONAL = {"mixgrad.torch": "torch", "mixgrad.jax": "jax"}
 
 
 def _signature(obj) -> str:

@@ -5,7 +5,7 @@ benchmarks/compare_mixture_peers.py (same run, ratios)."""
 import numpy as np
 
 from mixgrad import DiagGaussianMixture
-from mixgrad._mixture_workloads import SPECS, make_inputs
+from mixgrad.cli.mixture_workloads import SPECS, make_inputs
 
 THREADS = [1, 2]
 

@@ -4,9 +4,17 @@
   mixing weights);
 * discrete samples: REBAR and its peer estimators for Bernoulli and categorical variables;
 * the normal special functions and a deterministic parallel generator they rest on.
+
+The numpy API lives at the top (``special``, ``random``, ``mixture``, ``discrete``,
+``objectives``, ``estimators``, ``tuning``, ``implicit``); the subpackages ``gmm`` (the
+mixture-weight application), ``experiments`` (toy study, VI, figures), ``cli`` (the ``mixgrad``
+command), ``torch`` and ``jax`` (adapters) load on first attribute access.
 """
 
 from __future__ import annotations
+
+import importlib as _importlib
+from types import ModuleType as _ModuleType
 
 from ._loader import _core
 from ._threads import get_num_threads, set_num_threads, threads
@@ -16,7 +24,6 @@ from .discrete import Bernoulli, Categorical
 from .objectives import Callback, GMMComponentLikelihood, Quadratic, QuadraticForm
 from .estimators import GradientEstimate, concrete, exact, rebar, reinforce, straight_through
 from .tuning import OnlineTuner, TuneResult, tune
-from . import toy
 
 __version__: str = _core.__version__
 has_openmp: bool = bool(_core.has_openmp)
@@ -49,5 +56,29 @@ __all__ = [
     "OnlineTuner",
     "TuneResult",
     "tune",
-    "toy",
+    "gmm",
+    "experiments",
 ]
+
+# Subpackages load on first attribute access (PEP 562), so `import mixgrad` stays light: it
+# imports neither torch, jax nor matplotlib. The old flat module names resolve to their new homes.
+_SUBPACKAGES = ("gmm", "experiments", "cli", "torch", "jax")
+_MOVED = {
+    "toy": "experiments.toy",
+    "toy_plots": "experiments.toy_plots",
+    "gmm_experiment": "experiments.gmm_report",
+    "gmm_plots": "experiments.gmm_plots",
+    "vi": "experiments.vi",
+}
+
+
+def __getattr__(name: str) -> _ModuleType:
+    if name in _SUBPACKAGES:
+        return _importlib.import_module(f"{__name__}.{name}")
+    if name in _MOVED:
+        return _importlib.import_module(f"{__name__}.{_MOVED[name]}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_SUBPACKAGES) | set(_MOVED))

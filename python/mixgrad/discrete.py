@@ -115,6 +115,13 @@ class _Discrete:
         """E: coordinates (Bernoulli) or classes (categorical) per row."""
         return self._alpha2d.shape[1]
 
+    def _log_probs(self):  # per family: log P(outcome) arrays
+        raise NotImplementedError
+
+    def score(self, b) -> np.ndarray:
+        """d log p(b) / d logits (defined by each family)."""
+        raise NotImplementedError
+
     def _draw(self, n: int, seed: SeedLike, temperature: float = 1.0, coupling: str = "independent",
               nthreads: Optional[int] = None):
         n = _check_n(n)

@@ -225,7 +225,7 @@ def rebar(
             eta_arr = eta_s
             diag["eta"] = float(eta_s.mean())
         if baseline == "loo":
-            e = eta_arr[:, None] if optimal else eta_value
+            e = eta_s[:, None] if optimal else eta_value
             base = np.ascontiguousarray((_loo_mean(fb) - e * _loo_mean(fzt)).reshape(-1))
     if not optimal:
         diag["eta"] = eta_value

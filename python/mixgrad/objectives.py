@@ -172,7 +172,7 @@ class GMMComponentLikelihood(Objective):
                 lz = np.full(B, float(lz))
             if lz.shape != (B,):
                 raise ValueError(f"log_normalizer must be a scalar or have shape ({B},), got {lz.shape}")
-            self.log_normalizer = np.ascontiguousarray(lz, dtype=np.float64)
+            self.log_normalizer: Optional[np.ndarray] = np.ascontiguousarray(lz, dtype=np.float64)
         elif normalizer is None:
             self.log_normalizer = None
         else:

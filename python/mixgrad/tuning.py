@@ -20,7 +20,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from ._seeding import SeedLike, philox_key
+from ._seeding import SeedLike, philox_key, seed_sequence
 from ._threads import resolve_nthreads
 from .discrete import _Discrete, check_coupling, check_temperature
 from .estimators import GradientEstimate, _check_args, _run, rebar
@@ -153,7 +153,7 @@ class OnlineTuner:
     def step(self, objective: Objective, distribution: _Discrete, n_samples: int, seed: SeedLike = None,
              nthreads: Optional[int] = None) -> GradientEstimate:
         """Return a REBAR estimate with the current (lambda, eta), then update them."""
-        ss = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
+        ss = seed_sequence(seed)
         est_seed, tune_seed = ss.spawn(2)
         est = rebar(objective, distribution, n_samples, est_seed, temperature=self.temperature, eta=self.eta,
                     coupling=self.coupling, nthreads=nthreads)

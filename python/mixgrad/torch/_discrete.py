@@ -9,7 +9,8 @@ from typing import Callable, NamedTuple, Optional, Tuple
 from ._require import require_torch
 from . import noise as _noise
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = ["EstimatorOutput", "Family", "family", "expand_logits", "evaluate", "surrogate_from"]
 

@@ -7,7 +7,8 @@ from typing import Callable
 
 from ._require import require_torch
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = ["exact_expectation"]
 

@@ -11,7 +11,8 @@ import numpy as np
 from ._require import require_torch
 from .. import _adapter_mixture as _adapter
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 constraints = torch.distributions.constraints
 
 __all__ = ["DiagGaussianMixture"]

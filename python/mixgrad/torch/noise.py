@@ -17,7 +17,8 @@ from typing import Optional, Tuple
 
 from ._require import require_torch
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = [
     "uniform",

@@ -18,7 +18,8 @@ from ._discrete import (
 )
 from .noise import uniform
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = ["Rebar"]
 

@@ -17,7 +17,8 @@ from ._discrete import (
 )
 from .noise import uniform
 
-torch = require_torch()
+require_torch()  # a clear ImportError naming the extra when torch is missing
+import torch  # noqa: E402
 
 __all__ = ["Reinforce"]
 
@@ -40,6 +41,8 @@ class Reinforce(torch.nn.Module):
     event_dims : int
         Trailing logits dimensions of one sample's event.
     """
+    running_mean: torch.Tensor  # buffers, registered in __init__
+    initialized: torch.Tensor
 
     def __init__(
         self,

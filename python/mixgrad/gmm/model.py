@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import special
+from .. import special
 
 
 class MixtureParams(NamedTuple):

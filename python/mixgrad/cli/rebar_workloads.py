@@ -20,7 +20,7 @@ TARGET, TEMPERATURE, ETA = 0.45, 0.5, 1.0
 
 def mixgrad_rebar(B: int, D: int, nthreads: Optional[int] = None, keep_samples: bool = True) -> Callable[[], object]:
     """A callable computing B x D per-sample estimates with mixgrad."""
-    from . import Bernoulli, Quadratic, rebar
+    from .. import Bernoulli, Quadratic, rebar
 
     dist, obj = Bernoulli(np.zeros(D)), Quadratic(TARGET)
     counter = iter(range(10**9))
@@ -86,7 +86,7 @@ def estimates_per_call(name: str) -> int:
 
 
 def _categorical(nthreads):
-    from . import Categorical, GMMComponentLikelihood, rebar
+    from .. import Categorical, GMMComponentLikelihood, rebar
 
     rng = np.random.default_rng(0)
     B, K = 10**5, 8

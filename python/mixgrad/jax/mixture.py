@@ -9,16 +9,15 @@ mixtures whose gradients (logits, means, scales) come from mixgrad's implicit VJ
 from __future__ import annotations
 
 import functools
-import importlib
 from typing import Any, Tuple
 
 import numpy as np
 
-from . import _adapter_mixture as _adapter
+from .. import _adapter_mixture as _adapter
 
 try:
-    jax = importlib.import_module("jax")
-    jnp = importlib.import_module("jax.numpy")
+    import jax
+    import jax.numpy as jnp
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "mixgrad.jax needs JAX, which is not installed. Install the optional extra with "

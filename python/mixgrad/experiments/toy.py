@@ -18,11 +18,11 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from . import estimators as est
-from .discrete import Bernoulli
-from ._seeding import philox_key
-from .objectives import Quadratic
-from .tuning import _moments
+from .. import estimators as est
+from ..discrete import Bernoulli
+from .._seeding import philox_key
+from ..objectives import Quadratic
+from ..tuning import _moments
 
 __all__ = ["ESTIMATOR_SETTINGS", "toy_training", "variance_table", "run_toy", "ToyResult", "format_table"]
 

@@ -25,7 +25,7 @@ __all__ = [
 
 
 def _torch():
-    from .torch._require import require_torch
+    from ..torch._require import require_torch
 
     return require_torch()
 
@@ -154,7 +154,7 @@ def fit_mixture_vi(
     if anneal_steps < 0 or not (0 < beta0 <= 1):
         raise ValueError(f"need anneal_steps >= 0 and 0 < beta0 <= 1, got {anneal_steps}, {beta0}")
     torch = _torch()
-    from .torch import DiagGaussianMixture
+    from ..torch import DiagGaussianMixture
 
     a, m, log_s = _init(n_components, dim, init_radius, init_scale, seed, torch)
     opt = torch.optim.Adam([a, m, log_s], lr=lr)
@@ -210,7 +210,7 @@ def elbo_gradient_variance(
         over the parameters of the variance of the estimate.
     """
     torch = _torch()
-    from .torch import DiagGaussianMixture
+    from ..torch import DiagGaussianMixture
 
     a = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
     m = torch.tensor(means, dtype=torch.float64, requires_grad=True)

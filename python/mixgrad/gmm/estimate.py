@@ -18,11 +18,11 @@ from typing import Any, Mapping, Tuple
 
 import numpy as np
 
-from . import estimators
-from .discrete import Bernoulli, Categorical
-from .gmm_model import MixtureParams, log_weights_from_logits
-from .mixture import DiagGaussianMixture
-from .objectives import GMMComponentLikelihood
+from .. import estimators
+from ..discrete import Bernoulli, Categorical
+from .model import MixtureParams, log_weights_from_logits
+from ..mixture import DiagGaussianMixture
+from ..objectives import GMMComponentLikelihood
 
 _ESTIMATORS = {
     # The plain score-function estimator, f(c) * d log p(c) / d alpha, without a baseline: the

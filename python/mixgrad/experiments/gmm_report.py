@@ -9,7 +9,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from . import gmm
+from .. import gmm
 
 REPORT_INIT = {"weights": [0.5, 0.5], "means": [[-1.0], [1.0]], "scales": [[2.0], [2.0]]}
 GRADIENT_METHODS = ("exact", "rebar", "reinforce")
@@ -79,7 +79,7 @@ def make_figures(exp_1d: Optional[Experiment], exp_2d: Optional[Experiment], out
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     if exp_1d is not None:
-        paths.append(gmm_plots.save(gmm_plots.mean_trajectories_1d(exp_1d.results, truth=exp_1d.true_means[:, 0]),
+        paths.append(gmm_plots.save(gmm_plots.mean_trajectories_1d(exp_1d.results, truth=exp_1d.true_means[:, 0].tolist()),
                                     os.path.join(out_dir, "gmm_1d_means.png")))
         paths.append(gmm_plots.save(gmm_plots.log_likelihood_curves(exp_1d.results), os.path.join(out_dir, "gmm_1d_loglik.png")))
         paths.append(gmm_plots.save(gmm_plots.weight_trajectories(exp_1d.results, reference=exp_1d.results["em"].weights),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import special
-from .gmm_model import MixtureParams, log_responsibilities
+from .. import special
+from .model import MixtureParams, log_responsibilities
 
 
 def em_step(x: np.ndarray, params: MixtureParams, reg_covar: float = 1e-6) -> MixtureParams:

@@ -10,7 +10,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .gmm import FitResult
+from ..gmm import FitResult
 
 # One colour per method, fixed so that every figure uses the same legend.
 # Widths decrease down the list so that curves which coincide (the gradient methods share exact

@@ -13,9 +13,9 @@ from typing import Callable, Dict, List, NamedTuple, Optional
 
 import numpy as np
 
-from . import special
-from ._threads import get_num_threads
-from ._timing import median_time
+from .. import special
+from .._threads import get_num_threads
+from .timing import median_time
 
 
 class Row(NamedTuple):
@@ -57,9 +57,9 @@ def compare_special(quick: bool = False, repeats: int = 5, nthreads: Optional[in
 def compare_gmm_step(quick: bool = False, repeats: int = 5, nthreads: Optional[int] = None) -> List[Row]:
     """One categorical-REBAR step of the GMM application (K = 8, S = 16, D = 2) against the same
     step in vectorized numpy."""
-    from ._gmm_estimate import estimate_logit_gradient
-    from ._gmm_numpy_reference import rebar_logit_gradient
-    from .gmm_model import MixtureParams
+    from ..gmm.estimate import estimate_logit_gradient
+    from ..gmm.numpy_reference import rebar_logit_gradient
+    from ..gmm.model import MixtureParams
 
     n, k, d = (10**4 if quick else 10**5), 8, 2
     rng = np.random.default_rng(0)
@@ -77,15 +77,15 @@ def compare_gmm_step(quick: bool = False, repeats: int = 5, nthreads: Optional[i
 def compare_mixture(quick: bool = False, repeats: int = 5, nthreads: Optional[int] = None) -> List[Row]:
     """DESIGN section 7 workloads W1-W3 (sample + gradient w.r.t. all parameters) against Pyro's
     MixtureOfDiagNormals and TFP's MixtureSameFamily(reparameterize=True) on JAX."""
-    from . import _mixture_workloads as mw
+    from . import mixture_workloads as mw
 
     scale = 0.1 if quick else 1.0
     ours = mw.workloads(nthreads=nthreads, scale=scale)
     peers = mw.peer_workloads(scale=scale)
     rows = []
     for name, run in ours.items():
-        spec = mw.SPECS[name]
-        label = f"{name} (K={spec[1]}, D={spec[2]}, " + (f"N={int(spec[3] * scale):,})" if spec[3] else f"M={int(spec[0] * scale):,})")
+        M, K, D, N = mw.SPECS[name]
+        label = f"{name} (K={K}, D={D}, " + (f"N={int(N * scale):,})" if N else f"M={int((M or 1) * scale):,})")
         t_ours = median_time(run, repeats)
         for peer, title in (("pyro", "Pyro MixtureOfDiagNormals"), ("tfp", "TFP MixtureSameFamily (JAX, jit)")):
             fn = peers[name][peer]
@@ -105,7 +105,7 @@ def compare_mixture(quick: bool = False, repeats: int = 5, nthreads: Optional[in
 def compare_rebar(quick: bool = False, repeats: int = 5, nthreads: Optional[int] = None) -> List[Row]:
     """REBAR per-sample estimates (logistic noise, the toy objective) against the vectorized
     PyTorch REBAR of ../shared/anchors/torch_rebar.py, at B = 1e6 x D = 1 and B = 1e4 x D = 200."""
-    from . import _rebar_workloads as rw
+    from . import rebar_workloads as rw
 
     ours = rw.workloads(nthreads)
     peers = rw.peer_workloads(nthreads)

@@ -23,9 +23,9 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 import numpy as np
 
-from ._seeding import SeedLike
-from .gmm_em import em_step
-from .gmm_model import (
+from .._seeding import SeedLike
+from .em import em_step
+from .model import (
     MixtureParams,
     average_log_likelihood,
     exact_gradient,
@@ -102,7 +102,7 @@ def _initial_params(x: np.ndarray, k: int, parametrization: str, init: Any, rng:
             raise ValueError("init['scales'] must be positive")
         if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0, rtol=1e-9):
             raise ValueError("init['weights'] must be non-negative and sum to 1")
-    from .gmm_em import logits_from_weights
+    from .em import logits_from_weights
 
     return MixtureParams(logits_from_weights(weights, parametrization), means, scales, parametrization)
 
@@ -111,7 +111,7 @@ def _logit_gradient(method: str, x: np.ndarray, params: MixtureParams, n_samples
     """(gradient estimate of mean_i log p(x_i) w.r.t. the logits, its single-sample variance)."""
     if method == "exact":
         return exact_gradient(x, params).logits, 0.0
-    from ._gmm_estimate import estimate_logit_gradient
+    from .estimate import estimate_logit_gradient
 
     return estimate_logit_gradient(method, x, params, n_samples, seed, options)
 

@@ -13,10 +13,10 @@ from typing import Callable, List, NamedTuple
 
 import numpy as np
 
-from . import __version__, special
-from ._progress import step
-from ._threads import get_num_threads
-from ._timing import median_time
+from .. import __version__, special
+from .progress import step
+from .._threads import get_num_threads
+from .timing import median_time
 from .bench import have, machine_description
 
 
@@ -58,7 +58,7 @@ def _special_section(out_dir: str, quick: bool, seed: int) -> Section:
 def _mixture_section(out_dir: str, quick: bool, seed: int) -> Section:
     """(a) samples of a large mixture and their gradients; (b) those gradients against finite
     differences of the quantile transform."""
-    from .mixture import DiagGaussianMixture
+    from ..mixture import DiagGaussianMixture
 
     rng = np.random.default_rng(seed)
     k, d, n = 8, 16, (20_000 if quick else 100_000)
@@ -113,13 +113,13 @@ def _mixture_section(out_dir: str, quick: bool, seed: int) -> Section:
 
 def _rebar_toy_section(out_dir: str, quick: bool, seed: int) -> Section:
     """(c) the REBAR toy: variance of each estimator against plain REINFORCE, and SGD on theta."""
-    from . import toy
+    from ..experiments import toy
 
     with step("REBAR toy: training and variance table", total=1):
         res = toy.run_toy(quick=quick, seed=seed)
     figures = []
     if have("matplotlib"):
-        from . import toy_plots
+        from ..experiments import toy_plots
 
         figures = toy_plots.make_figures(res, out_dir)
     text = "\n".join([
@@ -135,27 +135,27 @@ def _rebar_toy_section(out_dir: str, quick: bool, seed: int) -> Section:
 
 def _gmm_section(out_dir: str, quick: bool, seed: int) -> Section:
     """(d) the report's GMM: EM, exact gradient, REBAR, REINFORCE; figures."""
-    from . import gmm_experiment
+    from ..experiments import gmm_report
 
     n_iter = 200 if quick else 600
     with step("GMM: 1-D report setup (EM, exact, REBAR, REINFORCE)", total=4) as s:
-        one = gmm_experiment.report_1d(n_iter=n_iter, seed=seed, on_fit=lambda m: s.update())
+        one = gmm_report.report_1d(n_iter=n_iter, seed=seed, on_fit=lambda m: s.update())
     with step("GMM: K = 4 in 2-D", total=4) as s:
-        two = gmm_experiment.four_clusters_2d(n_iter=n_iter // 2 if quick else 400, seed=seed, on_fit=lambda m: s.update())
+        two = gmm_report.four_clusters_2d(n_iter=n_iter // 2 if quick else 400, seed=seed, on_fit=lambda m: s.update())
     figures = []
     if have("matplotlib"):
         with step("GMM: figures", total=1):
-            figures = gmm_experiment.make_figures(one, two, out_dir)
+            figures = gmm_report.make_figures(one, two, out_dir)
     text = "\n".join([
         f"The REBAR reproduction report's experiment ({n_iter} iterations): 200 points from "
         "0.3·N(−3, 2²) + 0.7·N(3, 1²), weights P(c = 1) = Φ(α) learned by REBAR (Gaussian noise) "
         "and REINFORCE, against EM and the exact gradient:",
         "",
-        gmm_experiment.summary_table(one),
+        gmm_report.summary_table(one),
         "",
         "K = 4 components in 2-D (true weights 0.1, 0.2, 0.3, 0.4), softmax weights, categorical REBAR:",
         "",
-        gmm_experiment.summary_table(two),
+        gmm_report.summary_table(two),
     ])
     print(text)
     return Section("Learning mixture weights with REBAR (vs EM and REINFORCE)", text, figures)

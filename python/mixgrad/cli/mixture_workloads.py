@@ -54,7 +54,7 @@ def _n_samples(name: str, scale: float) -> Optional[int]:
 
 def workloads(nthreads: Optional[int] = None, dtype=np.float64, scale: float = 1.0) -> Dict[str, Callable[[], object]]:
     """name -> callable running mixgrad's sample + vjp for that workload once."""
-    from .mixture import DiagGaussianMixture
+    from ..mixture import DiagGaussianMixture
 
     out: Dict[str, Callable[[], object]] = {}
     for name in SPECS:
