@@ -22,7 +22,6 @@ from mixgrad.cli.timing import median_time
 TARGETS = {("W1", "pyro"): 50, ("W1", "tfp"): 100, ("W2", "pyro"): 30, ("W2", "tfp"): 30, ("W3", "pyro"): 200}
 
 
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
@@ -49,10 +48,10 @@ def main(argv=None):
         for peer, fn in peers[name].items():
             target = TARGETS.get((name, peer))
             if fn is None:
-                print(f"{name:9s} {t_alone*1e3:10.1f} {peer:>5s} {'not installed':>10s}")
+                print(f"{name:9s} {t_alone * 1e3:10.1f} {peer:>5s} {'not installed':>10s}")
                 continue
             if peer == "tfp" and name == "W3" and args.skip_tfp_w3:
-                print(f"{name:9s} {t_alone*1e3:10.1f} {peer:>5s} {'skipped':>10s}")
+                print(f"{name:9s} {t_alone * 1e3:10.1f} {peer:>5s} {'skipped':>10s}")
                 continue
             fn()  # warm-up (and jit compilation)
             t_peer, t_mine = [], []
@@ -61,7 +60,7 @@ def main(argv=None):
                 t_mine.append(median_time(mine[name], args.repeats, warmup=0))
             tp, tm = statistics.median(t_peer), statistics.median(t_mine)
             tgt = f">={target}x" if target else "-"
-            print(f"{name:9s} {tm*1e3:10.1f} {peer:>5s} {tp*1e3:10.1f} {tp/tm:7.1f}x {tgt:>7s}", flush=True)
+            print(f"{name:9s} {tm * 1e3:10.1f} {peer:>5s} {tp * 1e3:10.1f} {tp / tm:7.1f}x {tgt:>7s}", flush=True)
             rows.append((name, peer, tp, tm))
     return rows
 

@@ -30,7 +30,9 @@ def main(argv=None):
     ap.add_argument("--anchor", default=os.environ.get("MIXGRAD_TORCH_REBAR_ANCHOR", ANCHOR))
     args = ap.parse_args(argv)
     print(f"threads={args.threads}, median of {args.repeats}; M/s = million per-coordinate estimates per second")
-    print("| workload | torch (M/s) | mixgrad, samples kept (M/s) | ratio | mixgrad, keep_samples=False (M/s) | ratio |")
+    print(
+        "| workload | torch (M/s) | mixgrad, samples kept (M/s) | ratio | mixgrad, keep_samples=False (M/s) | ratio |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for name, (B, D) in SHAPES.items():
         n = B * D

@@ -1,11 +1,12 @@
 """Ratios of mixgrad.special to scipy.special, measured in one run (medians of repeats).
 
-    python benchmarks/compare_special_scipy.py [--n 10000000] [--repeats 7]
+python benchmarks/compare_special_scipy.py [--n 10000000] [--repeats 7]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 
 import numpy as np
 
@@ -33,11 +34,11 @@ def main(argv=None):
     print(f"{'function':10s} {'scipy':>8s} {'1 thread':>9s} {'ratio':>7s} {'2 threads':>10s} {'ratio':>7s}")
     rows = []
     for name, x in inputs.items():
-        t_sc = median_time(lambda: getattr(sc, name)(x, out=out), args.repeats)
-        t1 = median_time(lambda: getattr(S, name)(x, out=out, nthreads=1), args.repeats)
-        t2 = median_time(lambda: getattr(S, name)(x, out=out, nthreads=2), args.repeats)
+        t_sc = median_time(functools.partial(getattr(sc, name), x, out=out), args.repeats)
+        t1 = median_time(functools.partial(getattr(S, name), x, out=out, nthreads=1), args.repeats)
+        t2 = median_time(functools.partial(getattr(S, name), x, out=out, nthreads=2), args.repeats)
         ns = 1e9 / args.n
-        print(f"{name:10s} {t_sc*ns:8.2f} {t1*ns:9.2f} {t_sc/t1:6.1f}x {t2*ns:10.2f} {t_sc/t2:6.1f}x")
+        print(f"{name:10s} {t_sc * ns:8.2f} {t1 * ns:9.2f} {t_sc / t1:6.1f}x {t2 * ns:10.2f} {t_sc / t2:6.1f}x")
         rows.append((name, t_sc, t1, t2))
     return rows
 

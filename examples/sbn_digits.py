@@ -151,7 +151,7 @@ def train(name, nonlinear, n_latent, data, epochs, checkpoints, reps, seed, lr=3
             break
         perm = torch.randperm(len(xtr), generator=gen)
         for i in range(nb):
-            xb = xtr[perm[i * batch:(i + 1) * batch]]
+            xb = xtr[perm[i * batch : (i + 1) * batch]]
             opt.zero_grad()
             loss, out = surrogate_loss(model, est, n_samples, xb, gen)
             loss.backward()
@@ -188,9 +188,7 @@ def main(argv=None):
     for variant, nonlinear in (("linear", False), ("nonlinear", True)):
         trained = {}
         for name in ESTIMATORS:
-            model, est, ns, hist = train(
-                name, nonlinear, args.latent, data, epochs, checkpoints, reps, args.seed
-            )
+            model, est, ns, hist = train(name, nonlinear, args.latent, data, epochs, checkpoints, reps, args.seed)
             trained[name] = (est, ns)
             results[(variant, name)] = hist
             extra = ""

@@ -87,8 +87,13 @@ def main(argv=None):
     for seed in range(n_seeds):
         t0 = time.perf_counter()
         res = vi.fit_mixture_vi(
-            log_p, n_components=args.components, steps=args.steps, n_samples=64, lr=0.05,
-            init_radius=args.radius + 1, seed=seed,
+            log_p,
+            n_components=args.components,
+            steps=args.steps,
+            n_samples=64,
+            lr=0.05,
+            init_radius=args.radius + 1,
+            seed=seed,
         )
         dt = time.perf_counter() - t0
         found = vi.recovered_modes(res, centers, max_distance=0.5, min_weight=min_w)
@@ -100,7 +105,9 @@ def main(argv=None):
         fits.append(res)
     # gradient variance: reparameterized vs score function, at the initial and the fitted q
     g = torch.Generator().manual_seed(0)
-    init_means = ((2 * torch.rand(args.components, 2, generator=g, dtype=torch.float64) - 1) * (args.radius + 1)).numpy()
+    init_means = (
+        (2 * torch.rand(args.components, 2, generator=g, dtype=torch.float64) - 1) * (args.radius + 1)
+    ).numpy()
     states = {
         "initial q": (np.zeros(args.components), init_means, np.ones((args.components, 2))),
         "fitted q (seed 0)": (fits[0].logits, fits[0].means, fits[0].scales),

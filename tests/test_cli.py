@@ -5,8 +5,7 @@ import os
 import pytest
 
 import mixgrad
-from mixgrad.cli import bench
-from mixgrad.cli import main
+from mixgrad.cli import bench, main
 
 
 def test_version(capsys):
@@ -34,6 +33,8 @@ def test_quick_demo_writes_report_and_figures(tmp_path, capsys):
 
 def test_bench_rows_and_table():
     rows = bench.compare_gmm_step(quick=True, repeats=1)
-    assert rows and all(r.mixgrad_seconds > 0 and r.peer_seconds > 0 for r in rows)
-    table = bench.format_rows(rows + [bench.Row("w", "missing peer", None, 0.5, "not installed")])
-    assert "not installed" in table and table.count("\n") == 3
+    assert rows
+    assert all(r.mixgrad_seconds > 0 and r.peer_seconds > 0 for r in rows)
+    table = bench.format_rows([*rows, bench.Row("w", "missing peer", None, 0.5, "not installed")])
+    assert "not installed" in table
+    assert table.count("\n") == 3

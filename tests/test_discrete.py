@@ -40,7 +40,8 @@ def test_categorical_argmax_of_conditional_is_b(coupling):
         b = nd.b.argmax(-1)
         assert np.array_equal(nd.z.argmax(-1), b)
         assert np.array_equal(nd.z_tilde.argmax(-1), b)
-        assert np.all(np.isfinite(nd.z_tilde)) and np.all(np.isfinite(nd.dz_tilde_dalpha))
+        assert np.all(np.isfinite(nd.z_tilde))
+        assert np.all(np.isfinite(nd.dz_tilde_dalpha))
         if coupling == "coupled":
             np.testing.assert_allclose(nd.z_tilde, nd.z, rtol=1e-12, atol=1e-12)
 
@@ -72,13 +73,17 @@ def test_probs_log_prob_score_against_scipy():
     np.testing.assert_allclose(pr.log_prob(b), lp, rtol=1e-12)
     # score = d/dalpha log Phi(+-alpha), checked by finite differences of scipy's log_ndtr
     h = 1e-6
-    fd = np.where(b == 1, (sp.log_ndtr(alpha + h) - sp.log_ndtr(alpha - h)) / (2 * h),
-                  (sp.log_ndtr(-alpha - h) - sp.log_ndtr(-alpha + h)) / (2 * h))
+    fd = np.where(
+        b == 1,
+        (sp.log_ndtr(alpha + h) - sp.log_ndtr(alpha - h)) / (2 * h),
+        (sp.log_ndtr(-alpha - h) - sp.log_ndtr(-alpha + h)) / (2 * h),
+    )
     np.testing.assert_allclose(pr.score(b), fd, rtol=1e-6)
     c = mg.Categorical(np.array([[0.5, -1.0, 2.0], [0.0, 0.0, -np.inf]]))
     idx = np.array([[2, 1], [0, 0]])
-    np.testing.assert_allclose(c.log_prob(idx), np.take_along_axis(sp.log_softmax(c.logits, -1)[None].repeat(2, 0),
-                                                                   idx[..., None], -1)[..., 0])
+    np.testing.assert_allclose(
+        c.log_prob(idx), np.take_along_axis(sp.log_softmax(c.logits, -1)[None].repeat(2, 0), idx[..., None], -1)[..., 0]
+    )
     np.testing.assert_allclose(c.score(idx), np.eye(3)[idx] - sp.softmax(c.logits, -1))
 
 

@@ -17,7 +17,9 @@ MODULES, OPTIONAL = _gen_api_docs.MODULES, _gen_api_docs.OPTIONAL
 def _public(mod):
     names = getattr(mod, "__all__", None)
     if names is None:
-        names = [n for n, v in vars(mod).items() if not n.startswith("_") and getattr(v, "__module__", None) == mod.__name__]
+        names = [
+            n for n, v in vars(mod).items() if not n.startswith("_") and getattr(v, "__module__", None) == mod.__name__
+        ]
     for n in names:
         obj = getattr(mod, n)
         if inspect.isfunction(obj) or inspect.isclass(obj):

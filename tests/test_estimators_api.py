@@ -21,7 +21,7 @@ def test_shapes_and_sample_statistics(shape, name):
     for dist in _dists(shape):
         obj = mg.Quadratic(np.linspace(0.1, 0.9, shape[-1]))
         g = getattr(mg, name)(obj, dist, 500, seed=1)
-        assert g.samples.shape == (500,) + shape
+        assert g.samples.shape == (500, *shape)
         assert g.mean.shape == g.variance.shape == g.stderr.shape == shape
         np.testing.assert_allclose(g.mean, g.samples.mean(0), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(g.variance, g.samples.var(0, ddof=1), rtol=1e-10, atol=1e-18)
@@ -45,18 +45,23 @@ def test_batched_rows_are_independent_problems():
     assert np.all(np.abs(g.mean - ex.mean) < 5 * g.stderr)
 
 
-@pytest.mark.parametrize("shape,n", [((1,), 200000), ((300, 5), 50), ((2, 40), 3000)])
+@pytest.mark.parametrize(("shape", "n"), [((1,), 200000), ((300, 5), 50), ((2, 40), 3000)])
 def test_bit_identical_for_any_thread_count(shape, n):
     for dist in _dists(shape):
         obj = mg.Quadratic(0.3)
-        for name, opts in (("rebar", {}), ("rebar", {"eta": "optimal", "baseline": "loo"}),
-                           ("reinforce", {"baseline": "moving_average"}), ("concrete", {})):
+        for name, opts in (
+            ("rebar", {}),
+            ("rebar", {"eta": "optimal", "baseline": "loo"}),
+            ("reinforce", {"baseline": "moving_average"}),
+            ("concrete", {}),
+        ):
             runs = []
             for nt in (1, 2, 3):
                 g = getattr(mg, name)(obj, dist, n, seed=7, nthreads=nt, keep_samples=False, **opts)
                 runs.append((g.mean.copy(), g.variance.copy()))
             for m, v in runs[1:]:
-                assert np.array_equal(m, runs[0][0]) and np.array_equal(v, runs[0][1]), (name, opts)
+                assert np.array_equal(m, runs[0][0]), (name, opts)
+                assert np.array_equal(v, runs[0][1]), (name, opts)
         s1 = mg.rebar(obj, dist, 20, seed=7, nthreads=1).samples
         s3 = mg.rebar(obj, dist, 20, seed=7, nthreads=3).samples
         assert np.array_equal(s1, s3)
@@ -74,7 +79,8 @@ def test_seed_reproducible_and_different_seeds_differ():
 def test_float32_logits_give_float32_results():
     d = mg.Bernoulli(np.zeros(3, dtype=np.float32))
     g = mg.rebar(mg.Quadratic(0.45), d, 100, seed=0)
-    assert g.mean.dtype == np.float32 and g.samples.dtype == np.float32
+    assert g.mean.dtype == np.float32
+    assert g.samples.dtype == np.float32
     g64 = mg.rebar(mg.Quadratic(0.45), mg.Bernoulli(np.zeros(3)), 100, seed=0)
     np.testing.assert_allclose(g.mean, g64.mean, rtol=1e-6)
 
@@ -98,7 +104,9 @@ def test_categorical_with_neg_inf_logit():
     obj = mg.Quadratic(np.array([0.2, 0.3, 0.9]))
     g = mg.rebar(obj, d, 200000, seed=1, keep_samples=False)
     ex = mg.exact(obj, d).mean
-    assert np.all(np.isfinite(g.mean)) and g.mean[1] == 0.0 and ex[1] == 0.0
+    assert np.all(np.isfinite(g.mean))
+    assert g.mean[1] == 0.0
+    assert ex[1] == 0.0
     assert np.all(np.abs(g.mean - ex) <= 4 * g.stderr + 1e-15)
 
 
@@ -106,7 +114,8 @@ def test_eta_optimal_diagnostics_and_unbiased_usage():
     d = mg.Bernoulli(np.zeros(50))
     o = mg.Quadratic(0.45)
     g = mg.rebar(o, d, 400, seed=1, eta="optimal")
-    assert "eta_optimal" in g.diagnostics and np.isfinite(g.diagnostics["eta_optimal"])
+    assert "eta_optimal" in g.diagnostics
+    assert np.isfinite(g.diagnostics["eta_optimal"])
     # eta* from a previous batch, then a fresh batch with it: lower variance than eta = 1
     g2 = mg.rebar(o, d, 4000, seed=2, eta=g.diagnostics["eta_optimal"], keep_samples=False)
     g1 = mg.rebar(o, d, 4000, seed=2, eta=1.0, keep_samples=False)
@@ -121,7 +130,8 @@ def test_tune_and_online_tuner_reduce_variance():
     tuned = mg.rebar(o, d, 3000, seed=9, temperature=res.temperature, eta=res.eta, keep_samples=False)
     plain = mg.rebar(o, d, 3000, seed=9, keep_samples=False)
     reinf = mg.reinforce(o, d, 3000, seed=9, keep_samples=False)
-    assert tuned.variance.mean() < plain.variance.mean() and tuned.variance.mean() < reinf.variance.mean() / 50
+    assert tuned.variance.mean() < plain.variance.mean()
+    assert tuned.variance.mean() < reinf.variance.mean() / 50
     tuner = mg.OnlineTuner(temperature=0.5, eta=0.0, learning_rate=0.1)
     first = None
     for step in range(40):
@@ -130,7 +140,8 @@ def test_tune_and_online_tuner_reduce_variance():
             first = g.variance.mean()
     assert tuner.eta > 0.3  # moved from 0 towards eta* (~0.9 here)
     assert g.variance.mean() < first / 5
-    assert len(tuner.history["eta"]) == 40 and "tuner" in g.diagnostics
+    assert len(tuner.history["eta"]) == 40
+    assert "tuner" in g.diagnostics
 
 
 def test_gmm_objective_shapes_and_errors():

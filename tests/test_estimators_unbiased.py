@@ -43,7 +43,7 @@ def _rare_bound(dist, obj, n):
         pm = np.minimum(th, th_c)
         p_rare = np.where(pm * n < 1e-3, pm, 0.0).sum(-1)
     E = dist.event_size
-    pts = np.random.default_rng(0).uniform(size=(256, dist.n_rows, E)).reshape((256,) + dist.shape)
+    pts = np.random.default_rng(0).uniform(size=(256, dist.n_rows, E)).reshape((256, *dist.shape))
     fmax = np.abs(obj.value(pts, dist)).max() + np.abs(obj.value(np.round(pts), dist)).max()
     gmax = np.abs(obj.grad(pts, dist)).max()
     score = 1.0 + np.abs(dist.logits).max()
@@ -81,7 +81,8 @@ def _make(case, seed):
 def _assert_unbiased(est, truth, bound, what):
     err = np.abs(est.mean - truth)
     tol = 4 * est.stderr + bound
-    assert np.all(np.isfinite(est.mean)) and np.all(np.isfinite(est.stderr)), what
+    assert np.all(np.isfinite(est.mean)), what
+    assert np.all(np.isfinite(est.stderr)), what
     bad = err > tol
     assert not bad.any(), f"{what}: err {err[bad]} stderr {est.stderr[bad]} at {np.argwhere(bad)}"
 
@@ -107,8 +108,13 @@ def test_rebar_variants_are_unbiased(case):
     bound = _rare_bound(dist, obj, N)
     n = N // dist.n_rows
     bound = _rare_bound(dist, obj, n)
-    for opts in ({"coupling": "coupled"}, {"eta": "optimal"}, {"baseline": "loo", "eta": 0.7},
-                 {"eta": "optimal", "baseline": "loo", "coupling": "coupled"}, {"eta": -1.3, "temperature": 3.0}):
+    for opts in (
+        {"coupling": "coupled"},
+        {"eta": "optimal"},
+        {"baseline": "loo", "eta": 0.7},
+        {"eta": "optimal", "baseline": "loo", "coupling": "coupled"},
+        {"eta": -1.3, "temperature": 3.0},
+    ):
         lam = opts.pop("temperature", LAM)
         r = mg.rebar(obj, dist, n, seed=3, temperature=lam, keep_samples=False, **opts)
         _assert_unbiased(r, truth, bound * max(1.0, LAM / lam), f"rebar {opts}")
@@ -131,8 +137,10 @@ def test_gmm_bernoulli_probit_unbiased(noise):
     obj = mg.GMMComponentLikelihood(x, means, scales, normalizer=norm)
     ex = mg.exact(obj, dist)
     np.testing.assert_allclose(ex.diagnostics["value"], 1.0, rtol=1e-12)  # E f_i = 1 by construction
-    for est in (mg.rebar(obj, dist, 200000, seed=6, keep_samples=False),
-                mg.reinforce(obj, dist, 200000, seed=7, keep_samples=False)):
+    for est in (
+        mg.rebar(obj, dist, 200000, seed=6, keep_samples=False),
+        mg.reinforce(obj, dist, 200000, seed=7, keep_samples=False),
+    ):
         _assert_unbiased(est, ex.mean, 0.0, est.diagnostics["estimator"])
 
 
@@ -145,8 +153,9 @@ def test_gmm_categorical_unbiased_and_exact_is_analytic():
     logits = rng.normal(size=(B, K))
     dist = mg.Categorical(logits)
     # exact density by hand (independent of the C++ table)
-    dens = np.exp(-0.5 * (((x[:, None, :] - means) / scales) ** 2).sum(-1)
-                  - np.log(scales).sum(-1) - Dx * 0.5 * np.log(2 * np.pi))
+    dens = np.exp(
+        -0.5 * (((x[:, None, :] - means) / scales) ** 2).sum(-1) - np.log(scales).sum(-1) - Dx * 0.5 * np.log(2 * np.pi)
+    )
     theta = dist.probs
     norm = (theta * dens).sum(-1)
     obj = mg.GMMComponentLikelihood(x, means, scales, normalizer=norm)
@@ -154,20 +163,29 @@ def test_gmm_categorical_unbiased_and_exact_is_analytic():
     ex = mg.exact(obj, dist)
     # d/dalpha_k sum_c theta_c p_c / norm = theta_k (p_k / norm - 1): the responsibility minus theta
     np.testing.assert_allclose(ex.mean, theta * dens / norm[:, None] - theta, rtol=1e-10, atol=1e-14)
-    for est in (mg.rebar(obj, dist, 200000, seed=9, keep_samples=False),
-                mg.rebar(obj, dist, 200000, seed=9, eta="optimal", baseline="loo", keep_samples=False),
-                mg.reinforce(obj, dist, 200000, seed=10, keep_samples=False)):
+    for est in (
+        mg.rebar(obj, dist, 200000, seed=9, keep_samples=False),
+        mg.rebar(obj, dist, 200000, seed=9, eta="optimal", baseline="loo", keep_samples=False),
+        mg.reinforce(obj, dist, 200000, seed=10, keep_samples=False),
+    ):
         _assert_unbiased(est, ex.mean, 0.0, est.diagnostics["estimator"])
 
 
-@pytest.mark.parametrize("dist", [mg.Bernoulli(np.array([0.4, -1.0, 1.5])),
-                                  mg.Bernoulli(np.array([0.4, -1.0, 1.5]), noise="gaussian"),
-                                  mg.Categorical(np.array([0.4, -1.0, 1.5]))])
+@pytest.mark.parametrize(
+    "dist",
+    [
+        mg.Bernoulli(np.array([0.4, -1.0, 1.5])),
+        mg.Bernoulli(np.array([0.4, -1.0, 1.5]), noise="gaussian"),
+        mg.Categorical(np.array([0.4, -1.0, 1.5])),
+    ],
+)
 def test_concrete_and_straight_through_are_biased(dist):
     obj = mg.QuadraticForm(np.array([[2.0, -1.0, 0.5], [0.0, 1.0, 3.0], [1.0, 0.0, -2.0]]), np.array([0.3, 0.0, 1.0]))
     truth = mg.exact(obj, dist).mean
-    for est in (mg.concrete(obj, dist, 200000, seed=1, temperature=0.5, keep_samples=False),
-                mg.straight_through(obj, dist, 200000, seed=1, keep_samples=False)):
+    for est in (
+        mg.concrete(obj, dist, 200000, seed=1, temperature=0.5, keep_samples=False),
+        mg.straight_through(obj, dist, 200000, seed=1, keep_samples=False),
+    ):
         z = np.abs(est.mean - truth) / est.stderr
         assert z.max() > 20, (est.diagnostics, z)
 
@@ -178,8 +196,7 @@ def test_callback_matches_builtin_and_is_unbiased():
     c = rng.normal(size=4)
     dist = mg.Bernoulli(rng.normal(size=4))
     builtin = mg.QuadraticForm(A, c)
-    cb = mg.Callback(lambda s: np.einsum("...i,ij,...j->...", s, A, s) + s @ c,
-                     lambda s: s @ (A + A.T) + c)
+    cb = mg.Callback(lambda s: np.einsum("...i,ij,...j->...", s, A, s) + s @ c, lambda s: s @ (A + A.T) + c)
     np.testing.assert_allclose(mg.exact(cb, dist).mean, mg.exact(builtin, dist).mean, rtol=1e-12)
     for name in ("rebar", "reinforce", "concrete", "straight_through"):
         a = getattr(mg, name)(cb, dist, 5000, seed=4)

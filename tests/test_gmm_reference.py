@@ -18,7 +18,9 @@ def _params(parametrization, k=2, d=1, seed=0):
     return MixtureParams(logits, rng.normal(size=(k, d)) * 2, 0.5 + rng.uniform(size=(k, d)), parametrization)
 
 
-@pytest.mark.parametrize("parametrization, k, d", [("probit", 2, 1), ("probit", 2, 3), ("softmax", 2, 1), ("softmax", 4, 2)])
+@pytest.mark.parametrize(
+    ("parametrization", "k", "d"), [("probit", 2, 1), ("probit", 2, 3), ("softmax", 2, 1), ("softmax", 4, 2)]
+)
 def test_exact_gradient_matches_finite_differences(parametrization, k, d):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(50, d)) * 2
@@ -26,11 +28,16 @@ def test_exact_gradient_matches_finite_differences(parametrization, k, d):
     g = exact_gradient(x, p)
     h = 1e-6
 
-    def f(logits=p.logits, means=p.means, log_scales=np.log(p.scales)):
+    log_scales0 = np.log(p.scales)
+
+    def f(logits=p.logits, means=p.means, log_scales=log_scales0):
         return average_log_likelihood(x, MixtureParams(logits, means, np.exp(log_scales), parametrization))
 
-    for name, base, grad in (("logits", p.logits, g.logits), ("means", p.means, g.means),
-                             ("log_scales", np.log(p.scales), g.log_scales)):
+    for name, base, grad in (
+        ("logits", p.logits, g.logits),
+        ("means", p.means, g.means),
+        ("log_scales", np.log(p.scales), g.log_scales),
+    ):
         fd = np.zeros_like(base)
         for idx in np.ndindex(base.shape):
             e = np.zeros_like(base)
@@ -60,8 +67,12 @@ def test_defect3_no_hidden_constant_in_the_update():
     *average* log-likelihood, exactly."""
     init = {"weights": [0.5, 0.5], "means": [[-1.0], [1.0]], "scales": [[1.5], [1.5]]}
     res = gmm.fit(REPORT_X, 2, "exact", n_iter=1, learning_rate=0.1, init=init, seed=0)
-    p0 = MixtureParams(logits_from_weights(np.array([0.5, 0.5]), "probit"), np.array([[-1.0], [1.0]]),
-                       np.array([[1.5], [1.5]]), "probit")
+    p0 = MixtureParams(
+        logits_from_weights(np.array([0.5, 0.5]), "probit"),
+        np.array([[-1.0], [1.0]]),
+        np.array([[1.5], [1.5]]),
+        "probit",
+    )
     g = exact_gradient(REPORT_X[:, None], p0)
     np.testing.assert_allclose(res.logits, p0.logits + 0.1 * g.logits, rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(res.history["means"][1], p0.means + 0.1 * g.means, rtol=1e-14)
@@ -75,15 +86,25 @@ def test_em_agrees_with_scikit_learn():
     x = REPORT_X[:, None]
     init_means = np.array([[-1.0], [1.0]])
     init_var = np.array([[4.0], [4.0]])
-    ours = gmm.fit(x, 2, "em", n_iter=300, init={"weights": [0.5, 0.5], "means": init_means, "scales": np.sqrt(init_var)})
-    sk = mixture.GaussianMixture(2, covariance_type="diag", tol=0, max_iter=300, reg_covar=1e-6,
-                                 weights_init=[0.5, 0.5], means_init=init_means, precisions_init=1 / init_var)
+    ours = gmm.fit(
+        x, 2, "em", n_iter=300, init={"weights": [0.5, 0.5], "means": init_means, "scales": np.sqrt(init_var)}
+    )
+    sk = mixture.GaussianMixture(
+        2,
+        covariance_type="diag",
+        tol=0,
+        max_iter=300,
+        reg_covar=1e-6,
+        weights_init=[0.5, 0.5],
+        means_init=init_means,
+        precisions_init=1 / init_var,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn's ConvergenceWarning at tol=0 is expected
         sk.fit(x)
     np.testing.assert_allclose(ours.weights, sk.weights_, atol=1e-4)
     np.testing.assert_allclose(ours.means, sk.means_, atol=1e-4)
-    np.testing.assert_allclose(ours.scales ** 2, sk.covariances_, atol=1e-4)
+    np.testing.assert_allclose(ours.scales**2, sk.covariances_, atol=1e-4)
 
 
 def test_exact_gradient_ascent_reaches_the_em_fixed_point():
@@ -95,7 +116,8 @@ def test_exact_gradient_ascent_reaches_the_em_fixed_point():
     assert ex.log_likelihood == pytest.approx(em.log_likelihood, abs=1e-10)
     # EM's fixed point is a stationary point of the likelihood.
     g = exact_gradient(REPORT_X[:, None], MixtureParams(em.logits, em.means, em.scales, "probit"))
-    assert np.max(np.abs(g.logits)) < 1e-6 and np.max(np.abs(g.means)) < 1e-6
+    assert np.max(np.abs(g.logits)) < 1e-6
+    assert np.max(np.abs(g.means)) < 1e-6
 
 
 def test_em_increases_the_likelihood_monotonically():
@@ -103,7 +125,8 @@ def test_em_increases_the_likelihood_monotonically():
     res = gmm.fit(x, 3, "em", n_iter=50, seed=0)
     ll = res.history["log_likelihood"]
     assert np.all(np.diff(ll) >= -1e-12)
-    assert res.weights.shape == (3,) and np.isclose(res.weights.sum(), 1.0)
+    assert res.weights.shape == (3,)
+    assert np.isclose(res.weights.sum(), 1.0)
 
 
 def test_history_shapes():
@@ -115,19 +138,25 @@ def test_history_shapes():
 
 
 @pytest.mark.parametrize(
-    "kwargs, exc, match",
+    ("kwargs", "exc", "match"),
     [
-        (dict(n_components=0), ValueError, "n_components"),
-        (dict(n_components=201), ValueError, "n_components"),
-        (dict(n_components=2.0), TypeError, "n_components"),
-        (dict(n_components=2, method="sgd"), ValueError, "method"),
-        (dict(n_components=3, parametrization="probit"), ValueError, "probit"),
-        (dict(n_components=2, learning_rate=-1.0), ValueError, "learning_rate"),
-        (dict(n_components=2, n_samples=0), ValueError, "n_samples"),
-        (dict(n_components=2, init={"weights": [0.5, 0.5], "means": [[0.0], [np.nan]], "scales": [[1.0], [1.0]]}),
-         ValueError, "means"),
-        (dict(n_components=2, init={"weights": [0.5, 0.5], "means": [[0.0], [1.0]], "scales": [[1.0], [-1.0]]}),
-         ValueError, "scales"),
+        ({"n_components": 0}, ValueError, "n_components"),
+        ({"n_components": 201}, ValueError, "n_components"),
+        ({"n_components": 2.0}, TypeError, "n_components"),
+        ({"n_components": 2, "method": "sgd"}, ValueError, "method"),
+        ({"n_components": 3, "parametrization": "probit"}, ValueError, "probit"),
+        ({"n_components": 2, "learning_rate": -1.0}, ValueError, "learning_rate"),
+        ({"n_components": 2, "n_samples": 0}, ValueError, "n_samples"),
+        (
+            {"n_components": 2, "init": {"weights": [0.5, 0.5], "means": [[0.0], [np.nan]], "scales": [[1.0], [1.0]]}},
+            ValueError,
+            "means",
+        ),
+        (
+            {"n_components": 2, "init": {"weights": [0.5, 0.5], "means": [[0.0], [1.0]], "scales": [[1.0], [-1.0]]}},
+            ValueError,
+            "scales",
+        ),
     ],
 )
 def test_bad_input(kwargs, exc, match):

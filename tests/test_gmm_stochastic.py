@@ -7,8 +7,8 @@ import pytest
 import mixgrad
 from mixgrad import estimators, gmm
 from mixgrad.gmm.estimate import estimate_logit_gradient, latent_distribution, point_objective
-from mixgrad.gmm.numpy_reference import rebar_logit_gradient
 from mixgrad.gmm.model import MixtureParams, exact_gradient, log_responsibilities, weights_from_logits
+from mixgrad.gmm.numpy_reference import rebar_logit_gradient
 
 REPORT_X = gmm.report_data(200, seed=0)
 REPORT_INIT = {"weights": [0.5, 0.5], "means": [[-1.0], [1.0]], "scales": [[2.0], [2.0]]}
@@ -26,7 +26,7 @@ def _repeat_estimates(method, x, params, n_samples, repeats, seed, **options):
 
 
 @pytest.mark.parametrize("method", ["rebar", "reinforce"])
-@pytest.mark.parametrize("parametrization, k", [("probit", 2), ("softmax", 3)])
+@pytest.mark.parametrize(("parametrization", "k"), [("probit", 2), ("softmax", 3)])
 def test_defect1_points_and_samples_are_separate_axes(method, parametrization, k):
     """The report multiplied a per-point vector by a per-sample vector (both had length 200).
     With n = 37 points and S = 5 samples the estimate must still be unbiased for the exact
@@ -36,7 +36,7 @@ def test_defect1_points_and_samples_are_separate_axes(method, parametrization, k
     params = _random_params(parametrization, k, 2, seed=5)
     exact = exact_gradient(x, params).logits
     est = _repeat_estimates(method, x, params, n_samples=5, repeats=400, seed=1)
-    assert est.shape == (400,) + params.logits.shape
+    assert est.shape == (400, *params.logits.shape)
     se = est.std(axis=0, ddof=1) / np.sqrt(est.shape[0])
     z = (est.mean(axis=0) - exact) / se
     assert np.all(np.abs(z) < 4), f"exact {exact}, mean {est.mean(axis=0)}, z {z}"
@@ -55,7 +55,7 @@ def test_reported_variance_matches_the_spread_of_estimates():
     assert abs(spread / reported - 1) < 0.3, (spread, reported)
 
 
-@pytest.mark.parametrize("parametrization, k", [("probit", 2), ("softmax", 4)])
+@pytest.mark.parametrize(("parametrization", "k"), [("probit", 2), ("softmax", 4)])
 def test_defect4_reinforce_is_the_score_function_estimator(parametrization, k):
     """The report's "REINFORCE" baseline was not the score-function estimator. Ours is exactly
     f(c) * d log p(c) / d alpha: every per-sample value is one of the K values f_i(c) * score(c),
@@ -111,7 +111,7 @@ def test_report_setup_rebar_reaches_em_weights():
     em = gmm.fit(REPORT_X, 2, "em", n_iter=300, init=REPORT_INIT)
     n_iter = 600
     rebar = gmm.fit(REPORT_X, 2, "rebar", n_iter=n_iter, learning_rate=0.2, n_samples=16, init=REPORT_INIT, seed=7)
-    tail = rebar.history["weights"][-n_iter // 10:].mean(axis=0)
+    tail = rebar.history["weights"][-n_iter // 10 :].mean(axis=0)
     assert rebar.parametrization == "probit"
     assert np.max(np.abs(tail - em.weights)) < 0.03, (tail, em.weights)
     assert abs(rebar.log_likelihood - em.log_likelihood) < 5e-3
@@ -140,8 +140,9 @@ def test_point_objective_is_finite_for_far_points():
     """f_i(k) = p(x_i | k) / p(x_i) is built in log space: for a point 60 scales away (p(x_i)
     underflows to 0) the table is still finite and sum_k w_k f_i(k) = 1 exactly as it must be."""
     x = np.array([[0.3], [-2.0], [60.0], [-75.0]])
-    params = MixtureParams(np.array([0.2, -0.4, 0.1]), np.array([[-1.0], [0.5], [2.0]]),
-                           np.array([[1.0], [0.7], [1.3]]), "softmax")
+    params = MixtureParams(
+        np.array([0.2, -0.4, 0.1]), np.array([[-1.0], [0.5], [2.0]]), np.array([[1.0], [0.7], [1.3]]), "softmax"
+    )
     table = point_objective(x, params).table()
     assert np.all(np.isfinite(table))
     w = weights_from_logits(params.logits, "softmax")

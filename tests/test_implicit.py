@@ -3,7 +3,7 @@
 
 import numpy as np
 import pytest
-from scipy.special import digamma, gammainc, gammaincc, gammaincinv, gammainccinv, ndtr
+from scipy.special import digamma, gammainc, gammaincc, gammainccinv, gammaincinv, ndtr
 from scipy.stats import gamma, norm
 
 import mixgrad

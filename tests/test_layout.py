@@ -32,7 +32,7 @@ def test_subpackages_load_on_attribute_access():
 
 
 @pytest.mark.parametrize(
-    "old, new",
+    ("old", "new"),
     [
         ("toy", "mixgrad.experiments.toy"),
         ("toy_plots", "mixgrad.experiments.toy_plots"),

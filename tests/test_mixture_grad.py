@@ -10,9 +10,9 @@ from mixgrad import DiagGaussianMixture
 
 
 def random_mixture(rng, batch, K, D, dtype=np.float64):
-    logits = rng.normal(size=batch + (K,))
-    means = rng.normal(scale=2.0, size=batch + (K, D))
-    scales = np.exp(rng.uniform(-0.7, 0.7, size=batch + (K, D)))
+    logits = rng.normal(size=(*batch, K))
+    means = rng.normal(scale=2.0, size=(*batch, K, D))
+    scales = np.exp(rng.uniform(-0.7, 0.7, size=(*batch, K, D)))
     return DiagGaussianMixture(logits.astype(dtype), means.astype(dtype), scales.astype(dtype))
 
 
@@ -27,14 +27,14 @@ def fd_gradient(mix, u, gbar):
         m = DiagGaussianMixture(p["logits"], p["means"], p["scales"])
         y = gbar * m.quantile(u)
         # sum over sample dims and D, keep the batch dims
-        return y.sum(axis=tuple(range(y.ndim - 1 - nb)) + (y.ndim - 1,))
+        return y.sum(axis=(*tuple(range(y.ndim - 1 - nb)), y.ndim - 1))
 
     out = {}
     for name, val in params.items():
         local_shape = val.shape[nb:]
         g = np.zeros_like(val)
         for idx in np.ndindex(*local_shape):
-            sl = (Ellipsis,) + idx
+            sl = (Ellipsis, *idx)
             base = val[sl]
             if name == "logits":
                 h = 1e-4 * np.ones_like(base)
@@ -61,7 +61,7 @@ CASES = [
 ] + [(3, 2, (40,)), (4, 3, (2, 2)), (16, 7, (2,))]
 
 
-@pytest.mark.parametrize("K,D,batch", CASES)
+@pytest.mark.parametrize(("K", "D", "batch"), CASES)
 def test_vjp_matches_finite_differences_of_quantile(K, D, batch):
     rng = np.random.default_rng(1000 * K + 10 * D + len(batch))
     mix = random_mixture(rng, batch, K, D)
@@ -93,7 +93,7 @@ def test_logit_gradients_sum_to_zero():
     np.testing.assert_allclose(g.logits.sum(axis=-1), 0.0, atol=1e-13 * scale)
 
 
-@pytest.mark.parametrize("batch,n", [((), 1000), ((50,), 3), ((3,), 1)])
+@pytest.mark.parametrize(("batch", "n"), [((), 1000), ((50,), 3), ((3,), 1)])
 def test_single_component_is_reparameterization_trick(batch, n):
     rng = np.random.default_rng(7)
     mix = random_mixture(rng, batch, 1, 4)
@@ -112,7 +112,7 @@ def test_single_component_is_reparameterization_trick(batch, n):
     np.testing.assert_allclose(jac.scales[..., 0, :], z[:5][..., :, None] * eye, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("batch,n", [((), 7), ((2,), 3), ((33,), 2), ((4,), 1)])
+@pytest.mark.parametrize(("batch", "n"), [((), 7), ((2,), 3), ((33,), 2), ((4,), 1)])
 def test_jvp_and_jacobian_agree_with_vjp(batch, n):
     rng = np.random.default_rng(11)
     mix = random_mixture(rng, batch, 4, 3)
@@ -138,7 +138,7 @@ def test_jvp_and_jacobian_agree_with_vjp(batch, n):
     jm = np.einsum("...d,...dke->...ke", gbar, J.means).sum(axis=0)
     np.testing.assert_allclose(ja, v.logits, rtol=1e-10, atol=1e-12 * np.abs(v.logits).max())
     np.testing.assert_allclose(jm, v.means, rtol=1e-10, atol=1e-12 * np.abs(v.means).max())
-    assert J.scales.shape == x.shape + (4, 3)
+    assert J.scales.shape == (*x.shape, 4, 3)
     assert nb == len(mix.batch_shape)
 
 
@@ -159,7 +159,9 @@ def test_vjp_is_unbiased_for_quadratic_objective(batch):
     rng = np.random.default_rng(21)
     K, D = 3, 2
     mix = DiagGaussianMixture(
-        rng.normal(size=batch + (K,)), rng.normal(scale=1.5, size=batch + (K, D)), np.exp(rng.uniform(-0.5, 0.5, size=batch + (K, D)))
+        rng.normal(size=(*batch, K)),
+        rng.normal(scale=1.5, size=(*batch, K, D)),
+        np.exp(rng.uniform(-0.5, 0.5, size=(*batch, K, D))),
     )
     c = rng.normal(size=D)
     e = rng.normal(size=D)
@@ -211,7 +213,9 @@ def test_sample_and_vjp_matches_separate_calls():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("batch,K,D,n", [((), 3, 5, 1000), ((2, 3), 4, 3, 7), ((40,), 5, 2, None), ((), 1, 65, 9)])
+@pytest.mark.parametrize(
+    ("batch", "K", "D", "n"), [((), 3, 5, 1000), ((2, 3), 4, 3, 7), ((40,), 5, 2, None), ((), 1, 65, 9)]
+)
 def test_fused_sample_and_vjp_matches_separate_calls(batch, K, D, n, dtype):
     # An array grad runs the fused C++ pass; it must give the same numbers as the two calls,
     # for both parameter layouts (one mixture shared by the lanes, one mixture per lane).
@@ -221,7 +225,8 @@ def test_fused_sample_and_vjp_matches_separate_calls(batch, K, D, n, dtype):
     gbar = rng.normal(size=shape).astype(dtype)
     for nt in (1, 2):
         x, g = mix.sample_and_vjp(n, gbar, seed=5, nthreads=nt)
-        assert x.shape == shape and x.dtype == dtype
+        assert x.shape == shape
+        assert x.dtype == dtype
         np.testing.assert_array_equal(x, mix.sample(n, seed=5, nthreads=nt))
         for a, b in zip(g, mix.vjp(x, gbar, nthreads=nt)):
             np.testing.assert_array_equal(a, b)

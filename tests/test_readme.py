@@ -4,7 +4,6 @@ import importlib.util
 import os
 import re
 
-
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 
 

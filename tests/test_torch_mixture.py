@@ -23,7 +23,7 @@ def _np(*ts):
     return [t.detach().numpy() for t in ts]
 
 
-@pytest.mark.parametrize("batch,K,D", [((), 3, 2), ((2,), 4, 3), ((), 1, 1), ((2, 1), 2, 1)])
+@pytest.mark.parametrize(("batch", "K", "D"), [((), 3, 2), ((2,), 4, 3), ((), 1, 1), ((2, 1), 2, 1)])
 def test_gradcheck_quantile_path(batch, K, D):
     a, m, s = _params(batch, K, D)
 
@@ -57,7 +57,8 @@ def test_matches_numpy_api_bit_for_bit(dtype, method):
         if dtype == torch.float32:
             u = u.astype(np.float32)
         xr = ref.quantile(u)
-    assert x.dtype == dtype and x.shape == (5, 2, 3, 3)
+    assert x.dtype == dtype
+    assert x.shape == (5, 2, 3, 3)
     np.testing.assert_array_equal(x.detach().numpy(), xr)
     g = torch.linspace(-1, 1, x.numel(), dtype=dtype).reshape(x.shape)
     ga, gm, gs = torch.autograd.grad(x, (a, m, s), g)
@@ -81,7 +82,8 @@ def test_seed_from_torch_generator():
     assert not torch.equal(x1, x2)
     g = torch.Generator().manual_seed(8)
     y = q.sample((2, 3), generator=g)
-    assert y.shape == (2, 3, 2) and not y.requires_grad
+    assert y.shape == (2, 3, 2)
+    assert not y.requires_grad
     assert torch.equal(q.sample((2, 3), generator=torch.Generator().manual_seed(8)), y)
 
 
@@ -121,13 +123,16 @@ def test_zero_weight_component_gives_finite_gradients():
     a = torch.tensor([0.0, -float("inf"), 0.5], dtype=F64, requires_grad=True)
     x = mt.DiagGaussianMixture(a, m, s).rsample((50,), seed=0)
     ga, gm, gs = torch.autograd.grad(x.sum(), (a, m, s))
-    assert torch.isfinite(ga).all() and torch.isfinite(gm).all() and torch.isfinite(gs).all()
+    assert torch.isfinite(ga).all()
+    assert torch.isfinite(gm).all()
+    assert torch.isfinite(gs).all()
 
 
 def test_broadcast_batch_and_expand():
     a, m, s = _params((), 2, 3)
     q = mt.DiagGaussianMixture(a, m.expand(4, 2, 3), s)
-    assert q.batch_shape == (4,) and q.event_shape == (3,)
+    assert q.batch_shape == (4,)
+    assert q.event_shape == (3,)
     assert q.rsample((2,), seed=0).shape == (2, 4, 3)
     assert q.expand((5, 4)).batch_shape == (5, 4)
 

@@ -117,13 +117,16 @@ def test_conditional_noise_reproduces_b(dtype, coupled):
     gen = torch.Generator().manual_seed(2)
     a = torch.tensor([-30.0, -8.0, -1.0, 0.0, 0.5, 3.0, 30.0], dtype=dtype).repeat(50000, 1)
     u = noise.uniform(a.shape, dtype=dtype, device="cpu", generator=gen)
-    z, b = noise.bernoulli_noise(a, u)
-    v = noise.bernoulli_coupled_uniform(a, u, b) if coupled else noise.uniform(
-        a.shape, dtype=dtype, device="cpu", generator=gen)
+    _z, b = noise.bernoulli_noise(a, u)
+    v = (
+        noise.bernoulli_coupled_uniform(a, u, b)
+        if coupled
+        else noise.uniform(a.shape, dtype=dtype, device="cpu", generator=gen)
+    )
     zt = noise.bernoulli_conditional_noise(a, b, v)
     assert torch.equal((zt > 0).to(dtype), b)
     ac = a
-    zc, bc = noise.categorical_noise(ac, u)
+    _zc, bc = noise.categorical_noise(ac, u)
     vc = noise.categorical_coupled_uniform(ac, u, bc) if coupled else v
     ztc = noise.categorical_conditional_noise(ac, bc, vc)
     assert torch.equal(ztc.argmax(-1), bc.argmax(-1))
@@ -159,7 +162,8 @@ def test_no_leakage_into_model_parameters():
         est = mt.Rebar("bernoulli", eta=eta, temperature=0.3)
         out = est(x @ W, f, generator=torch.Generator().manual_seed(9))
         out.surrogate.sum().backward()
-        assert est.eta.grad is None and est.log_temperature.grad is None
+        assert est.eta.grad is None
+        assert est.log_temperature.grad is None
         gW, gc = W.grad.clone(), c.grad.clone()
         W.grad = None
         c.grad = None
@@ -170,8 +174,10 @@ def test_no_leakage_into_model_parameters():
         torch.testing.assert_close(gW, x.T @ out.grad_logits, rtol=1e-13, atol=1e-13)
         # the variance backward touches only eta and log lambda
         est.variance_backward(out)
-        assert W.grad is None and c.grad is None
-        assert est.eta.grad is not None and est.log_temperature.grad is not None
+        assert W.grad is None
+        assert c.grad is None
+        assert est.eta.grad is not None
+        assert est.log_temperature.grad is not None
         grads.append(gc)
     torch.testing.assert_close(grads[0], grads[1])  # same noise, eta changes nothing for c
 
@@ -189,7 +195,8 @@ def test_variance_gradient_reaches_eta_and_matches_finite_differences():
     est, out = var_at(0.8, -0.7)
     est.variance_backward(out)
     g_eta, g_lt = est.eta.grad.item(), est.log_temperature.grad.item()
-    assert g_eta != 0.0 and g_lt != 0.0
+    assert g_eta != 0.0
+    assert g_lt != 0.0
     h = 1e-5
     fd_eta = (var_at(0.8 + h, -0.7)[1].variance_loss - var_at(0.8 - h, -0.7)[1].variance_loss) / (2 * h)
     fd_lt = (var_at(0.8, -0.7 + h)[1].variance_loss - var_at(0.8, -0.7 - h)[1].variance_loss) / (2 * h)
@@ -235,9 +242,10 @@ def test_argument_errors():
         mt.Rebar()([0.1, 0.2], f)
     with pytest.raises(ValueError, match="one value per sample"):
         mt.Rebar()(logits, lambda s: s)
+    est = mt.Rebar(tune=False)
+    out = est(logits, f)
     with pytest.raises(ValueError, match="variance_loss"):
-        est = mt.Rebar(tune=False)
-        est.variance_backward(est(logits, f))
+        est.variance_backward(out)
 
 
 def test_global_generator_reproducible():

@@ -13,7 +13,8 @@ def test_quick_run_shapes_and_histories():
         assert set(res.theta[t]) == set(toy.ESTIMATOR_SETTINGS)
         for label, th in res.theta[t].items():
             assert th.shape == (res.iterations + 1,)
-            assert th[0] == 0.5 and np.all((th >= 0) & (th <= 1))
+            assert th[0] == 0.5
+            assert np.all((th >= 0) & (th <= 1))
             assert res.log_variance[t][label].shape == res.variance_iterations.shape
     # the unbiased estimators drive theta down for t = 0.45 (the gradient is 0.1 theta(1-theta))
     for label in ("REINFORCE", "REINFORCE + LOO", "REBAR eta=1", "REBAR + LOO"):
@@ -40,10 +41,12 @@ def test_variance_table_orderings():
             assert r["bias_z"] < 5, key
     assert v[(1, "Concrete")]["bias_z"] > 5
     text = toy.format_table(rows)
-    assert "REBAR eta*" in text and text.count("\n") == len(rows) + 1
+    assert "REBAR eta*" in text
+    assert text.count("\n") == len(rows) + 1
 
 
 def test_exact_toy_gradient_matches_enumeration():
     a = np.array([0.3, -1.0, 2.0])
-    np.testing.assert_allclose(toy.exact_toy_gradient(a, 0.45),
-                               mg.exact(mg.Quadratic(0.45), mg.Bernoulli(a)).mean, rtol=1e-12)
+    np.testing.assert_allclose(
+        toy.exact_toy_gradient(a, 0.45), mg.exact(mg.Quadratic(0.45), mg.Bernoulli(a)).mean, rtol=1e-12
+    )

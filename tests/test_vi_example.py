@@ -15,8 +15,7 @@ MIN_WEIGHT = 0.3 / N_MODES  # ... carrying at least 30% of the target's per-mode
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_all_modes_recovered(seed):
     log_p, centers = vi.ring_target(N_MODES, radius=2.0, scale=0.5)
-    res = vi.fit_mixture_vi(log_p, n_components=12, steps=400, n_samples=64, lr=0.05,
-                            init_radius=3.0, seed=seed)
+    res = vi.fit_mixture_vi(log_p, n_components=12, steps=400, n_samples=64, lr=0.05, init_radius=3.0, seed=seed)
     found = vi.recovered_modes(res, centers, max_distance=MAX_DISTANCE, min_weight=MIN_WEIGHT)
     assert found.all(), (found, res.means, res.weights)
     # the ELBO is a lower bound on log Z = 0 (normalized target) and ends close to it
@@ -36,8 +35,7 @@ def test_gradient_variance_comparison_runs():
     log_p, _ = vi.ring_target(4, radius=2.0, scale=0.5)
     K = 5
     rng = np.random.default_rng(0)
-    out = vi.elbo_gradient_variance(log_p, np.zeros(K), rng.normal(size=(K, 2)), np.ones((K, 2)),
-                                    n_samples=32, reps=20)
+    out = vi.elbo_gradient_variance(log_p, np.zeros(K), rng.normal(size=(K, 2)), np.ones((K, 2)), n_samples=32, reps=20)
     assert set(out) == {"reparam", "reparam_stl", "score"}
     for est in out.values():
         assert set(est) == {"logits", "means", "log_scales", "all"}

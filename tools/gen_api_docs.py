@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
-from typing import List
 
 MODULES = [
     "mixgrad",
@@ -47,17 +46,26 @@ def _doc(obj) -> str:
     return inspect.cleandoc(obj.__doc__) if obj.__doc__ else "*(no docstring)*"
 
 
-def _public_names(mod) -> List[str]:
+def _public_names(mod) -> list[str]:
     names = getattr(mod, "__all__", None)
     if names is None:
-        names = [n for n, v in vars(mod).items() if not n.startswith("_") and getattr(v, "__module__", None) == mod.__name__
-                 and (inspect.isfunction(v) or inspect.isclass(v))]
+        names = [
+            n
+            for n, v in vars(mod).items()
+            if not n.startswith("_")
+            and getattr(v, "__module__", None) == mod.__name__
+            and (inspect.isfunction(v) or inspect.isclass(v))
+        ]
     return list(names)
 
 
 def render() -> str:
-    out = ["# mixgrad API reference", "",
-           "Generated from the docstrings by `python tools/gen_api_docs.py`; do not edit by hand.", ""]
+    out = [
+        "# mixgrad API reference",
+        "",
+        "Generated from the docstrings by `python tools/gen_api_docs.py`; do not edit by hand.",
+        "",
+    ]
     for name in MODULES:
         try:
             mod = importlib.import_module(name)
@@ -69,7 +77,11 @@ def render() -> str:
             obj = getattr(mod, attr, None)
             if obj is None or inspect.ismodule(obj):
                 continue
-            if name == "mixgrad" and getattr(obj, "__module__", "mixgrad") != "mixgrad" and attr not in ("threads", "get_num_threads", "set_num_threads"):
+            if (
+                name == "mixgrad"
+                and getattr(obj, "__module__", "mixgrad") != "mixgrad"
+                and attr not in ("threads", "get_num_threads", "set_num_threads")
+            ):
                 continue  # documented under its own module
             if inspect.isclass(obj):
                 out += [f"### class `{name}.{attr}{_signature(obj)}`", "", _doc(obj), ""]

@@ -4,10 +4,10 @@ against a vectorized numpy version of the same step, and one EM step for scale."
 import numpy as np
 
 import mixgrad
-from mixgrad.gmm.estimate import estimate_logit_gradient
-from mixgrad.gmm.numpy_reference import rebar_logit_gradient
 from mixgrad.gmm.em import em_step
+from mixgrad.gmm.estimate import estimate_logit_gradient
 from mixgrad.gmm.model import MixtureParams
+from mixgrad.gmm.numpy_reference import rebar_logit_gradient
 
 
 def _problem(n, k, d=2, seed=0):

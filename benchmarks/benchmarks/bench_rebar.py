@@ -9,8 +9,11 @@ _DIMS = {"1e6x1": (10**6, 1), "1e4x200": (10**4, 200)}
 
 
 class Estimators:
-    params = (["rebar", "rebar_optimal_loo", "reinforce", "reinforce_loo", "concrete", "straight_through"],
-              SHAPES, [1, 2])
+    params = (
+        ["rebar", "rebar_optimal_loo", "reinforce", "reinforce_loo", "concrete", "straight_through"],
+        SHAPES,
+        [1, 2],
+    )
     param_names = ["estimator", "BxD", "threads"]
 
     def setup(self, estimator, shape, threads):

@@ -16,48 +16,48 @@ from __future__ import annotations
 import importlib as _importlib
 from types import ModuleType as _ModuleType
 
+from . import estimators, implicit, objectives, random, special
 from ._loader import _core
 from ._threads import get_num_threads, set_num_threads, threads
-from . import estimators, implicit, objectives, random, special
-from .mixture import DiagGaussianMixture, MixtureGradient
 from .discrete import Bernoulli, Categorical
-from .objectives import Callback, GMMComponentLikelihood, Quadratic, QuadraticForm
 from .estimators import GradientEstimate, concrete, exact, rebar, reinforce, straight_through
+from .mixture import DiagGaussianMixture, MixtureGradient
+from .objectives import Callback, GMMComponentLikelihood, Quadratic, QuadraticForm
 from .tuning import OnlineTuner, TuneResult, tune
 
 __version__: str = _core.__version__
 has_openmp: bool = bool(_core.has_openmp)
 
 __all__ = [
-    "__version__",
-    "has_openmp",
-    "get_num_threads",
-    "set_num_threads",
-    "threads",
-    "random",
-    "implicit",
-    "DiagGaussianMixture",
-    "MixtureGradient",
-    "special",
-    "estimators",
-    "objectives",
     "Bernoulli",
-    "Categorical",
-    "Quadratic",
-    "QuadraticForm",
     "Callback",
+    "Categorical",
+    "DiagGaussianMixture",
     "GMMComponentLikelihood",
     "GradientEstimate",
+    "MixtureGradient",
+    "OnlineTuner",
+    "Quadratic",
+    "QuadraticForm",
+    "TuneResult",
+    "__version__",
+    "concrete",
+    "estimators",
+    "exact",
+    "experiments",
+    "get_num_threads",
+    "gmm",
+    "has_openmp",
+    "implicit",
+    "objectives",
+    "random",
     "rebar",
     "reinforce",
-    "concrete",
+    "set_num_threads",
+    "special",
     "straight_through",
-    "exact",
-    "OnlineTuner",
-    "TuneResult",
+    "threads",
     "tune",
-    "gmm",
-    "experiments",
 ]
 
 # Subpackages load on first attribute access (PEP 562), so `import mixgrad` stays light: it

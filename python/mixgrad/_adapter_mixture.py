@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import numpy as np
 
+from . import random as _random
 from ._seeding import SeedLike
 from .mixture import DiagGaussianMixture, MixtureGradient
-from . import random as _random
 
 __all__ = ["METHODS", "check_method", "draw", "vjp"]
 
@@ -26,7 +24,7 @@ def draw(
     logits: np.ndarray,
     means: np.ndarray,
     scales: np.ndarray,
-    n: Optional[int],
+    n: int | None,
     seed: SeedLike,
     method: str,
 ) -> np.ndarray:
@@ -63,7 +61,7 @@ def words_to_seed(words: np.ndarray) -> int:
     return int(w[0]) | (int(w[1]) << 32)
 
 
-def seed_to_words(seed: int) -> Tuple[int, int]:
+def seed_to_words(seed: int) -> tuple[int, int]:
     """A non-negative int below 2**64 -> its (low, high) uint32 words."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**64):
         raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")

@@ -1,6 +1,7 @@
 # Type stubs for the compiled core, mixgrad._core. The public API is in the mixgrad package;
 # these functions take C-contiguous float32/float64 arrays exactly (no conversion).
-from typing import List, Optional, Sequence, Tuple, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -17,19 +18,19 @@ def _explicit_num_threads() -> int: ...
 def openmp_default_threads() -> int: ...
 
 # special functions: out (if given) must have x's size and dtype; nthreads <= 0 means default
-def ndtr(x: npt.NDArray[_F], out: Optional[npt.NDArray[_F]] = None, nthreads: int = 0) -> npt.NDArray[_F]: ...
-def log_ndtr(x: npt.NDArray[_F], out: Optional[npt.NDArray[_F]] = None, nthreads: int = 0) -> npt.NDArray[_F]: ...
-def ndtri(x: npt.NDArray[_F], out: Optional[npt.NDArray[_F]] = None, nthreads: int = 0) -> npt.NDArray[_F]: ...
-def ndtri_exp(x: npt.NDArray[_F], out: Optional[npt.NDArray[_F]] = None, nthreads: int = 0) -> npt.NDArray[_F]: ...
-def erfcx(x: npt.NDArray[_F], out: Optional[npt.NDArray[_F]] = None, nthreads: int = 0) -> npt.NDArray[_F]: ...
+def ndtr(x: npt.NDArray[_F], out: npt.NDArray[_F] | None = None, nthreads: int = 0) -> npt.NDArray[_F]: ...
+def log_ndtr(x: npt.NDArray[_F], out: npt.NDArray[_F] | None = None, nthreads: int = 0) -> npt.NDArray[_F]: ...
+def ndtri(x: npt.NDArray[_F], out: npt.NDArray[_F] | None = None, nthreads: int = 0) -> npt.NDArray[_F]: ...
+def ndtri_exp(x: npt.NDArray[_F], out: npt.NDArray[_F] | None = None, nthreads: int = 0) -> npt.NDArray[_F]: ...
+def erfcx(x: npt.NDArray[_F], out: npt.NDArray[_F] | None = None, nthreads: int = 0) -> npt.NDArray[_F]: ...
 def log_ndtr_diff(
-    a: npt.NDArray[_F], b: npt.NDArray[_F], out: Optional[npt.NDArray[_F]] = None, nthreads: int = 0
+    a: npt.NDArray[_F], b: npt.NDArray[_F], out: npt.NDArray[_F] | None = None, nthreads: int = 0
 ) -> npt.NDArray[_F]: ...
 
 # random numbers: element i of out gets draw (key, stream, i)
 def fill_uniform(out: npt.NDArray[np.float64], k0: int, k1: int, stream: int = 0, nthreads: int = 0) -> None: ...
 def fill_normal(out: npt.NDArray[np.float64], k0: int, k1: int, stream: int = 0, nthreads: int = 0) -> None: ...
-def philox4x32_10(counter: Sequence[int], key: Sequence[int]) -> List[int]: ...
+def philox4x32_10(counter: Sequence[int], key: Sequence[int]) -> list[int]: ...
 
 # diagonal Gaussian mixtures: logits (B, K), means/scales (B, K, D); rows (S*B, D), row i of mixture i % B
 def mixture_log_prob(
@@ -57,7 +58,7 @@ def mixture_vjp(
     x: npt.NDArray[_F],
     grad_x: npt.NDArray[_F],
     nthreads: int = 0,
-) -> Tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]: ...
+) -> tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]: ...
 def mixture_sample_vjp(
     logits: npt.NDArray[_F],
     means: npt.NDArray[_F],
@@ -67,7 +68,7 @@ def mixture_sample_vjp(
     k1: int,
     grad_x: npt.NDArray[_F],
     nthreads: int = 0,
-) -> Tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]: ...
+) -> tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]: ...
 def mixture_jvp(
     logits: npt.NDArray[_F],
     means: npt.NDArray[_F],
@@ -78,28 +79,61 @@ def mixture_jvp(
     t_scales: npt.NDArray[_F],
     nthreads: int = 0,
 ) -> npt.NDArray[_F]: ...
+
 # discrete-gradient estimators (REBAR and peers): alpha is (R, E) float64; kind 0 logistic,
 # 1 probit, 2 categorical; mode 0 rebar, 1 reinforce, 2 concrete, 3 straight-through.
 def rebar_estimate(
-    kind: int, alpha: npt.NDArray[np.float64], n_samples: int, lam: float, coupled: bool, k0: int, k1: int,
-    stream: int, mode: int, eta: Optional[npt.NDArray[np.float64]], eta_scalar: float,
-    baseline: Optional[npt.NDArray[np.float64]], keep_samples: bool, want_mean: bool, want_stats: bool,
-    obj_kind: str, obj_arrays: Sequence[Optional[npt.NDArray[np.float64]]], nthreads: int = 0,
+    kind: int,
+    alpha: npt.NDArray[np.float64],
+    n_samples: int,
+    lam: float,
+    coupled: bool,
+    k0: int,
+    k1: int,
+    stream: int,
+    mode: int,
+    eta: npt.NDArray[np.float64] | None,
+    eta_scalar: float,
+    baseline: npt.NDArray[np.float64] | None,
+    keep_samples: bool,
+    want_mean: bool,
+    want_stats: bool,
+    obj_kind: str,
+    obj_arrays: Sequence[npt.NDArray[np.float64] | None],
+    nthreads: int = 0,
 ) -> tuple: ...
 def rebar_noise(
-    kind: int, alpha: npt.NDArray[np.float64], n_samples: int, lam: float, coupled: bool, k0: int, k1: int,
-    stream: int, nthreads: int = 0,
+    kind: int,
+    alpha: npt.NDArray[np.float64],
+    n_samples: int,
+    lam: float,
+    coupled: bool,
+    k0: int,
+    k1: int,
+    stream: int,
+    nthreads: int = 0,
 ) -> tuple: ...
 def rebar_exact(
-    kind: int, alpha: npt.NDArray[np.float64], obj_kind: str,
-    obj_arrays: Sequence[Optional[npt.NDArray[np.float64]]], nthreads: int = 0,
+    kind: int,
+    alpha: npt.NDArray[np.float64],
+    obj_kind: str,
+    obj_arrays: Sequence[npt.NDArray[np.float64] | None],
+    nthreads: int = 0,
 ) -> tuple: ...
 def objective_evaluate(
-    obj_kind: str, obj_arrays: Sequence[Optional[npt.NDArray[np.float64]]], x: npt.NDArray[np.float64], R: int,
+    obj_kind: str,
+    obj_arrays: Sequence[npt.NDArray[np.float64] | None],
+    x: npt.NDArray[np.float64],
+    R: int,
     gradient: bool,
 ) -> npt.NDArray[np.float64]: ...
-def ema_baseline(fb: npt.NDArray[np.float64], decay: float, init: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+def ema_baseline(
+    fb: npt.NDArray[np.float64], decay: float, init: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]: ...
 def gmm_component_table(
-    x: npt.NDArray[np.float64], means: npt.NDArray[np.float64], scales: npt.NDArray[np.float64],
-    log_normalizer: Optional[npt.NDArray[np.float64]], nthreads: int = 0,
+    x: npt.NDArray[np.float64],
+    means: npt.NDArray[np.float64],
+    scales: npt.NDArray[np.float64],
+    log_normalizer: npt.NDArray[np.float64] | None,
+    nthreads: int = 0,
 ) -> npt.NDArray[np.float64]: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Tuple, Union
+from typing import Union
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
     )
 
 
-def philox_key(seed: SeedLike) -> Tuple[int, int]:
+def philox_key(seed: SeedLike) -> tuple[int, int]:
     """Return the two 32-bit words of a Philox4x32 key for ``seed``.
 
     Parameters

@@ -13,7 +13,7 @@ counter (sample index, coordinate): the same seed gives the same ``b`` in :meth:
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 
@@ -122,18 +122,31 @@ class _Discrete:
         """d log p(b) / d logits (defined by each family)."""
         raise NotImplementedError
 
-    def _draw(self, n: int, seed: SeedLike, temperature: float = 1.0, coupling: str = "independent",
-              nthreads: Optional[int] = None):
+    def _draw(
+        self,
+        n: int,
+        seed: SeedLike,
+        temperature: float = 1.0,
+        coupling: str = "independent",
+        nthreads: int | None = None,
+    ):
         n = _check_n(n)
         lam = check_temperature(temperature)
         coupled = check_coupling(coupling)
         k0, k1 = philox_key(seed)
         out = _core.rebar_noise(self.kind, self._alpha2d, n, lam, coupled, k0, k1, 0, resolve_nthreads(nthreads))
-        shape = (n,) + self.shape
+        shape = (n, *self.shape)
         return [o.reshape(shape) for o in out]
 
-    def noise(self, n: int, seed: SeedLike = None, *, temperature: float = 1.0,
-              coupling: str = "independent", nthreads: Optional[int] = None) -> NoiseDraw:
+    def noise(
+        self,
+        n: int,
+        seed: SeedLike = None,
+        *,
+        temperature: float = 1.0,
+        coupling: str = "independent",
+        nthreads: int | None = None,
+    ) -> NoiseDraw:
         """Draw ``n`` noise samples and their transforms.
 
         Parameters
@@ -205,13 +218,13 @@ class Bernoulli(_Discrete):
             return -np.logaddexp(0.0, -a), -np.logaddexp(0.0, a)
         return special.log_ndtr(a), special.log_ndtr(-a)
 
-    def sample(self, n: int, seed: SeedLike = None, *, nthreads: Optional[int] = None) -> np.ndarray:
+    def sample(self, n: int, seed: SeedLike = None, *, nthreads: int | None = None) -> np.ndarray:
         """``n`` samples of shape ``(n, *logits.shape)``, 0.0 or 1.0."""
         return self._draw(n, seed, nthreads=nthreads)[1]
 
     def _check_b(self, b) -> np.ndarray:
         b = np.asarray(b, dtype=np.float64)
-        if b.shape[-len(self.shape):] != self.shape:
+        if b.shape[-len(self.shape) :] != self.shape:
             raise ValueError(f"b must have shape (..., {', '.join(map(str, self.shape))}), got {b.shape}")
         if not np.all((b == 0) | (b == 1)):
             raise ValueError("b must contain only 0 and 1")
@@ -272,8 +285,9 @@ class Categorical(_Discrete):
         m = a.max(axis=-1, keepdims=True)
         return a - (m + np.log(np.exp(a - m).sum(axis=-1, keepdims=True)))
 
-    def sample(self, n: int, seed: SeedLike = None, *, one_hot: bool = False,
-               nthreads: Optional[int] = None) -> np.ndarray:
+    def sample(
+        self, n: int, seed: SeedLike = None, *, one_hot: bool = False, nthreads: int | None = None
+    ) -> np.ndarray:
         """``n`` samples: class indices of shape ``(n, *batch)``, or one-hot ``(n, *logits.shape)``."""
         hard = self._draw(n, seed, nthreads=nthreads)[1]
         return hard if one_hot else hard.argmax(axis=-1)
@@ -283,7 +297,7 @@ class Categorical(_Discrete):
         if b.dtype.kind not in "iu":
             raise TypeError(f"b must be integer class indices, got dtype {b.dtype}")
         batch = self.shape[:-1]
-        if batch and b.shape[-len(batch):] != batch:
+        if batch and b.shape[-len(batch) :] != batch:
             raise ValueError(f"b must have shape (..., {', '.join(map(str, batch))}), got {b.shape}")
         K = self.shape[-1]
         if np.any((b < 0) | (b >= K)):
@@ -293,7 +307,7 @@ class Categorical(_Discrete):
     def log_prob(self, b) -> np.ndarray:
         """log p(b) for class indices ``b`` of shape ``(..., *batch)``."""
         b = self._check_index(b)
-        lp = np.broadcast_to(self._log_probs(), b.shape + (self.shape[-1],))
+        lp = np.broadcast_to(self._log_probs(), (*b.shape, self.shape[-1]))
         return np.take_along_axis(lp, b[..., None], axis=-1)[..., 0]
 
     def score(self, b) -> np.ndarray:
@@ -306,6 +320,6 @@ class Categorical(_Discrete):
         theta = self.probs
         K = self.shape[-1]
         eye = np.eye(K)
-        dz = np.broadcast_to(eye - theta[..., None, :], z.shape + (K,))
+        dz = np.broadcast_to(eye - theta[..., None, :], (*z.shape, K))
         dzt = w[..., :, None] * (eye - theta[..., None, :])
         return NoiseDraw(z, b, zt, dz, dzt, sz, szt)

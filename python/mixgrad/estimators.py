@@ -19,7 +19,7 @@ Philox counter (s, i * E + e), so results are bit-identical for any thread count
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Union
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from ._threads import resolve_nthreads
 from .discrete import Bernoulli, Categorical, _Discrete, check_coupling, check_temperature
 from .objectives import Callback, Objective
 
-__all__ = ["GradientEstimate", "rebar", "reinforce", "concrete", "straight_through", "exact", "ESTIMATORS"]
+__all__ = ["ESTIMATORS", "GradientEstimate", "concrete", "exact", "rebar", "reinforce", "straight_through"]
 
 _MODES = {"rebar": 0, "reinforce": 1, "concrete": 2, "straight_through": 3}
 
@@ -58,18 +58,20 @@ class GradientEstimate:
     """
 
     mean: np.ndarray
-    samples: Optional[np.ndarray]
+    samples: np.ndarray | None
     variance: np.ndarray
     stderr: np.ndarray
     n_samples: int
-    diagnostics: Dict[str, Any] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_args(objective, distribution, n_samples, minimum=1, why=""):
     if not isinstance(objective, Objective):
         raise TypeError(f"objective must be a mixgrad objective, got {type(objective).__name__}")
     if not isinstance(distribution, _Discrete):
-        raise TypeError(f"distribution must be mixgrad.Bernoulli or mixgrad.Categorical, got {type(distribution).__name__}")
+        raise TypeError(
+            f"distribution must be mixgrad.Bernoulli or mixgrad.Categorical, got {type(distribution).__name__}"
+        )
     if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool):
         raise TypeError(f"n_samples must be an integer, got {type(n_samples).__name__}")
     if n_samples < minimum:
@@ -81,8 +83,10 @@ def _check_args(objective, distribution, n_samples, minimum=1, why=""):
 
 def _precomputed(objective: Callback, dist: _Discrete, mode: int, S: int, lam: float, coupled: bool, key, nthreads):
     """Evaluate a callback at the points the C++ noise kernel draws; arrays for the 'precomputed' kind."""
-    z, b, zt, dzt, sz, szt = _core.rebar_noise(dist.kind, dist._alpha2d, S, lam, coupled, key[0], key[1], 0, nthreads)
-    shape = (S,) + dist.shape
+    _z, b, _zt, _dzt, sz, szt = _core.rebar_noise(
+        dist.kind, dist._alpha2d, S, lam, coupled, key[0], key[1], 0, nthreads
+    )
+    shape = (S, *dist.shape)
     R, E = dist.n_rows, dist.event_size
     vh = vt = gh = gr = gt = None
     if mode in (0, 1):
@@ -97,14 +101,50 @@ def _precomputed(objective: Callback, dist: _Discrete, mode: int, S: int, lam: f
     return "precomputed", [np.ascontiguousarray(a) if a is not None else None for a in (vh, vt, gh, gr, gt)]
 
 
-def _run(objective, dist, S, mode, *, lam=1.0, coupled=False, key, eta=None, eta_scalar=1.0, baseline=None,
-         keep_samples=True, want_mean=True, want_stats=False, nthreads=0, spec=None):
+def _run(
+    objective,
+    dist,
+    S,
+    mode,
+    *,
+    lam=1.0,
+    coupled=False,
+    key,
+    eta=None,
+    eta_scalar=1.0,
+    baseline=None,
+    keep_samples=True,
+    want_mean=True,
+    want_stats=False,
+    nthreads=0,
+    spec=None,
+):
     if spec is None:
-        spec = (_precomputed(objective, dist, mode, S, lam, coupled, key, nthreads) if isinstance(objective, Callback)
-                else objective._spec(dist))
-    return _core.rebar_estimate(dist.kind, dist._alpha2d, S, lam, coupled, key[0], key[1], 0, mode,
-                                eta, float(eta_scalar), baseline, keep_samples, want_mean, want_stats,
-                                spec[0], spec[1], nthreads), spec
+        spec = (
+            _precomputed(objective, dist, mode, S, lam, coupled, key, nthreads)
+            if isinstance(objective, Callback)
+            else objective._spec(dist)
+        )
+    return _core.rebar_estimate(
+        dist.kind,
+        dist._alpha2d,
+        S,
+        lam,
+        coupled,
+        key[0],
+        key[1],
+        0,
+        mode,
+        eta,
+        float(eta_scalar),
+        baseline,
+        keep_samples,
+        want_mean,
+        want_stats,
+        spec[0],
+        spec[1],
+        nthreads,
+    ), spec
 
 
 def _finish(dist: _Discrete, S: int, out, keep_samples: bool, diagnostics) -> GradientEstimate:
@@ -119,11 +159,12 @@ def _finish(dist: _Discrete, S: int, out, keep_samples: bool, diagnostics) -> Gr
         stderr = np.full(shape, np.nan)
     dt = dist.dtype
     if keep_samples:
-        samples = samples.reshape((S,) + shape).astype(dt, copy=False)
+        samples = samples.reshape((S, *shape)).astype(dt, copy=False)
     else:
         samples = None
-    return GradientEstimate(mean.astype(dt, copy=False), samples, var.astype(dt, copy=False),
-                            stderr.astype(dt, copy=False), S, diagnostics)
+    return GradientEstimate(
+        mean.astype(dt, copy=False), samples, var.astype(dt, copy=False), stderr.astype(dt, copy=False), S, diagnostics
+    )
 
 
 def _loo_mean(x: np.ndarray) -> np.ndarray:
@@ -153,11 +194,11 @@ def rebar(
     seed: SeedLike = None,
     *,
     temperature: float = 0.5,
-    eta: Union[float, str] = 1.0,
+    eta: float | str = 1.0,
     coupling: str = "independent",
-    baseline: Optional[str] = None,
+    baseline: str | None = None,
     keep_samples: bool = True,
-    nthreads: Optional[int] = None,
+    nthreads: int | None = None,
 ) -> GradientEstimate:
     """REBAR: ``g = [f(b) - eta f(sigma(z~))] dlogp(b)/dalpha + eta d f(sigma(z))/dalpha
     - eta d f(sigma(z~))/dalpha`` per sample (DESIGN.md section 4.2). Unbiased for any eta and
@@ -196,8 +237,9 @@ def rebar(
     if baseline not in (None, "loo"):
         raise ValueError(f"baseline must be None or 'loo' for rebar, got {baseline!r}")
     need2 = optimal or baseline == "loo"
-    S = _check_args(objective, distribution, n_samples, 2 if need2 else 1,
-                    " with eta='optimal' or baseline='loo'" if need2 else "")
+    S = _check_args(
+        objective, distribution, n_samples, 2 if need2 else 1, " with eta='optimal' or baseline='loo'" if need2 else ""
+    )
     lam = check_temperature(temperature)
     coupled = check_coupling(coupling)
     if not optimal:
@@ -211,13 +253,25 @@ def rebar(
         eta_value = 0.0
     key = philox_key(seed)
     nt = resolve_nthreads(nthreads)
-    diag: Dict[str, Any] = {"estimator": "rebar", "temperature": lam, "coupling": coupling, "baseline": baseline}
+    diag: dict[str, Any] = {"estimator": "rebar", "temperature": lam, "coupling": coupling, "baseline": baseline}
     eta_arr = None
     base = None
     spec = None
     if need2:
-        out, spec = _run(objective, distribution, S, 0, lam=lam, coupled=coupled, key=key, eta_scalar=eta_value,
-                         keep_samples=False, want_mean=False, want_stats=True, nthreads=nt)
+        out, spec = _run(
+            objective,
+            distribution,
+            S,
+            0,
+            lam=lam,
+            coupled=coupled,
+            key=key,
+            eta_scalar=eta_value,
+            keep_samples=False,
+            want_mean=False,
+            want_stats=True,
+            nthreads=nt,
+        )
         fb, fzt, ab, bb = (a.reshape(S, distribution.n_rows) for a in out[3])
         eta_s, full = _optimal_eta_loo(ab, bb)
         diag["eta_optimal"] = full
@@ -229,8 +283,21 @@ def rebar(
             base = np.ascontiguousarray((_loo_mean(fb) - e * _loo_mean(fzt)).reshape(-1))
     if not optimal:
         diag["eta"] = eta_value
-    out, _ = _run(objective, distribution, S, 0, lam=lam, coupled=coupled, key=key, eta=eta_arr,
-                  eta_scalar=eta_value, baseline=base, keep_samples=keep_samples, nthreads=nt, spec=spec)
+    out, _ = _run(
+        objective,
+        distribution,
+        S,
+        0,
+        lam=lam,
+        coupled=coupled,
+        key=key,
+        eta=eta_arr,
+        eta_scalar=eta_value,
+        baseline=base,
+        keep_samples=keep_samples,
+        nthreads=nt,
+        spec=spec,
+    )
     return _finish(distribution, S, out, keep_samples, diag)
 
 
@@ -240,11 +307,11 @@ def reinforce(
     n_samples: int,
     seed: SeedLike = None,
     *,
-    baseline: Optional[str] = None,
+    baseline: str | None = None,
     decay: float = 0.9,
     baseline_init=0.0,
     keep_samples: bool = True,
-    nthreads: Optional[int] = None,
+    nthreads: int | None = None,
 ) -> GradientEstimate:
     """The score-function estimator ``(f(b) - c) d log p(b) / d alpha``.
 
@@ -270,12 +337,13 @@ def reinforce(
         raise ValueError(f"decay must be in [0, 1), got {decay!r}")
     key = philox_key(seed)
     nt = resolve_nthreads(nthreads)
-    diag: Dict[str, Any] = {"estimator": "reinforce", "baseline": baseline}
+    diag: dict[str, Any] = {"estimator": "reinforce", "baseline": baseline}
     base = None
     spec = None
     if baseline is not None:
-        out, spec = _run(objective, distribution, S, 1, key=key, keep_samples=False, want_mean=False,
-                         want_stats=True, nthreads=nt)
+        out, spec = _run(
+            objective, distribution, S, 1, key=key, keep_samples=False, want_mean=False, want_stats=True, nthreads=nt
+        )
         fb = out[3][0].reshape(S, distribution.n_rows)
         if loo:
             base = np.ascontiguousarray(_loo_mean(fb).reshape(-1))
@@ -285,8 +353,9 @@ def reinforce(
             diag["baseline_state"] = float(decay) * c[-1] + (1 - float(decay)) * fb[-1]
             diag["decay"] = float(decay)
             base = np.ascontiguousarray(c.reshape(-1))
-    out, _ = _run(objective, distribution, S, 1, key=key, baseline=base, keep_samples=keep_samples, nthreads=nt,
-                  spec=spec)
+    out, _ = _run(
+        objective, distribution, S, 1, key=key, baseline=base, keep_samples=keep_samples, nthreads=nt, spec=spec
+    )
     return _finish(distribution, S, out, keep_samples, diag)
 
 
@@ -294,8 +363,16 @@ def _pathwise(objective, distribution, n_samples, seed, temperature, keep_sample
     """The relaxed estimators: mode 2 (Concrete) or 3 (straight-through) of the C++ kernel."""
     S = _check_args(objective, distribution, n_samples)
     lam = check_temperature(temperature)
-    out, _ = _run(objective, distribution, S, mode, lam=lam, key=philox_key(seed), keep_samples=keep_samples,
-                  nthreads=resolve_nthreads(nthreads))
+    out, _ = _run(
+        objective,
+        distribution,
+        S,
+        mode,
+        lam=lam,
+        key=philox_key(seed),
+        keep_samples=keep_samples,
+        nthreads=resolve_nthreads(nthreads),
+    )
     return _finish(distribution, S, out, keep_samples, {"estimator": name, "temperature": lam})
 
 
@@ -307,7 +384,7 @@ def concrete(
     *,
     temperature: float = 0.5,
     keep_samples: bool = True,
-    nthreads: Optional[int] = None,
+    nthreads: int | None = None,
 ) -> GradientEstimate:
     """Concrete / Gumbel-softmax: ``d f(sigma_lambda(z)) / d alpha``, the pathwise gradient of the
     relaxed objective. Biased for ``E f(b)`` (the bias vanishes as lambda -> 0 while the variance
@@ -323,12 +400,13 @@ def straight_through(
     *,
     temperature: float = 1.0,
     keep_samples: bool = True,
-    nthreads: Optional[int] = None,
+    nthreads: int | None = None,
 ) -> GradientEstimate:
     """Straight-through: ``f'(b)`` at the hard sample, chained through ``d sigma_lambda(z)/d alpha``
     (forward hard, backward relaxed). Biased."""
-    return _pathwise(objective, distribution, n_samples, seed, temperature, keep_samples, nthreads, 3,
-                     "straight_through")
+    return _pathwise(
+        objective, distribution, n_samples, seed, temperature, keep_samples, nthreads, 3, "straight_through"
+    )
 
 
 def _exact_callback(objective: Callback, dist: _Discrete):
@@ -341,7 +419,7 @@ def _exact_callback(objective: Callback, dist: _Discrete):
         idx = np.arange(2**E)
         outcomes = ((idx[:, None] >> np.arange(E)) & 1).astype(np.float64)
     n = outcomes.shape[0]
-    x = np.broadcast_to(outcomes[:, None, :], (n, R, E)).reshape((n,) + dist.shape)
+    x = np.broadcast_to(outcomes[:, None, :], (n, R, E)).reshape((n, *dist.shape))
     f = objective.value(np.ascontiguousarray(x)).reshape(n, R)
     if isinstance(dist, Categorical):
         lp = dist._log_probs().reshape(1, R, E)
@@ -359,10 +437,10 @@ def _exact_callback(objective: Callback, dist: _Discrete):
 def exact(
     objective: Objective,
     distribution: _Discrete,
-    n_samples: Optional[int] = None,
+    n_samples: int | None = None,
     seed: SeedLike = None,
     *,
-    nthreads: Optional[int] = None,
+    nthreads: int | None = None,
 ) -> GradientEstimate:
     """The exact gradient by enumeration of all outcomes (2^D for a Bernoulli row, K for a
     categorical row; D <= 24, callbacks D <= 20).

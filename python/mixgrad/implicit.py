@@ -13,7 +13,7 @@ truncated samples exactly through the quantile and using the tail with the small
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -54,8 +54,8 @@ def implicit_grad(
     x,
     theta,
     pdf: ArrayFn,
-    cdf: Optional[ArrayFn] = None,
-    dcdf_dtheta: Optional[ArrayFn] = None,
+    cdf: ArrayFn | None = None,
+    dcdf_dtheta: ArrayFn | None = None,
     *,
     fd_step: float = 1e-6,
 ) -> np.ndarray:

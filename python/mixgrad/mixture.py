@@ -9,7 +9,8 @@ distributional transform (DESIGN.md section 3), in O(K*D) per sample and without
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Tuple, Union
+from collections.abc import Mapping
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -101,12 +102,12 @@ class DiagGaussianMixture:
 
     # ---------------------------------------------------------------- properties
     @property
-    def batch_shape(self) -> Tuple[int, ...]:
+    def batch_shape(self) -> tuple[int, ...]:
         """Shape of the batch of mixtures."""
         return self._batch_shape
 
     @property
-    def event_shape(self) -> Tuple[int]:
+    def event_shape(self) -> tuple[int]:
         """``(D,)``."""
         return (self._m.shape[-1],)
 
@@ -141,7 +142,7 @@ class DiagGaussianMixture:
         a = self._a.astype(np.float64)
         e = np.exp(a - a.max(axis=-1, keepdims=True))
         w = e / e.sum(axis=-1, keepdims=True)
-        return w.astype(self._dtype).reshape(self._batch_shape + (self.n_components,))
+        return w.astype(self._dtype).reshape((*self._batch_shape, self.n_components))
 
     def mean(self) -> np.ndarray:
         """Mixture mean sum_k w_k mu_k, shape ``(*batch_shape, D)``."""
@@ -149,7 +150,7 @@ class DiagGaussianMixture:
         mu = np.einsum("bk,bkd->bd", w, self._m.astype(np.float64))
         return mu.astype(self._dtype).reshape(self._batch_shape + self.event_shape)
 
-    def _view(self, arr: np.ndarray, tail: Tuple[int, ...]) -> np.ndarray:
+    def _view(self, arr: np.ndarray, tail: tuple[int, ...]) -> np.ndarray:
         v = arr.reshape(self._batch_shape + tail).view()
         v.flags.writeable = False
         return v
@@ -161,10 +162,10 @@ class DiagGaussianMixture:
         )
 
     # ---------------------------------------------------------------- helpers
-    def _params(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._a, self._m, self._s
 
-    def _rows(self, x: Any, name: str) -> Tuple[np.ndarray, Tuple[int, ...]]:
+    def _rows(self, x: Any, name: str) -> tuple[np.ndarray, tuple[int, ...]]:
         """``x`` of shape (*sample, *batch, D) as contiguous rows (N, D) and its full shape."""
         arr = np.asarray(x)
         if arr.dtype.kind not in "fiub":
@@ -179,7 +180,7 @@ class DiagGaussianMixture:
         return flat, tuple(arr.shape)
 
     # ---------------------------------------------------------------- densities and transforms
-    def log_prob(self, x: Any, *, nthreads: Optional[int] = None) -> np.ndarray:
+    def log_prob(self, x: Any, *, nthreads: int | None = None) -> np.ndarray:
         """Log density at ``x`` (shape ``(*sample, *batch, D)``); returns shape ``x.shape[:-1]``.
 
         NaN in a row gives NaN for that row only.
@@ -188,7 +189,7 @@ class DiagGaussianMixture:
         out = _core.mixture_log_prob(*self._params(), rows, resolve_nthreads(nthreads))
         return out.reshape(shape[:-1])
 
-    def cdf_transform(self, x: Any, *, nthreads: Optional[int] = None) -> np.ndarray:
+    def cdf_transform(self, x: Any, *, nthreads: int | None = None) -> np.ndarray:
         """The distributional transform u = T(x): u_d = F_d(x_d | x_<d) (ancestral factorization).
 
         Maps samples of the mixture to independent uniforms. Same shape as ``x``.
@@ -196,7 +197,7 @@ class DiagGaussianMixture:
         rows, shape = self._rows(x, "x")
         return _core.mixture_cdf_transform(*self._params(), rows, resolve_nthreads(nthreads)).reshape(shape)
 
-    def quantile(self, u: Any, *, nthreads: Optional[int] = None) -> np.ndarray:
+    def quantile(self, u: Any, *, nthreads: int | None = None) -> np.ndarray:
         """Inverse of :meth:`cdf_transform`: solves F_d(x_d | x_<d) = u_d coordinate by coordinate.
 
         Safeguarded Newton iterations on log F (or log of the survival function above 1/2)
@@ -213,7 +214,7 @@ class DiagGaussianMixture:
             raise ValueError("u must lie in [0, 1]")
         return _core.mixture_quantile(*self._params(), rows, resolve_nthreads(nthreads)).reshape(shape)
 
-    def transport(self, x: Any, to: "DiagGaussianMixture", *, nthreads: Optional[int] = None) -> np.ndarray:
+    def transport(self, x: Any, to: DiagGaussianMixture, *, nthreads: int | None = None) -> np.ndarray:
         """The mass-preserving map F_to^{-1}(F_self(x)) through the ancestral transforms.
 
         Parameters
@@ -233,7 +234,7 @@ class DiagGaussianMixture:
         return to.quantile(u.astype(to.dtype, copy=False), nthreads=nthreads)
 
     # ---------------------------------------------------------------- sampling
-    def sample(self, n: Optional[int] = None, seed: SeedLike = None, *, nthreads: Optional[int] = None) -> np.ndarray:
+    def sample(self, n: int | None = None, seed: SeedLike = None, *, nthreads: int | None = None) -> np.ndarray:
         """Exact samples: component k ~ Categorical(weights), then x = mu_k + sigma_k * eps.
 
         Parameters
@@ -250,7 +251,7 @@ class DiagGaussianMixture:
         return out.reshape(lead + self._batch_shape + self.event_shape)
 
     @staticmethod
-    def _sample_count(n: Optional[int]) -> Tuple[int, Tuple[int, ...]]:
+    def _sample_count(n: int | None) -> tuple[int, tuple[int, ...]]:
         """Samples per mixture and the leading sample shape for ``n``."""
         if n is None:
             return 1, ()
@@ -259,7 +260,7 @@ class DiagGaussianMixture:
         return int(n), (int(n),)
 
     # ---------------------------------------------------------------- gradients
-    def vjp(self, x: Any, grad_x: Any, *, nthreads: Optional[int] = None) -> MixtureGradient:
+    def vjp(self, x: Any, grad_x: Any, *, nthreads: int | None = None) -> MixtureGradient:
         """Implicit-reparameterization gradient of sum(grad_x * x) with respect to the parameters.
 
         ``x`` may come from any sampler (it need not come from :meth:`sample`); the gradient
@@ -283,7 +284,7 @@ class DiagGaussianMixture:
         ga, gm, gs = _core.mixture_vjp(*self._params(), rows, g, resolve_nthreads(nthreads))
         return self._as_grad(ga, gm, gs)
 
-    def _grad_rows(self, grad_x: Any, shape: Tuple[int, ...]) -> np.ndarray:
+    def _grad_rows(self, grad_x: Any, shape: tuple[int, ...]) -> np.ndarray:
         g = np.asarray(grad_x)
         if g.dtype.kind not in "fiub":
             raise TypeError(f"grad_x must be real numbers, got dtype {g.dtype}")
@@ -296,12 +297,12 @@ class DiagGaussianMixture:
     def _as_grad(self, ga: np.ndarray, gm: np.ndarray, gs: np.ndarray) -> MixtureGradient:
         K, D = self.n_components, self.event_shape[0]
         return MixtureGradient(
-            ga.reshape(self._batch_shape + (K,)),
-            gm.reshape(self._batch_shape + (K, D)),
-            gs.reshape(self._batch_shape + (K, D)),
+            ga.reshape((*self._batch_shape, K)),
+            gm.reshape((*self._batch_shape, K, D)),
+            gs.reshape((*self._batch_shape, K, D)),
         )
 
-    def jvp(self, x: Any, tangents: Union[MixtureGradient, Mapping[str, Any]], *, nthreads: Optional[int] = None) -> np.ndarray:
+    def jvp(self, x: Any, tangents: MixtureGradient | Mapping[str, Any], *, nthreads: int | None = None) -> np.ndarray:
         """Forward-mode product: the change of x (u held fixed) along a parameter direction.
 
         Parameters
@@ -319,7 +320,7 @@ class DiagGaussianMixture:
         out = _core.mixture_jvp(*self._params(), rows, *t, resolve_nthreads(nthreads))
         return out.reshape(shape)
 
-    def _tangents(self, tangents: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _tangents(self, tangents: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if isinstance(tangents, tuple) and hasattr(tangents, "_asdict"):
             tangents = tangents._asdict()
         if not isinstance(tangents, Mapping):
@@ -340,7 +341,7 @@ class DiagGaussianMixture:
             out.append(np.ascontiguousarray(arr, dtype=self._dtype).reshape(ref.shape))
         return out[0], out[1], out[2]
 
-    def jacobian(self, x: Any, *, nthreads: Optional[int] = None) -> MixtureGradient:
+    def jacobian(self, x: Any, *, nthreads: int | None = None) -> MixtureGradient:
         """Full Jacobian of x (u held fixed) with respect to its own mixture's parameters.
 
         Meant for small problems and checks: one :meth:`jvp` per parameter of one mixture.
@@ -355,9 +356,9 @@ class DiagGaussianMixture:
         K, D = self.n_components, self.event_shape[0]
         za, zm, zs = np.zeros_like(self._a), np.zeros_like(self._m), np.zeros_like(self._s)
         nt = resolve_nthreads(nthreads)
-        ja = np.empty(shape + (K,), dtype=self._dtype)
-        jm = np.empty(shape + (K, D), dtype=self._dtype)
-        js = np.empty(shape + (K, D), dtype=self._dtype)
+        ja = np.empty((*shape, K), dtype=self._dtype)
+        jm = np.empty((*shape, K, D), dtype=self._dtype)
+        js = np.empty((*shape, K, D), dtype=self._dtype)
         for k in range(K):
             ta = za.copy()
             ta[:, k] = 1
@@ -373,12 +374,12 @@ class DiagGaussianMixture:
 
     def sample_and_vjp(
         self,
-        n: Optional[int],
-        grad: Union[Callable[[np.ndarray], Any], Any],
+        n: int | None,
+        grad: Callable[[np.ndarray], Any] | Any,
         seed: SeedLike = None,
         *,
-        nthreads: Optional[int] = None,
-    ) -> Tuple[np.ndarray, MixtureGradient]:
+        nthreads: int | None = None,
+    ) -> tuple[np.ndarray, MixtureGradient]:
         """Draw samples and return them with the gradient of sum(grad_x * x).
 
         Parameters

@@ -12,14 +12,14 @@ are evaluated entirely in the C++ core. :class:`Callback` wraps vectorized numpy
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Tuple
+from typing import Callable
 
 import numpy as np
 
 from ._loader import _core
 from .discrete import Bernoulli, Categorical, _Discrete
 
-__all__ = ["Objective", "Quadratic", "QuadraticForm", "Callback", "GMMComponentLikelihood"]
+__all__ = ["Callback", "GMMComponentLikelihood", "Objective", "Quadratic", "QuadraticForm"]
 
 
 def _finite(name: str, a) -> np.ndarray:
@@ -32,17 +32,17 @@ def _finite(name: str, a) -> np.ndarray:
     return arr
 
 
-def _per_row(name: str, a: np.ndarray, dist: _Discrete, width: Optional[int]) -> np.ndarray:
+def _per_row(name: str, a: np.ndarray, dist: _Discrete, width: int | None) -> np.ndarray:
     """``a`` as a C-contiguous array of one shared row or R rows (width entries each)."""
     R = dist.n_rows
     target = (width,) if width is not None else ()
-    for shape in (target, (R,) + target):
+    for shape in (target, (R, *target)):
         if a.shape == shape:
             return np.ascontiguousarray(a)
     if a.ndim == 0:
         return np.full(target, float(a))
     raise ValueError(
-        f"{name} has shape {a.shape}; expected {target} (shared) or {(R,) + target} (one per row) "
+        f"{name} has shape {a.shape}; expected {target} (shared) or {(R, *target)} (one per row) "
         f"for logits of shape {dist.shape}"
     )
 
@@ -50,7 +50,7 @@ def _per_row(name: str, a: np.ndarray, dist: _Discrete, width: Optional[int]) ->
 class Objective:
     """Base class. Subclasses give ``_spec(dist)`` (C++ kind and arrays) and numpy ``value``/``grad``."""
 
-    def _spec(self, dist: _Discrete) -> Tuple[str, List[Optional[np.ndarray]]]:
+    def _spec(self, dist: _Discrete) -> tuple[str, list[np.ndarray | None]]:
         raise NotImplementedError
 
     def value(self, x, dist: _Discrete) -> np.ndarray:
@@ -172,7 +172,7 @@ class GMMComponentLikelihood(Objective):
                 lz = np.full(B, float(lz))
             if lz.shape != (B,):
                 raise ValueError(f"log_normalizer must be a scalar or have shape ({B},), got {lz.shape}")
-            self.log_normalizer: Optional[np.ndarray] = np.ascontiguousarray(lz, dtype=np.float64)
+            self.log_normalizer: np.ndarray | None = np.ascontiguousarray(lz, dtype=np.float64)
         elif normalizer is None:
             self.log_normalizer = None
         else:
@@ -233,7 +233,7 @@ class Callback(Objective):
     combine in C++; so memory is ``O(n_samples x logits.size)`` for callbacks.
     """
 
-    def __init__(self, value: Callable[[np.ndarray], np.ndarray], grad: Optional[Callable] = None):
+    def __init__(self, value: Callable[[np.ndarray], np.ndarray], grad: Callable | None = None):
         if not callable(value):
             raise TypeError("value must be callable")
         if grad is not None and not callable(grad):

@@ -15,8 +15,8 @@ reduction is ``E[A.B]^2 / E|B|^2``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -26,13 +26,24 @@ from .discrete import _Discrete, check_coupling, check_temperature
 from .estimators import GradientEstimate, _check_args, _run, rebar
 from .objectives import Objective
 
-__all__ = ["tune", "TuneResult", "OnlineTuner"]
+__all__ = ["OnlineTuner", "TuneResult", "tune"]
 
 
 def _moments(objective, dist, S, lam, coupled, key, nt):
     """(mean over samples of sum A.B, mean of sum B.B) at temperature lam."""
-    out, _ = _run(objective, dist, S, 0, lam=lam, coupled=coupled, key=key, keep_samples=False, want_mean=False,
-                  want_stats=True, nthreads=nt)
+    out, _ = _run(
+        objective,
+        dist,
+        S,
+        0,
+        lam=lam,
+        coupled=coupled,
+        key=key,
+        keep_samples=False,
+        want_mean=False,
+        want_stats=True,
+        nthreads=nt,
+    )
     ab, bb = out[3][2], out[3][3]
     return float(ab.sum()) / S, float(bb.sum()) / S
 
@@ -55,7 +66,7 @@ class TuneResult:
     temperature: float
     eta: float
     reduction: float
-    grid: Dict[str, np.ndarray]
+    grid: dict[str, np.ndarray]
 
 
 def tune(
@@ -64,9 +75,9 @@ def tune(
     n_samples: int,
     seed: SeedLike = None,
     *,
-    temperatures: Optional[Sequence[float]] = None,
+    temperatures: Sequence[float] | None = None,
     coupling: str = "independent",
-    nthreads: Optional[int] = None,
+    nthreads: int | None = None,
 ) -> TuneResult:
     """Pick lambda and eta minimizing REBAR's variance on common random numbers.
 
@@ -100,8 +111,9 @@ def tune(
         reds.append(ab * ab / bb if bb > 0 else 0.0)
     etas_a, reds_a = np.array(etas), np.array(reds)
     k = int(np.argmax(reds_a))
-    return TuneResult(float(grid[k]), float(etas_a[k]), float(reds_a[k]),
-                      {"temperature": grid, "eta": etas_a, "reduction": reds_a})
+    return TuneResult(
+        float(grid[k]), float(etas_a[k]), float(reds_a[k]), {"temperature": grid, "eta": etas_a, "reduction": reds_a}
+    )
 
 
 class OnlineTuner:
@@ -127,8 +139,15 @@ class OnlineTuner:
     >>> g = tuner.step(f, d, 16, seed=0)   # unbiased estimate, then (lambda, eta) updated
     """
 
-    def __init__(self, temperature: float = 0.5, eta: float = 1.0, learning_rate: float = 0.05,
-                 fd_step: float = 0.1, tune_temperature: bool = True, coupling: str = "independent"):
+    def __init__(
+        self,
+        temperature: float = 0.5,
+        eta: float = 1.0,
+        learning_rate: float = 0.05,
+        fd_step: float = 0.1,
+        tune_temperature: bool = True,
+        coupling: str = "independent",
+    ):
         self.log_temperature = float(np.log(check_temperature(temperature)))
         self.eta = float(eta)
         if not learning_rate > 0:
@@ -143,20 +162,34 @@ class OnlineTuner:
         self._m = np.zeros(2)
         self._v = np.zeros(2)
         self._t = 0
-        self.history: Dict[str, list] = {"temperature": [], "eta": []}
+        self.history: dict[str, list] = {"temperature": [], "eta": []}
 
     @property
     def temperature(self) -> float:
         """The current lambda (the tuner updates its logarithm)."""
         return float(np.exp(self.log_temperature))
 
-    def step(self, objective: Objective, distribution: _Discrete, n_samples: int, seed: SeedLike = None,
-             nthreads: Optional[int] = None) -> GradientEstimate:
+    def step(
+        self,
+        objective: Objective,
+        distribution: _Discrete,
+        n_samples: int,
+        seed: SeedLike = None,
+        nthreads: int | None = None,
+    ) -> GradientEstimate:
         """Return a REBAR estimate with the current (lambda, eta), then update them."""
         ss = seed_sequence(seed)
         est_seed, tune_seed = ss.spawn(2)
-        est = rebar(objective, distribution, n_samples, est_seed, temperature=self.temperature, eta=self.eta,
-                    coupling=self.coupling, nthreads=nthreads)
+        est = rebar(
+            objective,
+            distribution,
+            n_samples,
+            est_seed,
+            temperature=self.temperature,
+            eta=self.eta,
+            coupling=self.coupling,
+            nthreads=nthreads,
+        )
         S = int(n_samples)
         key = philox_key(tune_seed)
         nt = resolve_nthreads(nthreads)
@@ -168,8 +201,9 @@ class OnlineTuner:
             h = self.fd_step
             vals = []
             for sgn in (1.0, -1.0):
-                a2, b2 = _moments(objective, distribution, S, float(np.exp(self.log_temperature + sgn * h)), coupled,
-                                  key, nt)
+                a2, b2 = _moments(
+                    objective, distribution, S, float(np.exp(self.log_temperature + sgn * h)), coupled, key, nt
+                )
                 vals.append(2 * self.eta * a2 + self.eta**2 * b2)
             grad[1] = (vals[0] - vals[1]) / (2 * h)
         self._t += 1

@@ -6,10 +6,11 @@ not installed is reported as skipped. Ratios are peer time / mixgrad time (highe
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import platform
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -21,12 +22,12 @@ from .timing import median_time
 class Row(NamedTuple):
     workload: str
     peer: str
-    peer_seconds: Optional[float]
+    peer_seconds: float | None
     mixgrad_seconds: float
     note: str = ""
 
     @property
-    def ratio(self) -> Optional[float]:
+    def ratio(self) -> float | None:
         return None if self.peer_seconds is None else self.peer_seconds / self.mixgrad_seconds
 
 
@@ -34,7 +35,7 @@ def have(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def compare_special(quick: bool = False, repeats: int = 5, nthreads: Optional[int] = None) -> List[Row]:
+def compare_special(quick: bool = False, repeats: int = 5, nthreads: int | None = None) -> list[Row]:
     """ndtr, log_ndtr, ndtri, erfcx on 10^7 (quick: 10^6) float64 values against scipy.special."""
     n = 10**6 if quick else 10**7
     rng = np.random.default_rng(0)
@@ -43,23 +44,23 @@ def compare_special(quick: bool = False, repeats: int = 5, nthreads: Optional[in
     out = np.empty(n)
     rows = []
     for name, arg in (("ndtr", x), ("log_ndtr", x), ("ndtri", p), ("erfcx", x)):
-        ours = median_time(lambda: getattr(special, name)(arg, out=out, nthreads=nthreads), repeats)
+        ours = median_time(functools.partial(getattr(special, name), arg, out=out, nthreads=nthreads), repeats)
         if have("scipy"):
             import scipy.special as sc
 
-            theirs = median_time(lambda: getattr(sc, name)(arg, out=out), repeats)
+            theirs = median_time(functools.partial(getattr(sc, name), arg, out=out), repeats)
             rows.append(Row(f"{name}, n={n:.0e}", "scipy.special", theirs, ours))
         else:
             rows.append(Row(f"{name}, n={n:.0e}", "scipy.special", None, ours, "scipy not installed"))
     return rows
 
 
-def compare_gmm_step(quick: bool = False, repeats: int = 5, nthreads: Optional[int] = None) -> List[Row]:
+def compare_gmm_step(quick: bool = False, repeats: int = 5, nthreads: int | None = None) -> list[Row]:
     """One categorical-REBAR step of the GMM application (K = 8, S = 16, D = 2) against the same
     step in vectorized numpy."""
     from ..gmm.estimate import estimate_logit_gradient
-    from ..gmm.numpy_reference import rebar_logit_gradient
     from ..gmm.model import MixtureParams
+    from ..gmm.numpy_reference import rebar_logit_gradient
 
     n, k, d = (10**4 if quick else 10**5), 8, 2
     rng = np.random.default_rng(0)
@@ -74,7 +75,7 @@ def compare_gmm_step(quick: bool = False, repeats: int = 5, nthreads: Optional[i
     return [Row(f"GMM REBAR step, n={n:.0e}, K={k}, S=16", "numpy (vectorized)", theirs, ours)]
 
 
-def compare_mixture(quick: bool = False, repeats: int = 5, nthreads: Optional[int] = None) -> List[Row]:
+def compare_mixture(quick: bool = False, repeats: int = 5, nthreads: int | None = None) -> list[Row]:
     """DESIGN section 7 workloads W1-W3 (sample + gradient w.r.t. all parameters) against Pyro's
     MixtureOfDiagNormals and TFP's MixtureSameFamily(reparameterize=True) on JAX."""
     from . import mixture_workloads as mw
@@ -98,11 +99,13 @@ def compare_mixture(quick: bool = False, repeats: int = 5, nthreads: Optional[in
                 continue
             # Pyro's W3 backward is O(K^2 D): a single timed call is enough there.
             slow = peer == "pyro" and name == "W3"
-            rows.append(Row(label, title, median_time(fn, 1 if slow else min(repeats, 3), warmup=0 if slow else 1), t_ours))
+            rows.append(
+                Row(label, title, median_time(fn, 1 if slow else min(repeats, 3), warmup=0 if slow else 1), t_ours)
+            )
     return rows
 
 
-def compare_rebar(quick: bool = False, repeats: int = 5, nthreads: Optional[int] = None) -> List[Row]:
+def compare_rebar(quick: bool = False, repeats: int = 5, nthreads: int | None = None) -> list[Row]:
     """REBAR per-sample estimates (logistic noise, the toy objective) against the vectorized
     PyTorch REBAR of ../shared/anchors/torch_rebar.py, at B = 1e6 x D = 1 and B = 1e4 x D = 200."""
     from . import rebar_workloads as rw
@@ -123,7 +126,7 @@ def compare_rebar(quick: bool = False, repeats: int = 5, nthreads: Optional[int]
     return rows
 
 
-COMPARISONS: Dict[str, Callable[..., List[Row]]] = {
+COMPARISONS: dict[str, Callable[..., list[Row]]] = {
     "special functions": compare_special,
     "Gaussian mixtures: sample + gradients": compare_mixture,
     "REBAR estimators": compare_rebar,
@@ -138,7 +141,7 @@ def machine_description() -> str:
     )
 
 
-def format_rows(rows: List[Row]) -> str:
+def format_rows(rows: list[Row]) -> str:
     lines = [
         "| workload | peer | peer (ms) | mixgrad (ms) | ratio |",
         "|---|---|---:|---:|---:|",
@@ -152,7 +155,7 @@ def format_rows(rows: List[Row]) -> str:
 
 def run_bench(quick: bool = False, repeats: int = 5) -> int:
     print(f"machine: {machine_description()}")
-    print("median of %d runs; ratio = peer time / mixgrad time\n" % repeats)
+    print(f"median of {repeats} runs; ratio = peer time / mixgrad time\n")
     for title, fn in COMPARISONS.items():
         rows = fn(quick=quick, repeats=repeats)
         print(f"## {title}\n{format_rows(rows)}\n", flush=True)

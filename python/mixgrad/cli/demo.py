@@ -6,24 +6,25 @@ figures it wrote); `run_demo` runs them in order and writes `report.md` into the
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
-from typing import Callable, List, NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from .. import __version__, special
-from .progress import step
 from .._threads import get_num_threads
-from .timing import median_time
 from .bench import have, machine_description
+from .progress import step
+from .timing import median_time
 
 
 class Section(NamedTuple):
     title: str
     markdown: str
-    figures: List[str]
+    figures: list[str]
 
 
 def _special_section(out_dir: str, quick: bool, seed: int) -> Section:
@@ -36,11 +37,11 @@ def _special_section(out_dir: str, quick: bool, seed: int) -> Section:
     lines += ["| function | mixgrad (ns/value) | scipy.special (ns/value) | speed-up |", "|---|---:|---:|---:|"]
     with step("special functions: throughput", total=4) as s:
         for name, arg in (("ndtr", x), ("log_ndtr", x), ("ndtri", p), ("erfcx", x)):
-            ours = median_time(lambda: getattr(special, name)(arg, out=out), repeats=3)
+            ours = median_time(functools.partial(getattr(special, name), arg, out=out), repeats=3)
             if have("scipy"):
                 import scipy.special as sc
 
-                theirs = median_time(lambda: getattr(sc, name)(arg, out=out), repeats=3)
+                theirs = median_time(functools.partial(getattr(sc, name), arg, out=out), repeats=3)
                 lines.append(f"| {name} | {ours / n * 1e9:.2f} | {theirs / n * 1e9:.2f} | {theirs / ours:.1f}x |")
             else:
                 lines.append(f"| {name} | {ours / n * 1e9:.2f} | not installed | — |")
@@ -71,8 +72,7 @@ def _mixture_section(out_dir: str, quick: bool, seed: int) -> Section:
         t_vjp = median_time(lambda: mix.vjp(x, np.broadcast_to(grad_x, x.shape)), repeats=3)
         s.update()
     lines = [
-        f"One mixture with K = {k} components in D = {d} dimensions, N = {n:,} samples, "
-        f"{get_num_threads()} threads:",
+        f"One mixture with K = {k} components in D = {d} dimensions, N = {n:,} samples, {get_num_threads()} threads:",
         "",
         "| step | time (ms) | samples per second |",
         "|---|---:|---:|",
@@ -97,7 +97,9 @@ def _mixture_section(out_dir: str, quick: bool, seed: int) -> Section:
                 e[idx] = h * (1.0 if name != "scales" else base[name][idx])
                 up = dict(base, **{name: base[name] + e})
                 dn = dict(base, **{name: base[name] - e})
-                fd[idx] = np.sum(g * (DiagGaussianMixture(**up).quantile(u) - DiagGaussianMixture(**dn).quantile(u))) / (2 * e[idx])
+                fd[idx] = np.sum(
+                    g * (DiagGaussianMixture(**up).quantile(u) - DiagGaussianMixture(**dn).quantile(u))
+                ) / (2 * e[idx])
             got = getattr(analytic, name)
             worst = max(worst, float(np.max(np.abs(got - fd)) / max(1e-300, float(np.max(np.abs(fd))))))
             s.update()
@@ -122,13 +124,15 @@ def _rebar_toy_section(out_dir: str, quick: bool, seed: int) -> Section:
         from ..experiments import toy_plots
 
         figures = toy_plots.make_figures(res, out_dir)
-    text = "\n".join([
-        "f(b) = mean_d (b_d − t)², b_d ~ Bernoulli(σ(α_d)) (logistic noise): per-coordinate variance of "
-        "each gradient estimator at θ = 1/2, and how many times smaller it is than plain REINFORCE's "
-        "(the column 'max bias / stderr' checks every estimate against the exact gradient; Concrete is biased).",
-        "",
-        toy.format_table(res.table),
-    ])
+    text = "\n".join(
+        [
+            "f(b) = mean_d (b_d − t)², b_d ~ Bernoulli(σ(α_d)) (logistic noise): per-coordinate variance of "
+            "each gradient estimator at θ = 1/2, and how many times smaller it is than plain REINFORCE's "
+            "(the column 'max bias / stderr' checks every estimate against the exact gradient; Concrete is biased).",
+            "",
+            toy.format_table(res.table),
+        ]
+    )
     print(text)
     return Section("Discrete samples: REBAR and its peers on the toy problem", text, figures)
 
@@ -146,22 +150,29 @@ def _gmm_section(out_dir: str, quick: bool, seed: int) -> Section:
     if have("matplotlib"):
         with step("GMM: figures", total=1):
             figures = gmm_report.make_figures(one, two, out_dir)
-    text = "\n".join([
-        f"The REBAR reproduction report's experiment ({n_iter} iterations): 200 points from "
-        "0.3·N(−3, 2²) + 0.7·N(3, 1²), weights P(c = 1) = Φ(α) learned by REBAR (Gaussian noise) "
-        "and REINFORCE, against EM and the exact gradient:",
-        "",
-        gmm_report.summary_table(one),
-        "",
-        "K = 4 components in 2-D (true weights 0.1, 0.2, 0.3, 0.4), softmax weights, categorical REBAR:",
-        "",
-        gmm_report.summary_table(two),
-    ])
+    text = "\n".join(
+        [
+            f"The REBAR reproduction report's experiment ({n_iter} iterations): 200 points from "
+            "0.3·N(−3, 2²) + 0.7·N(3, 1²), weights P(c = 1) = Φ(α) learned by REBAR (Gaussian noise) "
+            "and REINFORCE, against EM and the exact gradient:",
+            "",
+            gmm_report.summary_table(one),
+            "",
+            "K = 4 components in 2-D (true weights 0.1, 0.2, 0.3, 0.4), softmax weights, categorical REBAR:",
+            "",
+            gmm_report.summary_table(two),
+        ]
+    )
     print(text)
     return Section("Learning mixture weights with REBAR (vs EM and REINFORCE)", text, figures)
 
 
-SECTIONS: List[Callable[[str, bool, int], Section]] = [_special_section, _mixture_section, _rebar_toy_section, _gmm_section]
+SECTIONS: list[Callable[[str, bool, int], Section]] = [
+    _special_section,
+    _mixture_section,
+    _rebar_toy_section,
+    _gmm_section,
+]
 
 
 def run_demo(out_dir: str = "mixgrad-demo", quick: bool = False, seed: int = 0) -> int:

@@ -13,14 +13,14 @@ workload once (setup excluded), for ``mixgrad bench`` and benchmarks/compare_mix
 from __future__ import annotations
 
 import importlib.util
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable
 
 import numpy as np
 
-__all__ = ["SPECS", "make_inputs", "workloads", "peer_workloads"]
+__all__ = ["SPECS", "make_inputs", "peer_workloads", "workloads"]
 
 # name -> (M mixtures or None for a single mixture, K, D, N samples per mixture or None for one)
-SPECS: Dict[str, Tuple[Optional[int], int, int, Optional[int]]] = {
+SPECS: dict[str, tuple[int | None, int, int, int | None]] = {
     "W1": (None, 8, 16, 100_000),
     "W2": (16_384, 10, 8, None),
     "W3": (None, 64, 32, 10_000),
@@ -40,23 +40,23 @@ def make_inputs(name: str, dtype=np.float64, seed: int = 0, scale: float = 1.0):
         N = max(1, int(N * scale))
     rng = np.random.default_rng(seed)
     batch = () if M is None else (M,)
-    means = rng.standard_normal(batch + (K, D)).astype(dtype)
-    scales = (0.5 + rng.uniform(size=batch + (K, D))).astype(dtype)
-    logits = rng.standard_normal(batch + (K,)).astype(dtype)
+    means = rng.standard_normal((*batch, K, D)).astype(dtype)
+    scales = (0.5 + rng.uniform(size=(*batch, K, D))).astype(dtype)
+    logits = rng.standard_normal((*batch, K)).astype(dtype)
     g = rng.standard_normal(((N,) if N is not None else ()) + batch + (D,)).astype(dtype)
     return logits, means, scales, g
 
 
-def _n_samples(name: str, scale: float) -> Optional[int]:
+def _n_samples(name: str, scale: float) -> int | None:
     N = SPECS[name][3]
     return None if N is None else max(1, int(N * scale))
 
 
-def workloads(nthreads: Optional[int] = None, dtype=np.float64, scale: float = 1.0) -> Dict[str, Callable[[], object]]:
+def workloads(nthreads: int | None = None, dtype=np.float64, scale: float = 1.0) -> dict[str, Callable[[], object]]:
     """name -> callable running mixgrad's sample + vjp for that workload once."""
     from ..mixture import DiagGaussianMixture
 
-    out: Dict[str, Callable[[], object]] = {}
+    out: dict[str, Callable[[], object]] = {}
     for name in SPECS:
         logits, means, scales, g = make_inputs(name, dtype, scale=scale)
         mix = DiagGaussianMixture(logits, means, scales)
@@ -73,7 +73,7 @@ def _have(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _pyro(name: str, scale: float) -> Optional[Callable[[], object]]:
+def _pyro(name: str, scale: float) -> Callable[[], object] | None:
     if not (_have("torch") and _have("pyro")):
         return None
     import torch
@@ -97,7 +97,7 @@ def _pyro(name: str, scale: float) -> Optional[Callable[[], object]]:
     return run
 
 
-def _tfp(name: str, scale: float) -> Optional[Callable[[], object]]:
+def _tfp(name: str, scale: float) -> Callable[[], object] | None:
     if not (_have("jax") and _have("tensorflow_probability")):
         return None
     import jax
@@ -114,7 +114,9 @@ def _tfp(name: str, scale: float) -> Optional[Callable[[], object]]:
 
     def loss(p, key):
         loc, sc, lg = p
-        d = tfd.MixtureSameFamily(tfd.Categorical(logits=lg), tfd.Independent(tfd.Normal(loc, sc), 1), reparameterize=True)
+        d = tfd.MixtureSameFamily(
+            tfd.Categorical(logits=lg), tfd.Independent(tfd.Normal(loc, sc), 1), reparameterize=True
+        )
         x = d.sample(n, seed=key) if n is not None else d.sample(seed=key)
         return jnp.sum(x * gj)
 
@@ -130,7 +132,7 @@ def _tfp(name: str, scale: float) -> Optional[Callable[[], object]]:
     return run
 
 
-def peer_workloads(scale: float = 1.0) -> Dict[str, Dict[str, Optional[Callable[[], object]]]]:
+def peer_workloads(scale: float = 1.0) -> dict[str, dict[str, Callable[[], object] | None]]:
     """name -> {"pyro": callable or None, "tfp": callable or None} (None: not installed).
 
     The TFP callables are jit-compiled on their first call; time them after one warm-up call.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 def _is_tty() -> bool:
@@ -13,7 +13,7 @@ def _is_tty() -> bool:
 
 
 @contextmanager
-def step(title: str, total: int = 1) -> Iterator["_Step"]:
+def step(title: str, total: int = 1) -> Iterator[_Step]:
     """A unit of work with a progress bar; prints its duration when done."""
     s = _Step(title, total)
     try:

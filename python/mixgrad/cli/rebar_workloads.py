@@ -9,26 +9,27 @@ estimate per (sample, coordinate).
 from __future__ import annotations
 
 import importlib.util
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable
 
 import numpy as np
 
 # name -> (B, D): B independent samples of D coordinates
-SHAPES: Dict[str, Tuple[int, int]] = {"rebar B=1e6 D=1": (10**6, 1), "rebar B=1e4 D=200": (10**4, 200)}
+SHAPES: dict[str, tuple[int, int]] = {"rebar B=1e6 D=1": (10**6, 1), "rebar B=1e4 D=200": (10**4, 200)}
 TARGET, TEMPERATURE, ETA = 0.45, 0.5, 1.0
 
 
-def mixgrad_rebar(B: int, D: int, nthreads: Optional[int] = None, keep_samples: bool = True) -> Callable[[], object]:
+def mixgrad_rebar(B: int, D: int, nthreads: int | None = None, keep_samples: bool = True) -> Callable[[], object]:
     """A callable computing B x D per-sample estimates with mixgrad."""
     from .. import Bernoulli, Quadratic, rebar
 
     dist, obj = Bernoulli(np.zeros(D)), Quadratic(TARGET)
     counter = iter(range(10**9))
-    return lambda: rebar(obj, dist, B, next(counter), temperature=TEMPERATURE, eta=ETA,
-                         keep_samples=keep_samples, nthreads=nthreads)
+    return lambda: rebar(
+        obj, dist, B, next(counter), temperature=TEMPERATURE, eta=ETA, keep_samples=keep_samples, nthreads=nthreads
+    )
 
 
-def torch_rebar(B: int, D: int, nthreads: Optional[int] = None) -> Optional[Callable[[], object]]:
+def torch_rebar(B: int, D: int, nthreads: int | None = None) -> Callable[[], object] | None:
     """The same estimates with a vectorized PyTorch REBAR (autograd through the relaxations),
     or None when torch is not installed."""
     if importlib.util.find_spec("torch") is None:
@@ -63,16 +64,16 @@ def torch_rebar(B: int, D: int, nthreads: Optional[int] = None) -> Optional[Call
     return run
 
 
-def workloads(nthreads: Optional[int] = None) -> Dict[str, Callable[[], object]]:
+def workloads(nthreads: int | None = None) -> dict[str, Callable[[], object]]:
     """name -> zero-argument callable running the mixgrad workload (samples kept, as the peer)."""
     out = {name: mixgrad_rebar(B, D, nthreads) for name, (B, D) in SHAPES.items()}
     out["rebar categorical B=1e5 K=8 S=16 (keep_samples=False)"] = _categorical(nthreads)
     return out
 
 
-def peer_workloads(nthreads: Optional[int] = None) -> Dict[str, Optional[Callable[[], object]]]:
+def peer_workloads(nthreads: int | None = None) -> dict[str, Callable[[], object] | None]:
     """name -> the PyTorch callable for the same workload, or None (torch missing / no peer)."""
-    out: Dict[str, Optional[Callable[[], object]]] = {name: torch_rebar(B, D, nthreads) for name, (B, D) in SHAPES.items()}
+    out: dict[str, Callable[[], object] | None] = {name: torch_rebar(B, D, nthreads) for name, (B, D) in SHAPES.items()}
     out["rebar categorical B=1e5 K=8 S=16 (keep_samples=False)"] = None
     return out
 

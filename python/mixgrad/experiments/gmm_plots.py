@@ -6,7 +6,7 @@ backend unless a backend is already in use.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -16,11 +16,11 @@ from ..gmm import FitResult
 # Widths decrease down the list so that curves which coincide (the gradient methods share exact
 # gradients for means and scales) stay visible on top of each other.
 METHOD_STYLE = {
-    "em": dict(color="black", ls="-", lw=3.2, label="EM"),
-    "exact": dict(color="tab:green", ls="-", lw=4.0, label="exact gradient"),
-    "rebar": dict(color="tab:blue", ls="-", lw=2.2, label="REBAR"),
-    "reinforce": dict(color="tab:red", ls="--", lw=1.2, label="REINFORCE"),
-    "concrete": dict(color="tab:purple", ls=":", lw=1.2, label="Concrete"),
+    "em": {"color": "black", "ls": "-", "lw": 3.2, "label": "EM"},
+    "exact": {"color": "tab:green", "ls": "-", "lw": 4.0, "label": "exact gradient"},
+    "rebar": {"color": "tab:blue", "ls": "-", "lw": 2.2, "label": "REBAR"},
+    "reinforce": {"color": "tab:red", "ls": "--", "lw": 1.2, "label": "REINFORCE"},
+    "concrete": {"color": "tab:purple", "ls": ":", "lw": 1.2, "label": "Concrete"},
 }
 
 
@@ -38,10 +38,10 @@ def _pyplot():
 
 
 def _style(method: str) -> dict:
-    return dict(METHOD_STYLE.get(method, dict(color=None, ls="-", lw=1.5, label=method)))
+    return dict(METHOD_STYLE.get(method, {"color": None, "ls": "-", "lw": 1.5, "label": method}))
 
 
-def mean_trajectories_1d(results: Mapping[str, FitResult], truth: Optional[Sequence[float]] = None, ax=None):
+def mean_trajectories_1d(results: Mapping[str, FitResult], truth: Sequence[float] | None = None, ax=None):
     """Trajectories of the component means over iterations, 1-D data (report Figure 8)."""
     plt = _pyplot()
     if ax is None:
@@ -50,8 +50,13 @@ def mean_trajectories_1d(results: Mapping[str, FitResult], truth: Optional[Seque
         style = _style(method)
         means = res.history["means"][:, :, 0]
         for k in range(means.shape[1]):
-            ax.plot(means[:, k], color=style["color"], ls=style["ls"], lw=style["lw"],
-                    label=style["label"] if k == 0 else None)
+            ax.plot(
+                means[:, k],
+                color=style["color"],
+                ls=style["ls"],
+                lw=style["lw"],
+                label=style["label"] if k == 0 else None,
+            )
     if truth is not None:
         for m in truth:
             ax.axhline(m, color="grey", lw=0.8, ls=":")
@@ -72,8 +77,14 @@ def mean_trajectories_2d(results: Mapping[str, FitResult], x: np.ndarray, ax=Non
         style = _style(method)
         means = res.history["means"]
         for k in range(means.shape[1]):
-            ax.plot(means[:, k, 0], means[:, k, 1], color=style["color"], ls=style["ls"], lw=style["lw"],
-                    label=style["label"] if k == 0 else None)
+            ax.plot(
+                means[:, k, 0],
+                means[:, k, 1],
+                color=style["color"],
+                ls=style["ls"],
+                lw=style["lw"],
+                label=style["label"] if k == 0 else None,
+            )
             ax.plot(means[-1, k, 0], means[-1, k, 1], "o", color=style["color"], ms=5)
             ax.plot(means[0, k, 0], means[0, k, 1], "x", color=style["color"], ms=6)
     ax.set_aspect("equal", adjustable="datalim")
@@ -89,7 +100,9 @@ def log_likelihood_curves(results: Mapping[str, FitResult], ax=None):
         _, ax = plt.subplots(figsize=(7, 4))
     for method, res in results.items():
         style = _style(method)
-        ax.plot(res.history["log_likelihood"], color=style["color"], ls=style["ls"], lw=style["lw"], label=style["label"])
+        ax.plot(
+            res.history["log_likelihood"], color=style["color"], ls=style["ls"], lw=style["lw"], label=style["label"]
+        )
     ax.set_xlabel("iteration")
     ax.set_ylabel("average log-likelihood")
     ax.set_title("Average log-likelihood per iteration")
@@ -97,14 +110,16 @@ def log_likelihood_curves(results: Mapping[str, FitResult], ax=None):
     return ax
 
 
-def weight_trajectories(results: Mapping[str, FitResult], reference: Optional[np.ndarray] = None, ax=None):
+def weight_trajectories(results: Mapping[str, FitResult], reference: np.ndarray | None = None, ax=None):
     """The weight of the last component over iterations, with the maximum-likelihood value."""
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     for method, res in results.items():
         style = _style(method)
-        ax.plot(res.history["weights"][:, -1], color=style["color"], ls=style["ls"], lw=style["lw"], label=style["label"])
+        ax.plot(
+            res.history["weights"][:, -1], color=style["color"], ls=style["ls"], lw=style["lw"], label=style["label"]
+        )
     if reference is not None:
         ax.axhline(float(reference[-1]), color="grey", lw=0.8, ls=":", label="maximum likelihood")
     ax.set_xlabel("iteration")

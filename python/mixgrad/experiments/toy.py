@@ -13,23 +13,23 @@ estimators' variance decides whether SGD finds theta -> 0. Two entry points:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence
 
 import numpy as np
 
 from .. import estimators as est
-from ..discrete import Bernoulli
 from .._seeding import philox_key
+from ..discrete import Bernoulli
 from ..objectives import Quadratic
 from ..tuning import _moments
 
-__all__ = ["ESTIMATOR_SETTINGS", "toy_training", "variance_table", "run_toy", "ToyResult", "format_table"]
+__all__ = ["ESTIMATOR_SETTINGS", "ToyResult", "format_table", "run_toy", "toy_training", "variance_table"]
 
 TARGETS = (0.45, 0.49, 0.499)
 
 # label -> (estimator, options)
-ESTIMATOR_SETTINGS: Dict[str, tuple] = {
+ESTIMATOR_SETTINGS: dict[str, tuple] = {
     "REINFORCE": ("reinforce", {}),
     "REINFORCE + LOO": ("reinforce", {"baseline": "loo"}),
     "REBAR eta=1": ("rebar", {"eta": 1.0}),
@@ -59,10 +59,10 @@ class ToyResult:
     (per ``variance_every`` iterations), and the variance ``table`` rows."""
 
     iterations: int
-    theta: Dict[float, Dict[str, np.ndarray]]
-    log_variance: Dict[float, Dict[str, np.ndarray]]
+    theta: dict[float, dict[str, np.ndarray]]
+    log_variance: dict[float, dict[str, np.ndarray]]
     variance_iterations: np.ndarray
-    table: List[dict] = field(default_factory=list)
+    table: list[dict] = field(default_factory=list)
 
 
 def toy_training(
@@ -85,8 +85,8 @@ def toy_training(
     batches (an exponential average, updated after each step's estimate: still unbiased). The
     variance curves use eta* leave-one-out over ``variance_samples``.
     """
-    theta: Dict[float, Dict[str, np.ndarray]] = {}
-    logvar: Dict[float, Dict[str, np.ndarray]] = {}
+    theta: dict[float, dict[str, np.ndarray]] = {}
+    logvar: dict[float, dict[str, np.ndarray]] = {}
     var_its = np.arange(0, iterations + 1, variance_every)
     ss = np.random.SeedSequence(seed)
     for t in targets:
@@ -97,7 +97,7 @@ def toy_training(
             alpha = np.zeros(1)
             th = np.empty(iterations + 1)
             lv = []
-            name, opts = ESTIMATOR_SETTINGS[label]
+            _name, opts = ESTIMATOR_SETTINGS[label]
             eta_state = 1.0  # eta* from the previous batches (training only; see docstring)
             for it in range(iterations + 1):
                 th[it] = 1.0 / (1.0 + np.exp(-alpha[0]))
@@ -108,8 +108,16 @@ def toy_training(
                 if it == iterations:
                     break
                 if opts.get("eta") == "optimal":
-                    g = est.rebar(obj, dist, n_samples, int(seeds[2 * it]), temperature=temperature, eta=eta_state,
-                                  baseline=opts.get("baseline"), keep_samples=False)
+                    g = est.rebar(
+                        obj,
+                        dist,
+                        n_samples,
+                        int(seeds[2 * it]),
+                        temperature=temperature,
+                        eta=eta_state,
+                        baseline=opts.get("baseline"),
+                        keep_samples=False,
+                    )
                     ab, bb = _moments(obj, dist, n_samples, temperature, False, philox_key(int(seeds[2 * it])), 0)
                     if bb > 0:
                         eta_state = 0.9 * eta_state + 0.1 * (-ab / bb)
@@ -128,7 +136,7 @@ def variance_table(
     n_samples_100d: int = 10_000,
     temperature: float = 0.5,
     seed: int = 1,
-) -> List[dict]:
+) -> list[dict]:
     """Per-coordinate variance of the single-sample estimates at theta = 1/2 (alpha = 0).
 
     Rows: D = 1 for each target, and D = 100 with t = 0.45. LOO baselines and the optimal eta use
@@ -148,22 +156,31 @@ def variance_table(
             v = float(np.mean(g.variance))
             if label == "REINFORCE":
                 base = v
-            rows.append({
-                "D": D, "target": t, "label": label, "n_samples": n, "variance": v,
-                "ratio": (base / v) if base is not None and v > 0 else float("nan"),
-                "bias_z": float(np.max(np.abs(g.mean - truth) / g.stderr)),
-                "eta": g.diagnostics.get("eta"),
-            })
+            rows.append(
+                {
+                    "D": D,
+                    "target": t,
+                    "label": label,
+                    "n_samples": n,
+                    "variance": v,
+                    "ratio": (base / v) if base is not None and v > 0 else float("nan"),
+                    "bias_z": float(np.max(np.abs(g.mean - truth) / g.stderr)),
+                    "eta": g.diagnostics.get("eta"),
+                }
+            )
     return rows
 
 
-def format_table(rows: List[dict]) -> str:
+def format_table(rows: list[dict]) -> str:
     """Markdown table of :func:`variance_table` rows."""
-    lines = ["| D | t | estimator | per-coordinate variance | REINFORCE / this | max bias / stderr (abs) |",
-             "|---:|---:|---|---:|---:|---:|"]
+    lines = [
+        "| D | t | estimator | per-coordinate variance | REINFORCE / this | max bias / stderr (abs) |",
+        "|---:|---:|---|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['D']} | {r['target']} | {r['label']} | {r['variance']:.3e} | {r['ratio']:.3g} | "
-                     f"{r['bias_z']:.1f} |")
+        lines.append(
+            f"| {r['D']} | {r['target']} | {r['label']} | {r['variance']:.3e} | {r['ratio']:.3g} | {r['bias_z']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -174,8 +191,10 @@ def run_toy(quick: bool = False, seed: int = 0) -> ToyResult:
     default (3000 iterations, 10^5 / 10^4 samples for the table) takes a few seconds.
     """
     iterations = 300 if quick else 3000
-    theta, logvar, its = toy_training(iterations=iterations, variance_samples=500 if quick else 2000,
-                                      variance_every=20 if quick else 50, seed=seed)
-    table = variance_table(n_samples_1d=20_000 if quick else 100_000, n_samples_100d=2_000 if quick else 10_000,
-                           seed=seed + 1)
+    theta, logvar, its = toy_training(
+        iterations=iterations, variance_samples=500 if quick else 2000, variance_every=20 if quick else 50, seed=seed
+    )
+    table = variance_table(
+        n_samples_1d=20_000 if quick else 100_000, n_samples_100d=2_000 if quick else 10_000, seed=seed + 1
+    )
     return ToyResult(iterations, theta, logvar, its, table)

@@ -4,12 +4,11 @@ the REBAR and RELAX papers show them. matplotlib is imported only when called.""
 from __future__ import annotations
 
 import os
-from typing import List
 
 from .toy import ToyResult
 
 
-def make_figures(res: ToyResult, out_dir: str) -> List[str]:
+def make_figures(res: ToyResult, out_dir: str) -> list[str]:
     """Write rebar_toy_theta.png and rebar_toy_logvar.png into ``out_dir``; return the paths."""
     from .gmm_plots import _pyplot
 
@@ -18,7 +17,9 @@ def make_figures(res: ToyResult, out_dir: str) -> List[str]:
     targets = list(res.theta)
     paths = []
     for kind in ("theta", "logvar"):
-        fig, axes = plt.subplots(1, len(targets), figsize=(5 * len(targets), 3.6), sharey=kind == "theta", squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(targets), figsize=(5 * len(targets), 3.6), sharey=kind == "theta", squeeze=False
+        )
         for ax, t in zip(axes[0], targets):
             for label in res.theta[t]:
                 if kind == "theta":

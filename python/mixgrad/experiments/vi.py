@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List
+from typing import Callable
 
 import numpy as np
 
 __all__ = [
-    "ring_target",
     "VIResult",
-    "fit_mixture_vi",
     "elbo_gradient_variance",
+    "fit_mixture_vi",
     "recovered_modes",
+    "ring_target",
 ]
 
 
@@ -50,9 +50,7 @@ def ring_target(n_modes: int = 8, radius: float = 4.0, scale: float = 0.4):
         The mode centers.
     """
     if n_modes < 1 or radius < 0 or scale <= 0:
-        raise ValueError(
-            f"need n_modes >= 1, radius >= 0, scale > 0; got {n_modes}, {radius}, {scale}"
-        )
+        raise ValueError(f"need n_modes >= 1, radius >= 0, scale > 0; got {n_modes}, {radius}, {scale}")
     torch = _torch()
     ang = 2 * np.pi * np.arange(n_modes) / n_modes
     centers = radius * np.stack([np.cos(ang), np.sin(ang)], axis=1)
@@ -74,7 +72,7 @@ class VIResult:
     logits: np.ndarray
     means: np.ndarray
     scales: np.ndarray
-    elbo: List[float] = field(default_factory=list)
+    elbo: list[float] = field(default_factory=list)
 
     @property
     def weights(self) -> np.ndarray:
@@ -160,7 +158,7 @@ def fit_mixture_vi(
     opt = torch.optim.Adam([a, m, log_s], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1)) if cosine_decay else None
     gen = torch.Generator().manual_seed(seed + 1)
-    history: List[float] = []
+    history: list[float] = []
     for step in range(steps):
         q = DiagGaussianMixture(a, m, log_s.exp())
         x = q.rsample((n_samples,), generator=gen)
@@ -178,9 +176,7 @@ def fit_mixture_vi(
             sched.step()
         if step % record_every == 0:
             history.append(float((log_p - log_q).detach().mean()))
-    return VIResult(
-        a.detach().numpy().copy(), m.detach().numpy().copy(), log_s.detach().exp().numpy().copy(), history
-    )
+    return VIResult(a.detach().numpy().copy(), m.detach().numpy().copy(), log_s.detach().exp().numpy().copy(), history)
 
 
 def elbo_gradient_variance(
@@ -192,7 +188,7 @@ def elbo_gradient_variance(
     n_samples: int = 64,
     reps: int = 200,
     seed: int = 0,
-) -> Dict[str, Dict[str, float]]:
+) -> dict[str, dict[str, float]]:
     """Per-parameter variance of two ELBO gradient estimators at one q (logits, means,
     log-scales), each from a batch of ``n_samples`` samples, over ``reps`` repetitions.
 
@@ -217,7 +213,7 @@ def elbo_gradient_variance(
     log_s = torch.tensor(np.log(scales), dtype=torch.float64, requires_grad=True)
     params = (a, m, log_s)
     gen = torch.Generator().manual_seed(seed)
-    out: Dict[str, Dict[str, float]] = {}
+    out: dict[str, dict[str, float]] = {}
     for name in ("reparam", "reparam_stl", "score"):
         grads = []
         for _ in range(reps):

@@ -12,4 +12,4 @@ from __future__ import annotations
 
 from .fitting import METHODS, FitResult, fit, log_responsibilities_of, report_data
 
-__all__ = ["fit", "FitResult", "METHODS", "report_data", "log_responsibilities_of"]
+__all__ = ["METHODS", "FitResult", "fit", "log_responsibilities_of", "report_data"]

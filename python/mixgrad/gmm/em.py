@@ -20,7 +20,9 @@ def em_step(x: np.ndarray, params: MixtureParams, reg_covar: float = 1e-6) -> Mi
     means = resp.T @ x / nk[:, None]
     var = np.einsum("nk,nkd->kd", resp, (x[:, None, :] - means[None]) ** 2) / nk[:, None] + reg_covar
     weights = nk / x.shape[0]
-    return MixtureParams(logits_from_weights(weights, params.parametrization), means, np.sqrt(var), params.parametrization)
+    return MixtureParams(
+        logits_from_weights(weights, params.parametrization), means, np.sqrt(var), params.parametrization
+    )
 
 
 def logits_from_weights(weights: np.ndarray, parametrization: str) -> np.ndarray:

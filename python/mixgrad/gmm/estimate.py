@@ -14,23 +14,32 @@ The objective table f_i(k) is evaluated in the C++ core.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from .. import estimators
 from ..discrete import Bernoulli, Categorical
-from .model import MixtureParams, log_weights_from_logits
 from ..mixture import DiagGaussianMixture
 from ..objectives import GMMComponentLikelihood
+from .model import MixtureParams, log_weights_from_logits
 
 _ESTIMATORS = {
     # The plain score-function estimator, f(c) * d log p(c) / d alpha, without a baseline: the
     # REINFORCE of Williams (1992) and of the REBAR paper's comparisons.
-    "reinforce": lambda obj, dist, s, seed, opts: estimators.reinforce(obj, dist, s, seed=seed, baseline=opts.get("baseline"), keep_samples=False),
+    "reinforce": lambda obj, dist, s, seed, opts: estimators.reinforce(
+        obj, dist, s, seed=seed, baseline=opts.get("baseline"), keep_samples=False
+    ),
     "rebar": lambda obj, dist, s, seed, opts: estimators.rebar(
-        obj, dist, s, seed=seed, temperature=opts.get("temperature", 0.5), eta=opts.get("eta", 1.0),
-        baseline=opts.get("baseline"), keep_samples=False,
+        obj,
+        dist,
+        s,
+        seed=seed,
+        temperature=opts.get("temperature", 0.5),
+        eta=opts.get("eta", 1.0),
+        baseline=opts.get("baseline"),
+        keep_samples=False,
     ),
     "concrete": lambda obj, dist, s, seed, opts: estimators.concrete(
         obj, dist, s, seed=seed, temperature=opts.get("temperature", 0.5), keep_samples=False
@@ -56,7 +65,7 @@ def point_objective(x: np.ndarray, params: MixtureParams) -> GMMComponentLikelih
 
 def estimate_logit_gradient(
     method: str, x: np.ndarray, params: MixtureParams, n_samples: int, seed: Any, options: Mapping[str, Any]
-) -> Tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float]:
     """Estimate d/dalpha (1/n) sum_i log p(x_i) with ``n_samples`` samples per point.
 
     Returns the estimate (shape of ``params.logits``) and its variance (the variance of the

@@ -18,8 +18,9 @@ REBAR with Gumbel noise).
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from .model import (
     weights_from_logits,
 )
 
-__all__ = ["fit", "FitResult", "METHODS"]
+__all__ = ["METHODS", "FitResult", "fit"]
 
 METHODS = ("em", "exact", "rebar", "reinforce", "concrete")
 
@@ -61,7 +62,7 @@ class FitResult:
     means: np.ndarray
     scales: np.ndarray
     log_likelihood: float
-    history: Dict[str, np.ndarray]
+    history: dict[str, np.ndarray]
     method: str
     parametrization: str
     logits: np.ndarray = field(repr=False)
@@ -121,14 +122,14 @@ def fit(
     n_components: int,
     method: str = "rebar",
     *,
-    n_iter: Optional[int] = None,
+    n_iter: int | None = None,
     learning_rate: float = 0.05,
     n_samples: int = 16,
     seed: SeedLike = None,
-    init: Optional[Mapping[str, Any]] = None,
-    parametrization: Optional[str] = None,
+    init: Mapping[str, Any] | None = None,
+    parametrization: str | None = None,
     temperature: float = 0.5,
-    eta: Union[float, str] = 1.0,
+    eta: float | str = 1.0,
     reg_covar: float = 1e-6,
 ) -> FitResult:
     """Fit a diagonal Gaussian mixture by EM or by gradient ascent on the average log-likelihood.
@@ -165,7 +166,7 @@ def fit(
     FitResult
     """
     X = _as_data(x)
-    n, d = X.shape
+    n, _d = X.shape
     try:
         k = operator.index(n_components)
     except TypeError:
@@ -189,8 +190,12 @@ def fit(
     if operator.index(n_iter) < 0:
         raise ValueError(f"n_iter must be >= 0, got {n_iter}")
 
-    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(
-        None if seed is None else (int(seed.integers(2**63)) if isinstance(seed, np.random.Generator) else seed)
+    seq = (
+        seed
+        if isinstance(seed, np.random.SeedSequence)
+        else np.random.SeedSequence(
+            None if seed is None else (int(seed.integers(2**63)) if isinstance(seed, np.random.Generator) else seed)
+        )
     )
     init_seq, step_seq = seq.spawn(2)
     params = _initial_params(X, k, parametrization, init, np.random.default_rng(init_seq))
@@ -198,7 +203,13 @@ def fit(
     options = {"temperature": temperature, "eta": eta}
     min_log_scale = 0.5 * np.log(reg_covar)
 
-    hist: Dict[str, List[Any]] = {"weights": [], "means": [], "scales": [], "log_likelihood": [], "gradient_variance": []}
+    hist: dict[str, list[Any]] = {
+        "weights": [],
+        "means": [],
+        "scales": [],
+        "log_likelihood": [],
+        "gradient_variance": [],
+    }
 
     def record(p: MixtureParams, var: float) -> None:
         hist["weights"].append(weights_from_logits(p.logits, p.parametrization))
@@ -246,4 +257,6 @@ def report_data(n: int = 200, seed: SeedLike = 0) -> np.ndarray:
 
 def log_responsibilities_of(x: Any, result: FitResult):
     """(log p(x_i, c=k), log p(x_i)) under a fitted result (for diagnostics and plots)."""
-    return log_responsibilities(_as_data(x), MixtureParams(result.logits, result.means, result.scales, result.parametrization))
+    return log_responsibilities(
+        _as_data(x), MixtureParams(result.logits, result.means, result.scales, result.parametrization)
+    )

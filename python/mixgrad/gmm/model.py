@@ -61,9 +61,10 @@ def component_log_densities(x: np.ndarray, means: np.ndarray, scales: np.ndarray
 
 def log_responsibilities(x: np.ndarray, params: MixtureParams):
     """(log p(x_i, c = k) (n, K), log p(x_i) (n,)) under ``params``."""
-    joint = component_log_densities(x, params.means, params.scales) + log_weights_from_logits(
-        params.logits, params.parametrization
-    )[None, :]
+    joint = (
+        component_log_densities(x, params.means, params.scales)
+        + log_weights_from_logits(params.logits, params.parametrization)[None, :]
+    )
     top = np.max(joint, axis=1, keepdims=True)
     log_px = (top + np.log(np.sum(np.exp(joint - top), axis=1, keepdims=True)))[:, 0]
     return joint, log_px

@@ -33,7 +33,9 @@ def rebar_logit_gradient(
     log_theta = logits - np.logaddexp.reduce(logits)
     theta = np.exp(log_theta)
     z = (x[:, None, :] - means[None]) / scales[None]
-    log_dens = -0.5 * np.sum(z * z, axis=2) - np.sum(np.log(scales), axis=1)[None] - 0.5 * x.shape[1] * np.log(2 * np.pi)
+    log_dens = (
+        -0.5 * np.sum(z * z, axis=2) - np.sum(np.log(scales), axis=1)[None] - 0.5 * x.shape[1] * np.log(2 * np.pi)
+    )
     joint = log_dens + log_theta[None]
     log_px = np.logaddexp.reduce(joint, axis=1)
     table = np.exp(log_dens - log_px[:, None])  # f_i(k)

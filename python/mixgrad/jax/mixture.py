@@ -9,7 +9,7 @@ mixtures whose gradients (logits, means, scales) come from mixgrad's implicit VJ
 from __future__ import annotations
 
 import functools
-from typing import Any, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 __all__ = ["rsample", "seed_words"]
 
 
-def seed_words(seed: Any) -> "jax.Array":
+def seed_words(seed: Any) -> jax.Array:
     """Turn a seed into the uint32[2] (low, high) words that :func:`rsample` passes to the core.
 
     Parameters
@@ -72,7 +72,12 @@ def _sds(shape, dtype):
 def _rsample(a, m, s, words, n, method):
     shape = ((n,) if n is not None else ()) + m.shape[:-2] + m.shape[-1:]
     return jax.pure_callback(
-        functools.partial(_draw_host, n, method), _sds(shape, m.dtype), a, m, s, words,
+        functools.partial(_draw_host, n, method),
+        _sds(shape, m.dtype),
+        a,
+        m,
+        s,
+        words,
         vmap_method="sequential",
     )
 
@@ -85,8 +90,14 @@ def _rsample_fwd(a, m, s, words, n, method):
 def _rsample_bwd(n, method, res, g):
     a, m, s, words, x = res
     ga, gm, gs = jax.pure_callback(
-        _vjp_host, (_sds(a.shape, a.dtype), _sds(m.shape, m.dtype), _sds(s.shape, s.dtype)),
-        a, m, s, x, g, vmap_method="sequential",
+        _vjp_host,
+        (_sds(a.shape, a.dtype), _sds(m.shape, m.dtype), _sds(s.shape, s.dtype)),
+        a,
+        m,
+        s,
+        x,
+        g,
+        vmap_method="sequential",
     )
     zero_words = np.zeros(words.shape, dtype=jax.dtypes.float0)
     return ga, gm, gs, zero_words
@@ -100,10 +111,10 @@ def rsample(
     means: Any,
     scales: Any,
     seed: Any,
-    sample_shape: Tuple[int, ...] = (),
+    sample_shape: tuple[int, ...] = (),
     *,
     method: str = "exact",
-) -> "jax.Array":
+) -> jax.Array:
     """Reparameterized samples of a batch of diagonal Gaussian mixtures.
 
     Parameters
@@ -137,13 +148,11 @@ def rsample(
     dts = {a.dtype, m.dtype, s.dtype}
     if len(dts) > 1 or not jnp.issubdtype(m.dtype, jnp.floating) or m.dtype not in (jnp.float32, jnp.float64):
         raise TypeError(
-            f"logits, means and scales must share one dtype, float32 or float64; got "
-            f"{a.dtype}, {m.dtype}, {s.dtype}"
+            f"logits, means and scales must share one dtype, float32 or float64; got {a.dtype}, {m.dtype}, {s.dtype}"
         )
     if m.ndim < 2 or a.ndim < 1 or s.shape[-2:] != m.shape[-2:] or a.shape[-1] != m.shape[-2]:
         raise ValueError(
-            "expected logits (..., K), means and scales (..., K, D); got shapes "
-            f"{a.shape}, {m.shape}, {s.shape}"
+            f"expected logits (..., K), means and scales (..., K, D); got shapes {a.shape}, {m.shape}, {s.shape}"
         )
     K, D = m.shape[-2:]
     try:
@@ -153,9 +162,9 @@ def rsample(
             f"the batch dimensions of logits {a.shape[:-1]}, means {m.shape[:-2]} and scales "
             f"{s.shape[:-2]} do not broadcast"
         ) from None
-    a = jnp.broadcast_to(a, batch + (K,))
-    m = jnp.broadcast_to(m, batch + (K, D))
-    s = jnp.broadcast_to(s, batch + (K, D))
+    a = jnp.broadcast_to(a, (*batch, K))
+    m = jnp.broadcast_to(m, (*batch, K, D))
+    s = jnp.broadcast_to(s, (*batch, K, D))
     sample_shape = tuple(int(d) for d in sample_shape)
     n = int(np.prod(sample_shape)) if sample_shape else None
     x = _rsample(a, m, s, seed_words(seed), n, method)

@@ -17,12 +17,12 @@ from ._require import require_torch
 
 require_torch()
 
+from . import noise  # noqa: E402
 from ._discrete import EstimatorOutput  # noqa: E402
 from .concrete import Concrete  # noqa: E402
 from .exact import exact_expectation  # noqa: E402
+from .mixture import DiagGaussianMixture  # noqa: E402
 from .rebar import Rebar  # noqa: E402
 from .reinforce import Reinforce  # noqa: E402
-from . import noise  # noqa: E402
-from .mixture import DiagGaussianMixture  # noqa: E402
 
-__all__ = ["DiagGaussianMixture", "EstimatorOutput", "Rebar", "Reinforce", "Concrete", "exact_expectation", "noise"]
+__all__ = ["Concrete", "DiagGaussianMixture", "EstimatorOutput", "Rebar", "Reinforce", "exact_expectation", "noise"]

@@ -4,15 +4,15 @@ output record."""
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import Callable, NamedTuple
 
-from ._require import require_torch
 from . import noise as _noise
+from ._require import require_torch
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
 
-__all__ = ["EstimatorOutput", "Family", "family", "expand_logits", "evaluate", "surrogate_from"]
+__all__ = ["EstimatorOutput", "Family", "evaluate", "expand_logits", "family", "surrogate_from"]
 
 Objective = Callable[["torch.Tensor"], "torch.Tensor"]
 
@@ -43,11 +43,11 @@ class EstimatorOutput(NamedTuple):
         temperature only.
     """
 
-    surrogate: "torch.Tensor"
-    value: "torch.Tensor"
-    sample: "torch.Tensor"
-    grad_logits: "torch.Tensor"
-    variance_loss: Optional["torch.Tensor"]
+    surrogate: torch.Tensor
+    value: torch.Tensor
+    sample: torch.Tensor
+    grad_logits: torch.Tensor
+    variance_loss: torch.Tensor | None
 
 
 class Family(NamedTuple):
@@ -58,20 +58,20 @@ class Family(NamedTuple):
     conditional: Callable
     coupled_uniform: Callable
 
-    def score(self, alpha: "torch.Tensor", b: "torch.Tensor") -> "torch.Tensor":
+    def score(self, alpha: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """d log p(b) / d alpha, elementwise (b - sigmoid(alpha) or b - softmax(alpha))."""
         if self.kind == "bernoulli":
             return b - torch.sigmoid(alpha)
         return b - torch.softmax(alpha, dim=-1)
 
-    def log_prob(self, alpha: "torch.Tensor", b: "torch.Tensor") -> "torch.Tensor":
+    def log_prob(self, alpha: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """log p(b) elementwise over the last dimension's entries (sum it over the event)."""
         if self.kind == "bernoulli":
             ls = torch.nn.functional.logsigmoid
             return b * ls(alpha) + (1 - b) * ls(-alpha)
         return b * torch.log_softmax(alpha, dim=-1)
 
-    def relax(self, z: "torch.Tensor", temperature) -> "torch.Tensor":
+    def relax(self, z: torch.Tensor, temperature) -> torch.Tensor:
         """sigma_lambda(z)."""
         return _noise.relax(z, temperature, self.kind)
 
@@ -106,9 +106,7 @@ def check_event_dims(event_dims: int) -> int:
     return event_dims
 
 
-def expand_logits(
-    logits: "torch.Tensor", n_samples: Optional[int], event_dims: int
-) -> "torch.Tensor":
+def expand_logits(logits: torch.Tensor, n_samples: int | None, event_dims: int) -> torch.Tensor:
     """Validate ``logits`` and prepend a sample dimension of size ``n_samples`` (if given).
 
     Raises
@@ -124,8 +122,7 @@ def expand_logits(
         raise TypeError(f"logits must have a floating dtype, got {logits.dtype}")
     if logits.dim() < event_dims:
         raise ValueError(
-            f"logits must have at least event_dims={event_dims} dimensions, got shape "
-            f"{tuple(logits.shape)}"
+            f"logits must have at least event_dims={event_dims} dimensions, got shape {tuple(logits.shape)}"
         )
     if n_samples is None:
         return logits
@@ -134,7 +131,7 @@ def expand_logits(
     return logits.expand(n_samples, *logits.shape)
 
 
-def evaluate(f: Objective, s: "torch.Tensor", batch_shape: Tuple[int, ...]) -> "torch.Tensor":
+def evaluate(f: Objective, s: torch.Tensor, batch_shape: tuple[int, ...]) -> torch.Tensor:
     """Call the objective and check it returns one value per sample.
 
     Raises
@@ -155,19 +152,19 @@ def evaluate(f: Objective, s: "torch.Tensor", batch_shape: Tuple[int, ...]) -> "
     return out
 
 
-def event_sum(x: "torch.Tensor", event_dims: int) -> "torch.Tensor":
+def event_sum(x: torch.Tensor, event_dims: int) -> torch.Tensor:
     """Sum over the trailing ``event_dims`` dimensions."""
     return x.sum(dim=tuple(range(-event_dims, 0)))
 
 
-def per_event(x: "torch.Tensor", event_dims: int) -> "torch.Tensor":
+def per_event(x: torch.Tensor, event_dims: int) -> torch.Tensor:
     """Append ``event_dims`` singleton dimensions (per-sample values -> event broadcast)."""
     return x.reshape(*x.shape, *([1] * event_dims))
 
 
 def surrogate_from(
-    f_live: "torch.Tensor", grad_logits: "torch.Tensor", logits: "torch.Tensor", event_dims: int
-) -> "torch.Tensor":
+    f_live: torch.Tensor, grad_logits: torch.Tensor, logits: torch.Tensor, event_dims: int
+) -> torch.Tensor:
     """f_live + <grad_logits, logits - stop_gradient(logits)>: the value of f, the gradient
     ``grad_logits`` into ``logits`` (and f's own gradient into parameters it uses directly)."""
     delta = logits - logits.detach()

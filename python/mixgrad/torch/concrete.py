@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import Callable
 
-from ._require import require_torch
 from ._discrete import (
     EstimatorOutput,
     check_event_dims,
@@ -14,6 +13,7 @@ from ._discrete import (
     family,
     surrogate_from,
 )
+from ._require import require_torch
 from .noise import uniform
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
@@ -49,11 +49,11 @@ class Concrete(torch.nn.Module):
 
     def forward(
         self,
-        logits: "torch.Tensor",
-        f: Callable[["torch.Tensor"], "torch.Tensor"],
+        logits: torch.Tensor,
+        f: Callable[[torch.Tensor], torch.Tensor],
         *,
-        n_samples: Optional[int] = None,
-        generator: Optional["torch.Generator"] = None,
+        n_samples: int | None = None,
+        generator: torch.Generator | None = None,
     ) -> EstimatorOutput:
         """Sample z, evaluate f at the relaxed sample and build the surrogate (see
         :class:`Rebar` for arguments)."""

@@ -14,8 +14,8 @@ __all__ = ["exact_expectation"]
 
 
 def exact_expectation(
-    logits: "torch.Tensor", f: Callable[["torch.Tensor"], "torch.Tensor"], kind: str = "bernoulli"
-) -> "torch.Tensor":
+    logits: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor], kind: str = "bernoulli"
+) -> torch.Tensor:
     """E_{b ~ p(logits)}[f(b)] by enumerating every outcome; differentiable in ``logits``.
 
     Parameters
@@ -48,9 +48,7 @@ def exact_expectation(
         return (logp.exp() * f(bits)).sum()
     if kind == "categorical":
         if logits.dim() != 2 or logits.shape[1] ** logits.shape[0] > 2**20:
-            raise ValueError(
-                f"logits must have shape (D, K) with K**D <= 2**20, got {tuple(logits.shape)}"
-            )
+            raise ValueError(f"logits must have shape (D, K) with K**D <= 2**20, got {tuple(logits.shape)}")
         d, k = logits.shape
         idx = torch.tensor(list(itertools.product(range(k), repeat=d)), dtype=torch.long)
         onehot = torch.nn.functional.one_hot(idx, k).to(logits.dtype)

@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 import math
-from typing import Optional, Union
 
 import numpy as np
 
-from ._require import require_torch
 from .. import _adapter_mixture as _adapter
+from ._require import require_torch
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
+
 constraints = torch.distributions.constraints
 
 __all__ = ["DiagGaussianMixture"]
@@ -24,7 +24,7 @@ class _MixtureRsample(torch.autograd.Function):
     """x = sample(logits, means, scales; seed) with the implicit VJP as backward."""
 
     @staticmethod
-    def forward(ctx, logits, means, scales, n, seed, method):  # noqa: D102
+    def forward(ctx, logits, means, scales, n, seed, method):
         a, m, s = (t.detach().numpy() for t in (logits, means, scales))
         x = torch.from_numpy(np.ascontiguousarray(_adapter.draw(a, m, s, n, seed, method)))
         ctx.save_for_backward(logits, means, scales, x)
@@ -32,7 +32,7 @@ class _MixtureRsample(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_x):  # noqa: D102
+    def backward(ctx, grad_x):
         logits, means, scales, x = ctx.saved_tensors
         g = _adapter.vjp(
             logits.detach().numpy(),
@@ -85,7 +85,7 @@ class DiagGaussianMixture(torch.distributions.Distribution):
         For CUDA (or other non-CPU) tensors.
     """
 
-    arg_constraints = {
+    arg_constraints = {  # noqa: RUF012 - torch.distributions declares constraints as a class dict
         "logits": constraints.real_vector,
         "means": constraints.real,
         "scales": constraints.positive,
@@ -95,12 +95,12 @@ class DiagGaussianMixture(torch.distributions.Distribution):
 
     def __init__(
         self,
-        logits: "torch.Tensor",
-        means: "torch.Tensor",
-        scales: "torch.Tensor",
+        logits: torch.Tensor,
+        means: torch.Tensor,
+        scales: torch.Tensor,
         *,
         method: str = "exact",
-        validate_args: Optional[bool] = None,
+        validate_args: bool | None = None,
     ) -> None:
         names = ("logits", "means", "scales")
         tensors = (logits, means, scales)
@@ -131,9 +131,7 @@ class DiagGaussianMixture(torch.distributions.Distribution):
             raise ValueError(f"logits must have shape (..., K), got {tuple(logits.shape)}")
         K, D = means.shape[-2], means.shape[-1]
         if scales.shape[-2:] != means.shape[-2:]:
-            raise ValueError(
-                f"scales must end in (K, D) = {(K, D)} like means, got {tuple(scales.shape)}"
-            )
+            raise ValueError(f"scales must end in (K, D) = {(K, D)} like means, got {tuple(scales.shape)}")
         if logits.shape[-1] != K:
             raise ValueError(f"logits must end in K = {K} (means.shape[-2]), got {tuple(logits.shape)}")
         try:
@@ -151,23 +149,23 @@ class DiagGaussianMixture(torch.distributions.Distribution):
         super().__init__(batch_shape=batch, event_shape=torch.Size([D]), validate_args=validate_args)
 
     @property
-    def weights(self) -> "torch.Tensor":
+    def weights(self) -> torch.Tensor:
         """softmax(logits), shape (*batch, K)."""
         return torch.softmax(self.logits, dim=-1)
 
     @property
-    def mean(self) -> "torch.Tensor":
+    def mean(self) -> torch.Tensor:
         """Mixture mean, shape (*batch, D) (differentiable)."""
         return (self.weights.unsqueeze(-1) * self.means).sum(-2)
 
     @property
-    def variance(self) -> "torch.Tensor":
+    def variance(self) -> torch.Tensor:
         """Per-coordinate mixture variance, shape (*batch, D) (differentiable)."""
         w = self.weights.unsqueeze(-1)
         second = (w * (self.scales**2 + self.means**2)).sum(-2)
         return second - self.mean**2
 
-    def log_prob(self, value: "torch.Tensor") -> "torch.Tensor":
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         """Log density, computed in torch (differentiable in value and parameters).
 
         Parameters
@@ -182,18 +180,16 @@ class DiagGaussianMixture(torch.distributions.Distribution):
             self._validate_sample(value)
         x = value.unsqueeze(-2)
         z = (x - self.means) / self.scales
-        comp = (-0.5 * z * z - torch.log(self.scales)).sum(-1) - 0.5 * self.means.shape[-1] * math.log(
-            2 * math.pi
-        )
+        comp = (-0.5 * z * z - torch.log(self.scales)).sum(-1) - 0.5 * self.means.shape[-1] * math.log(2 * math.pi)
         return torch.logsumexp(torch.log_softmax(self.logits, dim=-1) + comp, dim=-1)
 
     def rsample(
         self,
-        sample_shape=torch.Size(),
+        sample_shape=torch.Size(),  # noqa: B008 - torch.distributions convention (an immutable empty Size)
         *,
-        seed: Union[None, int, np.random.SeedSequence] = None,
-        generator: Optional["torch.Generator"] = None,
-    ) -> "torch.Tensor":
+        seed: int | np.random.SeedSequence | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Reparameterized samples of shape ``(*sample_shape, *batch_shape, D)``.
 
         Parameters
@@ -215,7 +211,7 @@ class DiagGaussianMixture(torch.distributions.Distribution):
         x = _MixtureRsample.apply(self.logits, self.means, self.scales, n, seed, self.method)
         return x.reshape(*shape, *self.batch_shape, *self.event_shape)
 
-    def sample(self, sample_shape=torch.Size(), **kwargs) -> "torch.Tensor":
+    def sample(self, sample_shape=torch.Size(), **kwargs) -> torch.Tensor:  # noqa: B008 - as torch.distributions
         """Samples without gradient (same arguments as :meth:`rsample`)."""
         with torch.no_grad():
             return self.rsample(sample_shape, **kwargs)

@@ -13,32 +13,30 @@ that their sign (Bernoulli) or argmax (categorical) equals ``b`` by construction
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 from ._require import require_torch
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
 
 __all__ = [
-    "uniform",
-    "bernoulli_noise",
     "bernoulli_conditional_noise",
     "bernoulli_coupled_uniform",
-    "categorical_noise",
+    "bernoulli_noise",
     "categorical_conditional_noise",
     "categorical_coupled_uniform",
+    "categorical_noise",
     "relax",
+    "uniform",
 ]
 
 
 def uniform(
-    shape: Tuple[int, ...],
+    shape: tuple[int, ...],
     *,
-    dtype: "torch.dtype",
-    device: "torch.device",
-    generator: Optional["torch.Generator"] = None,
-) -> "torch.Tensor":
+    dtype: torch.dtype,
+    device: torch.device,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Uniform noise on the open interval (0, 1), drawn with ``torch.rand``.
 
     Parameters
@@ -59,13 +57,13 @@ def uniform(
     return u.clamp_(min=torch.finfo(dtype).tiny)
 
 
-def _open_unit(x: "torch.Tensor") -> "torch.Tensor":
+def _open_unit(x: torch.Tensor) -> torch.Tensor:
     one = torch.ones((), dtype=x.dtype, device=x.device)
     below_one = torch.nextafter(one, torch.zeros_like(one))
     return x.clamp(min=torch.finfo(x.dtype).tiny, max=float(below_one))
 
 
-def bernoulli_noise(alpha: "torch.Tensor", u: "torch.Tensor") -> Tuple["torch.Tensor", "torch.Tensor"]:
+def bernoulli_noise(alpha: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Logistic reparameterization of Bernoulli(sigmoid(alpha)).
 
     Parameters
@@ -86,9 +84,7 @@ def bernoulli_noise(alpha: "torch.Tensor", u: "torch.Tensor") -> Tuple["torch.Te
     return z, (z > 0).to(alpha.dtype).detach()
 
 
-def bernoulli_conditional_noise(
-    alpha: "torch.Tensor", b: "torch.Tensor", v: "torch.Tensor"
-) -> "torch.Tensor":
+def bernoulli_conditional_noise(alpha: torch.Tensor, b: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Sample z_tilde ~ p(z | b) for logistic noise, differentiable in ``alpha`` (v, b fixed).
 
     Parameters
@@ -114,9 +110,7 @@ def bernoulli_conditional_noise(
     return torch.where(b > 0.5, one, zero)
 
 
-def bernoulli_coupled_uniform(
-    alpha: "torch.Tensor", u: "torch.Tensor", b: "torch.Tensor"
-) -> "torch.Tensor":
+def bernoulli_coupled_uniform(alpha: torch.Tensor, u: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """The conditional uniform v implied by u (coupled noise): with it z_tilde equals z in value.
 
     Parameters
@@ -141,9 +135,7 @@ def bernoulli_coupled_uniform(
     return _open_unit(v)
 
 
-def categorical_noise(
-    alpha: "torch.Tensor", u: "torch.Tensor"
-) -> Tuple["torch.Tensor", "torch.Tensor"]:
+def categorical_noise(alpha: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Gumbel-max reparameterization of Categorical(softmax(alpha)) over the last dimension.
 
     Parameters
@@ -165,9 +157,7 @@ def categorical_noise(
     return z, b.detach()
 
 
-def categorical_conditional_noise(
-    alpha: "torch.Tensor", b: "torch.Tensor", v: "torch.Tensor"
-) -> "torch.Tensor":
+def categorical_conditional_noise(alpha: torch.Tensor, b: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Sample z_tilde ~ p(z | b) for Gumbel noise, differentiable in ``alpha`` (v, b fixed).
 
     Parameters
@@ -193,9 +183,7 @@ def categorical_conditional_noise(
     return torch.where(b > 0.5, -log_e_b, others)
 
 
-def categorical_coupled_uniform(
-    alpha: "torch.Tensor", u: "torch.Tensor", b: "torch.Tensor"
-) -> "torch.Tensor":
+def categorical_coupled_uniform(alpha: torch.Tensor, u: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """The conditional uniform v implied by u (coupled Gumbel noise), so that z_tilde equals z.
 
     Parameters
@@ -223,7 +211,7 @@ def categorical_coupled_uniform(
     return _open_unit(torch.where(b > 0.5, v_b, v_i))
 
 
-def relax(z: "torch.Tensor", temperature: "torch.Tensor", kind: str) -> "torch.Tensor":
+def relax(z: torch.Tensor, temperature: torch.Tensor, kind: str) -> torch.Tensor:
     """The relaxation sigma_lambda(z): sigmoid(z / lambda) or softmax(z / lambda, dim=-1).
 
     Parameters

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator, Optional, Sequence, Union
+from collections.abc import Iterator, Sequence
+from typing import Callable
 
-from ._require import require_torch
 from ._discrete import (
     EstimatorOutput,
     check_event_dims,
@@ -16,6 +16,7 @@ from ._discrete import (
     per_event,
     surrogate_from,
 )
+from ._require import require_torch
 from .noise import uniform
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
@@ -73,7 +74,7 @@ class Rebar(torch.nn.Module):
         self,
         kind: str = "bernoulli",
         *,
-        eta: Union[float, Sequence[float]] = 1.0,
+        eta: float | Sequence[float] = 1.0,
         temperature: float = 0.5,
         event_dims: int = 1,
         coupled: bool = False,
@@ -100,18 +101,18 @@ class Rebar(torch.nn.Module):
         """Current lambda = exp(log_temperature)."""
         return float(self.log_temperature.detach().exp())
 
-    def control_parameters(self) -> Iterator["torch.nn.Parameter"]:
+    def control_parameters(self) -> Iterator[torch.nn.Parameter]:
         """The control-variate parameters (eta, log_temperature)."""
         yield self.eta
         yield self.log_temperature
 
     def forward(
         self,
-        logits: "torch.Tensor",
-        f: Callable[["torch.Tensor"], "torch.Tensor"],
+        logits: torch.Tensor,
+        f: Callable[[torch.Tensor], torch.Tensor],
         *,
-        n_samples: Optional[int] = None,
-        generator: Optional["torch.Generator"] = None,
+        n_samples: int | None = None,
+        generator: torch.Generator | None = None,
     ) -> EstimatorOutput:
         """Draw one sample per row (or ``n_samples`` per row) and build the REBAR surrogate.
 
@@ -141,8 +142,8 @@ class Rebar(torch.nn.Module):
         dtype, device = logits_x.dtype, logits_x.device
         u = uniform(shape, dtype=dtype, device=device, generator=generator)
         alpha = logits_x.detach().clone().requires_grad_(True)
-        build_variance = self.tune and torch.is_grad_enabled() and (
-            self.eta.requires_grad or self.log_temperature.requires_grad
+        build_variance = (
+            self.tune and torch.is_grad_enabled() and (self.eta.requires_grad or self.log_temperature.requires_grad)
         )
         with torch.enable_grad():
             z, b = fam.noise(alpha, u)
@@ -180,18 +181,14 @@ class Rebar(torch.nn.Module):
             If ``output`` carries no variance loss (tune=False or built under no_grad).
         """
         if output.variance_loss is None:
-            raise ValueError(
-                "output has no variance_loss: build it with tune=True and gradients enabled"
-            )
+            raise ValueError("output has no variance_loss: build it with tune=True and gradients enabled")
         params = [p for p in self.control_parameters() if p.requires_grad]
         output.variance_loss.backward(inputs=params)
 
 
 def _two_grads(f_z, f_zt, alpha, create_graph):
     """d f_z.sum()/d alpha and d f_zt.sum()/d alpha (zeros where f ignores the sample)."""
-    g1 = torch.autograd.grad(f_z.sum(), alpha, create_graph=create_graph, retain_graph=True,
-                             allow_unused=True)[0]
-    g2 = torch.autograd.grad(f_zt.sum(), alpha, create_graph=create_graph, retain_graph=True,
-                             allow_unused=True)[0]
+    g1 = torch.autograd.grad(f_z.sum(), alpha, create_graph=create_graph, retain_graph=True, allow_unused=True)[0]
+    g2 = torch.autograd.grad(f_zt.sum(), alpha, create_graph=create_graph, retain_graph=True, allow_unused=True)[0]
     zeros = torch.zeros_like(alpha)
     return (zeros if g1 is None else g1), (zeros if g2 is None else g2)

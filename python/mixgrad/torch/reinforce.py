@@ -3,9 +3,8 @@ baseline."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable
 
-from ._require import require_torch
 from ._discrete import (
     EstimatorOutput,
     check_event_dims,
@@ -15,6 +14,7 @@ from ._discrete import (
     per_event,
     surrogate_from,
 )
+from ._require import require_torch
 from .noise import uniform
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
@@ -41,6 +41,7 @@ class Reinforce(torch.nn.Module):
     event_dims : int
         Trailing logits dimensions of one sample's event.
     """
+
     running_mean: torch.Tensor  # buffers, registered in __init__
     initialized: torch.Tensor
 
@@ -67,11 +68,11 @@ class Reinforce(torch.nn.Module):
 
     def forward(
         self,
-        logits: "torch.Tensor",
-        f: Callable[["torch.Tensor"], "torch.Tensor"],
+        logits: torch.Tensor,
+        f: Callable[[torch.Tensor], torch.Tensor],
         *,
-        n_samples: Optional[int] = None,
-        generator: Optional["torch.Generator"] = None,
+        n_samples: int | None = None,
+        generator: torch.Generator | None = None,
     ) -> EstimatorOutput:
         """Sample b, evaluate f(b) and build the surrogate (see :class:`Rebar` for arguments)."""
         ev = self.event_dims
@@ -89,9 +90,7 @@ class Reinforce(torch.nn.Module):
             c = torch.where(self.initialized, self.running_mean.to(fd.dtype), torch.zeros_like(fd))
             with torch.no_grad():
                 m = fd.double().mean()
-                new = torch.where(
-                    self.initialized, self.decay * self.running_mean + (1 - self.decay) * m, m
-                )
+                new = torch.where(self.initialized, self.decay * self.running_mean + (1 - self.decay) * m, m)
                 self.running_mean.copy_(new)
                 self.initialized.fill_(True)
         else:
