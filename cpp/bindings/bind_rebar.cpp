@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "array_helpers.hpp"
+#include "mixgrad/discrete.hpp"
 #include "mixgrad/objectives.hpp"
 #include "mixgrad/parallel.hpp"
-#include "mixgrad/rebar.hpp"
 
 namespace py = pybind11;
 using mixgrad::bind::carray;

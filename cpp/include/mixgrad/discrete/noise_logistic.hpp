@@ -1,0 +1,257 @@
+// Bernoulli with logistic noise: the draws, z, b, the conditional z~ and the relaxations
+// sigma(z/lam), sigma(z~/lam) with their alpha-derivatives (general and fast paths).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "mixgrad/config.hpp"
+#include "mixgrad/discrete/philox_words.hpp"
+#include "mixgrad/discrete/sigmoid.hpp"
+#include "mixgrad/elementary.hpp"
+#include "mixgrad/philox.hpp"
+
+namespace mixgrad::rebar {
+
+// z = alpha + log u - log(1-u), b = 1[z > 0]. With fresh v the conditional sample
+// u' of DESIGN 4.1 gives, after cancelling alpha analytically (log theta - log(1-theta) = alpha):
+//   b = 1: z~ = softplus(alpha + log v) - log(1-v)    (> 0 always),  dz~/dalpha = sigmoid(alpha + log v)
+//   b = 0: z~ = log v - softplus(log(1-v) - alpha)    (< 0 always),  dz~/dalpha = sigmoid(log(1-v) - alpha)
+// Coupled noise (u' = u, z~ = z): dz~/dalpha = 1 - (1-theta)/u (b = 1), 1 - theta/(1-u) (b = 0).
+struct BernoulliOut {
+  double *z, *hard, *zt, *dzt, *score, *sz, *jz, *szt, *jzt;
+};
+
+// One coordinate: draws, transforms, and the relaxations sigma(z/lam), sigma(z~/lam) with their
+// alpha-derivatives (dz/dalpha = 1). One exp + one log for both branches of z~.
+// Fresh noise uses e^alpha and e^-alpha (per-coordinate constants ea, ena, alpha clamped to
+// [-700, 700] there) so that one log per draw gives z~ and no log gives dz~/dalpha:
+//   b = 1: z~ = log((1 + e^a v) / (1 - v)),        dz~/dalpha = y/(1+y), y = e^a v
+//   b = 0: z~ = log(v / (1 + (1 - v) e^-a)),        dz~/dalpha = y/(1+y), y = (1 - v) e^-a
+template <bool Coupled>
+MIXGRAD_INLINE void logistic_one(philox::Key key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord, double a,
+                                 double la, double lb, double th, double ea, double ena, double inv_lam, std::size_t j,
+                                 const BernoulliOut& o) {
+  std::uint64_t w0, w1;
+  philox_words(key, s, coord, 0u, stream, w0, w1);
+  const double u = philox::bits_to_open_uniform(w0);
+  double zz, zt, dzt;
+  bool b;
+  if (Coupled) {
+    const double lu = elem::log(u), l1u = elem::log1p(-u);
+    zz = a + lu - l1u;
+    b = zz > 0.0;
+    zt = zz;
+    dzt = 1.0 - elem::exp(b ? lb - lu : la - l1u);
+  } else {
+    zz = a + elem::log(u / (1.0 - u));
+    b = zz > 0.0;
+    const double v = philox::bits_to_open_uniform(w1);
+    const double y = b ? ea * v : (1.0 - v) * ena;
+    const double ratio = b ? (1.0 + y) / (1.0 - v) : v / (1.0 + y);
+    zt = elem::log(ratio);
+    dzt = y / (1.0 + y);
+  }
+  double s1, ds1, s2, ds2;
+  sigmoid_and_slope(zz * inv_lam, s1, ds1);
+  sigmoid_and_slope(zt * inv_lam, s2, ds2);
+  o.z[j] = zz;
+  o.hard[j] = b ? 1.0 : 0.0;
+  o.zt[j] = zt;
+  o.dzt[j] = dzt;
+  o.score[j] = (b ? 1.0 : 0.0) - th;
+  o.sz[j] = s1;
+  o.jz[j] = ds1 * inv_lam;
+  o.szt[j] = s2;
+  o.jzt[j] = ds2 * inv_lam * dzt;
+}
+
+// Coordinates given one by one (sample[j], coord[j], and the per-coordinate constants gathered).
+template <bool Coupled>
+MIXGRAD_INLINE void logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream, double inv_lam,
+                                  const std::uint64_t* sample, const std::uint32_t* coord, const double* alpha,
+                                  const double* la, const double* lb, const double* th, const double* ea,
+                                  const double* ena, const BernoulliOut& o) {
+#pragma omp simd
+  for (std::size_t j = 0; j < n; ++j)
+    logistic_one<Coupled>(key, stream, static_cast<std::uint32_t>(sample[j]), coord[j], alpha[j], la[j], lb[j], th[j],
+                          ea[j], ena[j], inv_lam, j, o);
+}
+
+// m samples from s0 of the nq contiguous coordinates from c0 (constants indexed by coordinate).
+template <bool Coupled>
+MIXGRAD_INLINE void logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, philox::Key key,
+                                  std::uint32_t stream, double inv_lam, const double* alpha, const double* la,
+                                  const double* lb, const double* th, const double* ea, const double* ena,
+                                  const BernoulliOut& o) {
+  for (std::size_t c = 0; c < m; ++c) {
+    const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
+#pragma omp simd
+    for (std::size_t q = 0; q < nq; ++q)
+      logistic_one<Coupled>(key, stream, s, static_cast<std::uint32_t>(c0 + q), alpha[c0 + q], la[c0 + q], lb[c0 + q],
+                            th[c0 + q], ea[c0 + q], ena[c0 + q], inv_lam, c * nq + q, o);
+  }
+}
+
+// The same rectangle, vectorized over the m samples (for few coordinates per sample).
+template <bool Coupled>
+MIXGRAD_INLINE void logistic_rect_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
+                                            philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
+                                            const double* la, const double* lb, const double* th, const double* ea,
+                                            const double* ena, const BernoulliOut& o) {
+  for (std::size_t q = 0; q < nq; ++q) {
+    const std::size_t cq = c0 + q;
+    const double a = alpha[cq], l1 = la[cq], l2 = lb[cq], t = th[cq], e1 = ea[cq], e2 = ena[cq];
+#pragma omp simd
+    for (std::size_t c = 0; c < m; ++c)
+      logistic_one<Coupled>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq), a, l1, l2,
+                            t, e1, e2, inv_lam, c * nq + q, o);
+  }
+}
+
+static MIXGRAD_SIMD_CLONES void noise_logistic_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0,
+                                                         std::size_t c0, philox::Key key, std::uint32_t stream,
+                                                         bool coupled, double inv_lam, const double* alpha,
+                                                         const double* la, const double* lb, const double* th,
+                                                         const double* ea, const double* ena, BernoulliOut o) {
+  if (coupled)
+    logistic_rect_by_sample<true>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+  else
+    logistic_rect_by_sample<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+}
+
+static MIXGRAD_SIMD_CLONES void noise_logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream, bool coupled,
+                                                    double inv_lam, const std::uint64_t* sample,
+                                                    const std::uint32_t* coord, const double* alpha, const double* la,
+                                                    const double* lb, const double* th, const double* ea,
+                                                    const double* ena, BernoulliOut o) {
+  if (coupled)
+    logistic_flat<true>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
+  else
+    logistic_flat<false>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
+}
+
+static MIXGRAD_SIMD_CLONES void noise_logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
+                                                    philox::Key key, std::uint32_t stream, bool coupled, double inv_lam,
+                                                    const double* alpha, const double* la, const double* lb,
+                                                    const double* th, const double* ea, const double* ena,
+                                                    BernoulliOut o) {
+  if (coupled)
+    logistic_rect<true>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+  else
+    logistic_rect<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+}
+
+// Fresh noise, estimates only (no z, z~ outputs), 1/lam = K in {1, 2}: no log or exp per draw.
+// With t = e^{-|x|}, sigma(K x) = 1/(1 + t^K) (x > 0) or t^K/(1 + t^K), slope t^K/(1 + t^K)^2;
+// e^{-|z|} = n/d with (n, d) = ((1-u) e^-a, u) for b = 1 and (e^a u, 1-u) for b = 0 (n <= d <= 1
+// up to rounding, so n^K + d^K neither overflows nor vanishes), and e^{-|z~|} = (1-v)/(1+y)
+// (b = 1) or v/(1+y) (b = 0), y as in logistic_one; dz~/dalpha = y/(1+y).
+// b is decided by u e^a > 1 - u. That agrees with z = a + log(u/(1-u)) > 0 (the general path and
+// draw_noise) except within rounding of the boundary; draws within a relative 1e-9 of it are
+// flagged in o.z (1, else 0; z itself is not written), and logistic_fast_fix redoes them with b
+// taken from z.
+template <int K>
+MIXGRAD_INLINE double ipow(double t) {
+  static_assert(K == 1 || K == 2, "K must be 1 or 2");
+  return K == 1 ? t : t * t;
+}
+
+MIXGRAD_INLINE double logistic_z(double a, double u) {
+  return a + elem::log(u / (1.0 - u));
+}
+
+template <int K>
+MIXGRAD_INLINE void logistic_relax_given_b(double u, double v, bool b, double th, double ea, double ena, double inv_lam,
+                                           std::size_t j, const BernoulliOut& o) {
+  const double n1 = b ? (1.0 - u) * ena : ea * u;
+  const double d1 = b ? u : 1.0 - u;
+  const double nk = ipow<K>(n1), dk = ipow<K>(d1);
+  const double r1 = 1.0 / (nk + dk);
+  const double y = b ? ea * v : (1.0 - v) * ena;
+  const double rden = 1.0 / (1.0 + y);
+  const double q = ipow<K>((b ? 1.0 - v : v) * rden);
+  const double inv = 1.0 / (1.0 + q);
+  o.hard[j] = b ? 1.0 : 0.0;
+  o.score[j] = (b ? 1.0 : 0.0) - th;
+  o.sz[j] = (b ? dk : nk) * r1;
+  o.jz[j] = nk * dk * r1 * r1 * inv_lam;
+  o.szt[j] = b ? inv : q * inv;
+  o.jzt[j] = q * inv * inv * inv_lam * (y * rden);
+}
+
+// One draw; o.z[j] = 1 when b is within rounding of the boundary (see above), else 0.
+template <int K>
+MIXGRAD_INLINE void logistic_fast_one(philox::Key key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord,
+                                      double th, double ea, double ena, double inv_lam, std::size_t j,
+                                      const BernoulliOut& o) {
+  std::uint64_t w0, w1;
+  philox_words(key, s, coord, 0u, stream, w0, w1);
+  const double u = philox::bits_to_open_uniform(w0);
+  const double v = philox::bits_to_open_uniform(w1);
+  const double lhs = u * ea, rhs = 1.0 - u;
+  logistic_relax_given_b<K>(u, v, lhs > rhs, th, ea, ena, inv_lam, j, o);
+  o.z[j] = std::fabs(lhs - rhs) < 1e-9 * rhs ? 1.0 : 0.0;
+}
+
+// Redo the flagged draws of an m x nq rectangle (j = c * nq + q) with b = 1[z > 0].
+template <int K>
+MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, philox::Key key,
+                                      std::uint32_t stream, double inv_lam, const double* alpha, const double* th,
+                                      const double* ea, const double* ena, const BernoulliOut& o) {
+  double any = 0.0;
+#pragma omp simd reduction(+ : any)
+  for (std::size_t j = 0; j < m * nq; ++j) any += o.z[j];
+  if (any == 0.0) return;
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t q = 0; q < nq; ++q) {
+      if (o.z[c * nq + q] == 0.0) continue;
+      const std::size_t cq = c0 + q;
+      std::uint64_t w0, w1;
+      philox_words(key, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq), 0u, stream, w0, w1);
+      const double u = philox::bits_to_open_uniform(w0);
+      const double v = philox::bits_to_open_uniform(w1);
+      logistic_relax_given_b<K>(u, v, logistic_z(alpha[cq], u) > 0.0, th[cq], ea[cq], ena[cq], inv_lam, c * nq + q, o);
+    }
+}
+
+// m samples from s0 of the nq coordinates from c0; by_sample: vectorized over samples (few
+// coordinates), else over coordinates.
+template <int K>
+MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, bool by_sample,
+                                       philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
+                                       const double* th, const double* ea, const double* ena, const BernoulliOut& o) {
+  if (by_sample) {
+    for (std::size_t q = 0; q < nq; ++q) {
+      const std::size_t cq = c0 + q;
+      const double t = th[cq], e1 = ea[cq], e2 = ena[cq];
+#pragma omp simd
+      for (std::size_t c = 0; c < m; ++c)
+        logistic_fast_one<K>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq), t, e1, e2,
+                             inv_lam, c * nq + q, o);
+    }
+  } else {
+    for (std::size_t c = 0; c < m; ++c) {
+      const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
+#pragma omp simd
+      for (std::size_t q = 0; q < nq; ++q)
+        logistic_fast_one<K>(key, stream, s, static_cast<std::uint32_t>(c0 + q), th[c0 + q], ea[c0 + q], ena[c0 + q],
+                             inv_lam, c * nq + q, o);
+    }
+  }
+  logistic_fast_fix<K>(m, nq, s0, c0, key, stream, inv_lam, alpha, th, ea, ena, o);
+}
+
+static MIXGRAD_SIMD_CLONES void noise_logistic_fast(int K, std::size_t m, std::size_t nq, std::uint64_t s0,
+                                                    std::size_t c0, bool by_sample, philox::Key key,
+                                                    std::uint32_t stream, double inv_lam, const double* alpha,
+                                                    const double* th, const double* ea, const double* ena,
+                                                    BernoulliOut o) {
+  if (K == 1)
+    logistic_fast_rect<1>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
+  else
+    logistic_fast_rect<2>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
+}
+
+}  // namespace mixgrad::rebar

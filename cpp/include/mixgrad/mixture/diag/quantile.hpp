@@ -1,0 +1,276 @@
+// Diagonal mixtures: the quantile transform, solving F_d(x_d) = u_d coordinate by coordinate
+// (DESIGN.md section 3.4), and its driver.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <vector>
+
+#include "mixgrad/config.hpp"
+#include "mixgrad/elementary.hpp"
+#include "mixgrad/mixture/diag/args.hpp"
+#include "mixgrad/mixture/diag/params.hpp"
+#include "mixgrad/mixture/lanes.hpp"
+#include "mixgrad/mixture/schedule.hpp"
+#include "mixgrad/special.hpp"
+
+namespace mixgrad::mixture {
+
+// Per-thread scratch of the quantile solver: lane buffers [D][L] for u and x, [K][L] for the
+// running log weights and two work arrays.
+struct QuantileScratch {
+  std::vector<double> u, x, ell, v1, v2;
+  void init(const Dims& dm) {
+    u.assign(dm.D * L, 0.5);
+    x.assign(dm.D * L, 0.0);
+    for (auto* v : {&ell, &v1, &v2}) v->assign(dm.K * L, 0.0);
+  }
+};
+
+namespace detail {
+
+// Solve F_d(x_d | x_<d) = u_d for L rows at once (s.u -> s.x, both [D][L]). Every lane runs
+// the same safeguarded Newton iteration in log space inside the bracket of the component
+// quantiles; a lane stops at its own convergence test and is then left untouched, so its
+// result never depends on the other lanes (hence not on how rows are grouped or threaded).
+template <bool PL>
+MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScratch& s) {
+  const std::size_t K = dm.K, D = dm.D;
+  double* ell = s.ell.data();  // running log weights, normalized each coordinate
+  double* v1 = s.v1.data();
+  double* v2 = s.v2.data();
+  const double* mu = p.mu.data();
+  const double* sig = p.sig.data();
+  const double* invs = p.invs.data();
+  const double* logs = p.logs.data();
+  constexpr double eps = std::numeric_limits<double>::epsilon();
+  alignas(64) double Lw[L], target[L], zq[L], lo[L], hi[L], x0[L], xd[L], logc[L],
+      logf[L];  // logf: S2 / S1 (f / C up to 1 / sqrt(2 pi))
+  alignas(64) double sprev[L];
+  alignas(64) int lower[L], active[L], loE[L], hiE[L];
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) ell[k * L + l] = p.logw[at<PL>(k, l)];
+  }
+  for (std::size_t d = 0; d < D; ++d) {
+    lse_lanes<L>(ell, K, Lw);
+    for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) ell[k * L + l] -= Lw[l];  // log w_k^(d)
+    }
+    int any = 0;
+#pragma omp simd reduction(| : any)
+    for (std::size_t l = 0; l < L; ++l) {
+      const double uu = s.u[d * L + l];
+      const bool bad = !(uu >= 0.0 && uu <= 1.0) || std::isnan(Lw[l]);
+      xd[l] = bad ? kNaN : (uu == 0.0 ? -elem::kInf : (uu == 1.0 ? elem::kInf : 0.0));
+      const int act = !bad && uu > 0.0 && uu < 1.0;
+      active[l] = act;
+      any |= act;
+      const bool lw = uu < 0.5;
+      lower[l] = lw;
+      const double uc = act ? uu : 0.5;
+      target[l] = elem::log(lw ? uc : 1.0 - uc);  // 1 - u exact for u >= 1/2
+      zq[l] = special::ndtri(uc);
+      lo[l] = elem::kInf;
+      hi[l] = -elem::kInf;
+      loE[l] = 0;
+      hiE[l] = 0;
+      sprev[l] = elem::kInf;
+      x0[l] = 0.0;
+    }
+    if (any) {
+      for (std::size_t k = 0; k < K; ++k) {
+        const std::size_t dk = d * K + k;
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          const std::size_t j = at<PL>(dk, l);
+          const double e = ell[k * L + l];
+          const double qk = mu[j] + sig[j] * zq[l];
+          const bool live = e != kNegInf;
+          lo[l] = live ? std::min(lo[l], qk) : lo[l];
+          hi[l] = live ? std::max(hi[l], qk) : hi[l];
+          x0[l] += live ? elem::exp(e) * qk : 0.0;
+        }
+      }
+      any = 0;
+#pragma omp simd reduction(| : any)
+      for (std::size_t l = 0; l < L; ++l) {
+        if (active[l]) xd[l] = std::min(std::max(x0[l], lo[l]), hi[l]);
+        const int act = active[l] && lo[l] < hi[l];
+        active[l] = act;
+        any |= act;
+      }
+      // h(x) = log F(x) - log u (lower) or log(1 - u) - log S(x) (upper): increasing in x.
+      for (int it = 0; it < 400 && any; ++it) {
+        // With t_k = z_k (lower) or -z_k (upper) and Q(y) = Phi(-y) e^{y^2/2}:
+        //   w_k Phi(t_k) = e^{a_k} Q(|t_k|) (t_k < 0),  w_k - e^{a_k} Q(t_k) (t_k >= 0),
+        //   w_k phi(z_k) / sigma_k = e^{a_k} / (sigma_k sqrt(2 pi)),  a_k = ell_k - t_k^2 / 2,
+        // all scaled by e^{-M}, M = max_k of a_k (t_k < 0) or ell_k (t_k >= 0), which bounds
+        // every term by 1: C = e^M S1 (F or S), f = e^M S2 / sqrt(2 pi).
+        alignas(64) double M1[L], S1[L], S2[L];
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          M1[l] = kNegInf;
+          S1[l] = 0.0;
+          S2[l] = 0.0;
+        }
+        for (std::size_t k = 0; k < K; ++k) {
+          const std::size_t dk = d * K + k;
+#pragma omp simd
+          for (std::size_t l = 0; l < L; ++l) {
+            const std::size_t j = at<PL>(dk, l);
+            const double xx = active[l] ? xd[l] : mu[j];  // finite for lanes that are done
+            const double zz = (xx - mu[j]) * invs[j];
+            const double t = lower[l] ? zz : -zz;
+            const double e = ell[k * L + l];
+            const double a = e - 0.5 * (t * t);
+            v1[k * L + l] = t;
+            v2[k * L + l] = a;
+            const double b = t < 0.0 ? a : e;
+            M1[l] = b > M1[l] ? b : M1[l];
+          }
+        }
+        for (std::size_t k = 0; k < K; ++k) {
+          const std::size_t dk = d * K + k;
+#pragma omp simd
+          for (std::size_t l = 0; l < L; ++l) {
+            const std::size_t j = at<PL>(dk, l);
+            const double m = M1[l] == kNegInf ? 0.0 : M1[l];
+            const double t = v1[k * L + l];
+            const double P = elem::exp(v2[k * L + l] - m);
+            const double E = elem::exp(ell[k * L + l] - m);
+            const double q = special::scaled_lower_tail(std::fabs(t));
+            S1[l] += t < 0.0 ? P * q : E - P * q;
+            S2[l] += P * invs[j];
+          }
+        }
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          logc[l] = M1[l] == kNegInf ? kNegInf : M1[l] + elem::log(S1[l]);
+          logf[l] = S2[l] / S1[l];  // ratio of the sums
+        }
+        any = 0;
+#pragma omp simd reduction(| : any)
+        for (std::size_t l = 0; l < L; ++l) {
+          const double h = lower[l] ? logc[l] - target[l] : target[l] - logc[l];
+          const double x = xd[l];
+          const double nlo = h < 0.0 ? x : lo[l];
+          const double nhi = h < 0.0 ? hi[l] : x;
+          const double slope = logf[l] * special::kInvSqrt2Pi;
+          const int nloE = h < 0.0 ? 1 : loE[l];
+          const int nhiE = h < 0.0 ? hiE[l] : 1;
+          const double xt = x - h / slope;
+          const bool newton = xt > nlo && xt < nhi;
+          // Newton past an end of the bracket: try that end itself if h was never evaluated
+          // there (the initial component quantile; the root is often within rounding of it
+          // when one component dominates), else bisect.
+          // |h| at the rounding level of h (about eps |log u|): x is a root to working accuracy
+          // (kept, or refined by the Newton step when that stays inside the bracket). Without
+          // this test a zero Newton step from x == lo or hi fell back to bisection.
+          const bool conv = std::fabs(h) <= 4.0 * eps * (1.0 + std::fabs(target[l])) || xt == x;
+          const double xn = newton                 ? xt
+                            : conv                 ? x
+                            : (xt >= nhi && !nhiE) ? nhi
+                            : (xt <= nlo && !nloE) ? nlo
+                                                   : 0.5 * (nlo + nhi);
+          const double step = std::fabs(xn - x);
+          const bool upd = active[l] && h != 0.0;
+          // Quadratic convergence: the error left after a Newton step s is about s^3 / s_prev^2
+          // (s_prev the Newton step before); stop when that is far below an ulp of x.
+          const double s3 = step * step * step;
+          const bool quad = newton && sprev[l] < elem::kInf && s3 <= 0.01 * eps * std::fabs(xn) * (sprev[l] * sprev[l]);
+          const bool stop = h == 0.0 || quad || step <= 2.0 * eps * std::fabs(xn) || !(nlo < nhi) ||
+                            nhi - nlo <= 2.0 * eps * std::fabs(xn) || step == 0.0 || conv;
+          lo[l] = upd ? nlo : lo[l];
+          hi[l] = upd ? nhi : hi[l];
+          loE[l] = upd ? nloE : loE[l];
+          hiE[l] = upd ? nhiE : hiE[l];
+          sprev[l] = upd ? (newton ? step : elem::kInf) : sprev[l];
+          xd[l] = upd ? xn : x;
+          const int act = active[l] && !stop;
+          active[l] = act;
+          any |= act;
+        }
+      }
+    }
+    // ell^(d+1) = ell^(d) + log N(x_d; mu_kd, sigma_kd) (constant dropped: renormalized above).
+    for (std::size_t k = 0; k < K; ++k) {
+      const std::size_t dk = d * K + k;
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) {
+        const std::size_t j = at<PL>(dk, l);
+        const double zz = (xd[l] - mu[j]) * invs[j];
+        ell[k * L + l] = ell[k * L + l] - logs[j] - 0.5 * zz * zz;
+      }
+    }
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) s.x[d * L + l] = xd[l];
+  }
+}
+
+MIXGRAD_SIMD_CLONES inline void quantile_shared(const Dims& dm, const Prepared& p, QuantileScratch& s) {
+  quantile_unit<false>(dm, p, s);
+}
+MIXGRAD_SIMD_CLONES inline void quantile_lanes(const Dims& dm, const Prepared& p, QuantileScratch& s) {
+  quantile_unit<true>(dm, p, s);
+}
+
+}  // namespace detail
+
+// Rows are solved L at a time, grouped as in per_row (use_lanes); padding lanes solve u = 1/2.
+template <class T>
+void quantile(const Args<T>& a, const T* u, T* out, int nthreads) {
+  const Dims dm = a.dm;
+  const std::size_t B = dm.B, S = a.S, D = dm.D;
+  auto load = [&](QuantileScratch& s, const std::size_t* rows, std::size_t count) {
+    for (std::size_t l = 0; l < L; ++l)
+      for (std::size_t d = 0; d < D; ++d) s.u[d * L + l] = l < count ? static_cast<double>(u[rows[l] * D + d]) : 0.5;
+  };
+  auto write = [&](const QuantileScratch& s, const std::size_t* rows, std::size_t count) {
+    for (std::size_t l = 0; l < count; ++l)
+      for (std::size_t d = 0; d < D; ++d) out[rows[l] * D + d] = static_cast<T>(s.x[d * L + l]);
+  };
+  if (use_lanes(B, S)) {
+    const std::size_t groups = (B + L - 1) / L;
+    detail::dynamic_blocks(groups, std::max<std::size_t>(1, groups / 64), nthreads, 2,
+                           [&](std::size_t g0, std::size_t g1) {
+                             Prepared p;
+                             QuantileScratch s;
+                             s.init(dm);
+                             std::size_t rows[L];
+                             for (std::size_t gi = g0; gi < g1; ++gi) {
+                               const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
+                               prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p);
+                               for (std::size_t si = 0; si < S; ++si) {
+                                 for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
+                                 load(s, rows, nb);
+                                 detail::quantile_lanes(dm, p, s);
+                                 write(s, rows, nb);
+                               }
+                             }
+                           });
+  } else {
+    for (std::size_t b = 0; b < B; ++b) {
+      Prepared p;
+      prepare_shared(dm, a.logits, a.means, a.scales, b, p);
+      const std::size_t units = (S + L - 1) / L;
+      detail::dynamic_blocks(units, 8, nthreads, 16, [&](std::size_t u0, std::size_t u1) {
+        QuantileScratch s;
+        s.init(dm);
+        std::size_t rows[L];
+        for (std::size_t un = u0; un < u1; ++un) {
+          const std::size_t s0 = un * L, ns = std::min(L, S - s0);
+          for (std::size_t l = 0; l < ns; ++l) rows[l] = (s0 + l) * B + b;
+          load(s, rows, ns);
+          detail::quantile_shared(dm, p, s);
+          write(s, rows, ns);
+        }
+      });
+    }
+  }
+}
+
+}  // namespace mixgrad::mixture

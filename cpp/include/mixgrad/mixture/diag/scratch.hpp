@@ -1,0 +1,34 @@
+// Diagonal mixtures: per-thread scratch of one unit for the forward and reverse recurrences
+// and log_prob (lane buffers of x and its upstream gradient, per-(d, k) arrays, accumulators).
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "mixgrad/mixture/lanes.hpp"
+
+namespace mixgrad::mixture {
+
+// Per-thread scratch for one unit.
+struct Scratch {
+  std::vector<double> x, gx;                        // [D][L]
+  std::vector<double> z, r, term;                   // [D][K][L]
+  std::vector<double> ell, e, ellp, g, q, bb, lam;  // [K][L]
+  std::vector<double> zk, rk;                       // [K][L], modes that do not store z, r
+  std::vector<double> amu, as, aa;                  // accumulators [D][K][L], [K][L]
+  void init(const Dims& dm, bool need_store, bool need_acc) {
+    const std::size_t K = dm.K, D = dm.D;
+    x.assign(D * L, 0.0);
+    gx.assign(D * L, 0.0);
+    for (auto* v : {&ell, &e, &ellp, &g, &q, &bb, &lam, &zk, &rk}) v->assign(K * L, 0.0);
+    if (need_store)
+      for (auto* v : {&z, &r, &term}) v->assign(D * K * L, 0.0);
+    if (need_acc) {
+      amu.assign(D * K * L, 0.0);
+      as.assign(D * K * L, 0.0);
+      aa.assign(K * L, 0.0);
+    }
+  }
+};
+
+}  // namespace mixgrad::mixture

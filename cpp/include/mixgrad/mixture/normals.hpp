@@ -1,0 +1,111 @@
+// Standard normals for sampling, a unit of rows at a time: counter (i, 1 + j) of row i gives
+// eps_j (low 64 bits) and eps_{P+j} (high 64 bits), P = ceil(D/2); vectorized Philox and AS241.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "mixgrad/config.hpp"
+#include "mixgrad/elementary.hpp"
+#include "mixgrad/mixture/lanes.hpp"
+#include "mixgrad/philox.hpp"
+#include "mixgrad/special.hpp"
+
+namespace mixgrad::mixture {
+
+// Philox4x32-10 of counter (c0, c1, c2, 0) as two 64-bit words (low: outputs 1:0, high: 3:2),
+// the same numbers as philox::philox4x32_10, written with scalars so that loops over counters
+// vectorize (a std::array temporary is not kept in registers by GCC's vectorizer).
+MIXGRAD_INLINE void philox_words(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, philox::Key key,
+                                 std::uint64_t& w0, std::uint64_t& w1) {
+  constexpr std::uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
+  constexpr std::uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+  std::uint32_t x0 = c0, x1 = c1, x2 = c2, x3 = 0u, k0 = key.k0, k1 = key.k1;
+  for (int round = 0; round < 10; ++round) {
+    const std::uint64_t p0 = static_cast<std::uint64_t>(M0) * x0;
+    const std::uint64_t p1 = static_cast<std::uint64_t>(M1) * x2;
+    const std::uint32_t y0 = static_cast<std::uint32_t>(p1 >> 32) ^ x1 ^ k0;
+    const std::uint32_t y2 = static_cast<std::uint32_t>(p0 >> 32) ^ x3 ^ k1;
+    x1 = static_cast<std::uint32_t>(p1);
+    x3 = static_cast<std::uint32_t>(p0);
+    x0 = y0;
+    x2 = y2;
+    k0 += W0;
+    k1 += W1;
+  }
+  w0 = (static_cast<std::uint64_t>(x1) << 32) | x0;
+  w1 = (static_cast<std::uint64_t>(x3) << 32) | x2;
+}
+
+// Standard normals of rows rows[0 .. count) (count <= L) into eps[r * W + c], W = 2*ceil(D/2)
+// (the last of a row unused when D is odd): counter (i, 1 + j) of row i gives c = j from its low
+// and c = P + j from its high 64 bits, P = ceil(D/2). The counters of all rows go through one
+// vectorized loop, so that rows with few coordinates still fill the vector registers.
+MIXGRAD_SIMD_CLONES inline void normals_rows(philox::Key key, const std::size_t* rows, std::size_t count, std::size_t D,
+                                             double* eps, double* work, std::uint32_t* iwork) {
+  const std::size_t P = (D + 1) / 2, W = 2 * P, n = count * P;
+  double* e0 = work;
+  double* e1 = work + n;
+  std::uint32_t* ctr = iwork;  // [3][n]: lo, hi, draw
+  for (std::size_t r = 0; r < count; ++r)
+    for (std::size_t j = 0; j < P; ++j) {
+      ctr[r * P + j] = static_cast<std::uint32_t>(rows[r]);
+      ctr[n + r * P + j] = static_cast<std::uint32_t>(rows[r] >> 32);
+      ctr[2 * n + r * P + j] = static_cast<std::uint32_t>(1 + j);
+    }
+  // As philox::bits_to_normal: sign bit and a probability p in (0, 1/2); the central region of
+  // the quantile (|p - 1/2| <= 0.425, 85% of the draws) for all, the tail formula (a log and a
+  // square root) afterwards for the draws that need it only.
+  double* sp = work + 2 * n;  // signed p, [2n]: e0's then e1's
+#pragma omp simd
+  for (std::size_t c = 0; c < n; ++c) {
+    std::uint64_t w0, w1;
+    philox_words(ctr[c], ctr[n + c], ctr[2 * n + c], key, w0, w1);
+    const double p0 = (elem::from_bits(((w0 << 1) >> 12) | 0x3ff0000000000000ULL) - 1.0) * 0.5 + 0x1p-54;
+    const double p1 = (elem::from_bits(((w1 << 1) >> 12) | 0x3ff0000000000000ULL) - 1.0) * 0.5 + 0x1p-54;
+    const double z0 = special::detail::as241_central(p0 - 0.5);
+    const double z1 = special::detail::as241_central(p1 - 0.5);
+    e0[c] = (w0 >> 63) ? -z0 : z0;
+    e1[c] = (w1 >> 63) ? -z1 : z1;
+    sp[c] = (w0 >> 63) ? -p0 : p0;
+    sp[n + c] = (w1 >> 63) ? -p1 : p1;
+  }
+  double* tp = sp + 2 * n;
+  std::uint32_t* idx = iwork + 3 * n;
+  std::size_t m = 0;
+  for (std::size_t c = 0; c < 2 * n; ++c) {
+    const double pa = std::fabs(sp[c]);
+    idx[m] = static_cast<std::uint32_t>(c);  // branch-free compaction
+    tp[m] = pa;
+    m += std::fabs(pa - 0.5) > 0.425 ? 1 : 0;
+  }
+#pragma omp simd
+  for (std::size_t c = 0; c < m; ++c) tp[c] = special::detail::as241_tail(std::sqrt(-elem::log(tp[c])));
+  for (std::size_t c = 0; c < m; ++c) e0[idx[c]] = sp[idx[c]] < 0.0 ? tp[c] : -tp[c];  // e1 follows e0
+  for (std::size_t r = 0; r < count; ++r)
+    for (std::size_t j = 0; j < P; ++j) {
+      eps[r * W + j] = e0[r * P + j];
+      eps[r * W + P + j] = e1[r * P + j];
+    }
+}
+
+// Buffers of normals_rows for up to L rows of D coordinates.
+struct NormalsBuffer {
+  std::vector<double> eps, work;
+  std::vector<std::uint32_t> iwork;
+  void reserve_for(std::size_t D) {
+    const std::size_t n = L * ((D + 1) / 2);  // counters
+    if (eps.size() < 2 * n) {
+      eps.assign(2 * n, 0.0);
+      work.assign(6 * n, 0.0);
+      iwork.assign(5 * n, 0u);
+    }
+  }
+  void draw(philox::Key key, const std::size_t* rows, std::size_t count, std::size_t D) {
+    normals_rows(key, rows, count, D, eps.data(), work.data(), iwork.data());
+  }
+};
+
+}  // namespace mixgrad::mixture
