@@ -9,7 +9,8 @@ distributional transform (DESIGN.md section 3), in O(K*D) per sample and without
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Tuple, Union
+from collections.abc import Mapping
+from typing import Any, Callable, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
@@ -213,7 +214,7 @@ class DiagGaussianMixture:
             raise ValueError("u must lie in [0, 1]")
         return _core.mixture_quantile(*self._params(), rows, resolve_nthreads(nthreads)).reshape(shape)
 
-    def transport(self, x: Any, to: "DiagGaussianMixture", *, nthreads: Optional[int] = None) -> np.ndarray:
+    def transport(self, x: Any, to: DiagGaussianMixture, *, nthreads: Optional[int] = None) -> np.ndarray:
         """The mass-preserving map F_to^{-1}(F_self(x)) through the ancestral transforms.
 
         Parameters
@@ -229,8 +230,12 @@ class DiagGaussianMixture:
                 f"to: expected batch_shape {self.batch_shape} and event_shape {self.event_shape}, "
                 f"got {to.batch_shape} and {to.event_shape}"
             )
-        u = self.cdf_transform(x, nthreads=nthreads)
-        return to.quantile(u.astype(to.dtype, copy=False), nthreads=nthreads)
+        # Through the smaller tail in log space (log F, or -log S in the upper half), so that
+        # points whose u would round to 0 or 1 still map to finite points.
+        rows, shape = self._rows(x, "x")
+        nt = resolve_nthreads(nthreads)
+        v = _core.mixture_log_tail(*self._params(), rows, nt).astype(to.dtype, copy=False)
+        return _core.mixture_quantile(*to._params(), v, nt, log_tail=True).reshape(shape)
 
     # ---------------------------------------------------------------- sampling
     def sample(self, n: Optional[int] = None, seed: SeedLike = None, *, nthreads: Optional[int] = None) -> np.ndarray:
