@@ -89,8 +89,24 @@ void def_all(py::module_& m) {
       py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
       py::arg("x").noconvert(), py::arg("nthreads") = 0);
   m.def(
+      "mixture_log_tail",
+      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, int nthreads) {
+        auto a = params(logits, means, scales);
+        rows(a, x, "x");
+        a.x = x.data();
+        carray<T> out({x.shape(0), x.shape(1)});
+        T* o = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          mx::per_row<mx::Op::LogTail>(a, o, a.dm.D, nthreads);
+        }
+        return out;
+      },
+      py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
+      py::arg("x").noconvert(), py::arg("nthreads") = 0);
+  m.def(
       "mixture_quantile",
-      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> u, int nthreads) {
+      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> u, int nthreads, bool log_tail) {
         auto a = params(logits, means, scales);
         rows(a, u, "u");
         carray<T> out({u.shape(0), u.shape(1)});
@@ -98,12 +114,12 @@ void def_all(py::module_& m) {
         const T* up = u.data();
         {
           py::gil_scoped_release release;
-          mx::quantile(a, up, o, nthreads);
+          mx::quantile(a, up, o, nthreads, log_tail);
         }
         return out;
       },
       py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
-      py::arg("u").noconvert(), py::arg("nthreads") = 0);
+      py::arg("u").noconvert(), py::arg("nthreads") = 0, py::arg("log_tail") = false);
   m.def(
       "mixture_sample",
       [](carray<T> logits, carray<T> means, carray<T> scales, std::size_t n_per_mixture, std::uint32_t k0,

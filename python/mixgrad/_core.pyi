@@ -39,8 +39,16 @@ def mixture_log_prob(
 def mixture_cdf_transform(
     logits: npt.NDArray[_F], means: npt.NDArray[_F], scales: npt.NDArray[_F], x: npt.NDArray[_F], nthreads: int = 0
 ) -> npt.NDArray[_F]: ...
+def mixture_log_tail(
+    logits: npt.NDArray[_F], means: npt.NDArray[_F], scales: npt.NDArray[_F], x: npt.NDArray[_F], nthreads: int = 0
+) -> npt.NDArray[_F]: ...
 def mixture_quantile(
-    logits: npt.NDArray[_F], means: npt.NDArray[_F], scales: npt.NDArray[_F], u: npt.NDArray[_F], nthreads: int = 0
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scales: npt.NDArray[_F],
+    u: npt.NDArray[_F],
+    nthreads: int = 0,
+    log_tail: bool = False,
 ) -> npt.NDArray[_F]: ...
 def mixture_sample(
     logits: npt.NDArray[_F],

@@ -230,8 +230,12 @@ class DiagGaussianMixture:
                 f"to: expected batch_shape {self.batch_shape} and event_shape {self.event_shape}, "
                 f"got {to.batch_shape} and {to.event_shape}"
             )
-        u = self.cdf_transform(x, nthreads=nthreads)
-        return to.quantile(u.astype(to.dtype, copy=False), nthreads=nthreads)
+        # Through the smaller tail in log space (log F, or -log S in the upper half), so that
+        # points whose u would round to 0 or 1 still map to finite points.
+        rows, shape = self._rows(x, "x")
+        nt = resolve_nthreads(nthreads)
+        v = _core.mixture_log_tail(*self._params(), rows, nt).astype(to.dtype, copy=False)
+        return _core.mixture_quantile(*to._params(), v, nt, log_tail=True).reshape(shape)
 
     # ---------------------------------------------------------------- sampling
     def sample(self, n: int | None = None, seed: SeedLike = None, *, nthreads: int | None = None) -> np.ndarray:

@@ -22,6 +22,7 @@ namespace mixgrad::mixture {
 // running log weights and two work arrays.
 struct QuantileScratch {
   std::vector<double> u, x, ell, v1, v2;
+  bool log_tail = false;  // u holds signed log tails (Fwd::LogTail) instead of probabilities
   void init(const Dims& dm) {
     u.assign(dm.D * L, 0.5);
     x.assign(dm.D * L, 0.0);
@@ -61,25 +62,48 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
       for (std::size_t l = 0; l < L; ++l) ell[k * L + l] -= Lw[l];  // log w_k^(d)
     }
     int any = 0;
+    if (s.log_tail) {
+      // v = log F (v < 0, lower tail) or -log S (v > 0): the target and bracket come from v.
+      for (std::size_t l = 0; l < L; ++l) {
+        const double v = s.u[d * L + l];
+        const bool bad = std::isnan(v) || std::isnan(Lw[l]);
+        const int act = !bad && std::fabs(v) < elem::kInf;
+        xd[l] = bad ? kNaN : (act ? 0.0 : (v < 0.0 ? -elem::kInf : elem::kInf));
+        active[l] = act;
+        any |= act;
+        const bool lw = v < 0.0;
+        lower[l] = lw;
+        target[l] = act ? (lw ? v : -v) : -special::kLn2;
+        const double zt = special::ndtri_exp(target[l]);
+        zq[l] = lw ? zt : -zt;
+        lo[l] = elem::kInf;
+        hi[l] = -elem::kInf;
+        loE[l] = 0;
+        hiE[l] = 0;
+        sprev[l] = elem::kInf;
+        x0[l] = 0.0;
+      }
+    } else {
 #pragma omp simd reduction(| : any)
-    for (std::size_t l = 0; l < L; ++l) {
-      const double uu = s.u[d * L + l];
-      const bool bad = !(uu >= 0.0 && uu <= 1.0) || std::isnan(Lw[l]);
-      xd[l] = bad ? kNaN : (uu == 0.0 ? -elem::kInf : (uu == 1.0 ? elem::kInf : 0.0));
-      const int act = !bad && uu > 0.0 && uu < 1.0;
-      active[l] = act;
-      any |= act;
-      const bool lw = uu < 0.5;
-      lower[l] = lw;
-      const double uc = act ? uu : 0.5;
-      target[l] = elem::log(lw ? uc : 1.0 - uc);  // 1 - u exact for u >= 1/2
-      zq[l] = special::ndtri(uc);
-      lo[l] = elem::kInf;
-      hi[l] = -elem::kInf;
-      loE[l] = 0;
-      hiE[l] = 0;
-      sprev[l] = elem::kInf;
-      x0[l] = 0.0;
+      for (std::size_t l = 0; l < L; ++l) {
+        const double uu = s.u[d * L + l];
+        const bool bad = !(uu >= 0.0 && uu <= 1.0) || std::isnan(Lw[l]);
+        xd[l] = bad ? kNaN : (uu == 0.0 ? -elem::kInf : (uu == 1.0 ? elem::kInf : 0.0));
+        const int act = !bad && uu > 0.0 && uu < 1.0;
+        active[l] = act;
+        any |= act;
+        const bool lw = uu < 0.5;
+        lower[l] = lw;
+        const double uc = act ? uu : 0.5;
+        target[l] = elem::log(lw ? uc : 1.0 - uc);  // 1 - u exact for u >= 1/2
+        zq[l] = special::ndtri(uc);
+        lo[l] = elem::kInf;
+        hi[l] = -elem::kInf;
+        loE[l] = 0;
+        hiE[l] = 0;
+        sprev[l] = elem::kInf;
+        x0[l] = 0.0;
+      }
     }
     if (any) {
       for (std::size_t k = 0; k < K; ++k) {
@@ -221,13 +245,15 @@ MIXGRAD_SIMD_CLONES inline void quantile_lanes(const Dims& dm, const Prepared& p
 }  // namespace detail
 
 // Rows are solved L at a time, grouped as in per_row (use_lanes); padding lanes solve u = 1/2.
-template <class T>
-void quantile(const Args<T>& a, const T* u, T* out, int nthreads) {
+// With log_tail, u holds the signed log tails of forward_unit<Fwd::LogTail> (any type U).
+template <class T, class U>
+void quantile(const Args<T>& a, const U* u, T* out, int nthreads, bool log_tail = false) {
   const Dims dm = a.dm;
   const std::size_t B = dm.B, S = a.S, D = dm.D;
   auto load = [&](QuantileScratch& s, const std::size_t* rows, std::size_t count) {
     for (std::size_t l = 0; l < L; ++l)
-      for (std::size_t d = 0; d < D; ++d) s.u[d * L + l] = l < count ? static_cast<double>(u[rows[l] * D + d]) : 0.5;
+      for (std::size_t d = 0; d < D; ++d)
+        s.u[d * L + l] = l < count ? static_cast<double>(u[rows[l] * D + d]) : (log_tail ? -special::kLn2 : 0.5);
   };
   auto write = [&](const QuantileScratch& s, const std::size_t* rows, std::size_t count) {
     for (std::size_t l = 0; l < count; ++l)
@@ -240,6 +266,7 @@ void quantile(const Args<T>& a, const T* u, T* out, int nthreads) {
                              Prepared p;
                              QuantileScratch s;
                              s.init(dm);
+                             s.log_tail = log_tail;
                              std::size_t rows[L];
                              for (std::size_t gi = g0; gi < g1; ++gi) {
                                const std::size_t b0 = gi * L, nb = std::min(L, B - b0);
@@ -260,6 +287,7 @@ void quantile(const Args<T>& a, const T* u, T* out, int nthreads) {
       detail::dynamic_blocks(units, 8, nthreads, 16, [&](std::size_t u0, std::size_t u1) {
         QuantileScratch s;
         s.init(dm);
+        s.log_tail = log_tail;
         std::size_t rows[L];
         for (std::size_t un = u0; un < u1; ++un) {
           const std::size_t s0 = un * L, ns = std::min(L, S - s0);

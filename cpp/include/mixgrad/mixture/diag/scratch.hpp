@@ -15,12 +15,13 @@ struct Scratch {
   std::vector<double> z, r, term;                   // [D][K][L]
   std::vector<double> ell, e, ellp, g, q, bb, lam;  // [K][L]
   std::vector<double> zk, rk;                       // [K][L], modes that do not store z, r
+  std::vector<double> wx, wy;                       // [K][L], the scaled form (and jvp's terms)
   std::vector<double> amu, as, aa;                  // accumulators [D][K][L], [K][L]
   void init(const Dims& dm, bool need_store, bool need_acc) {
     const std::size_t K = dm.K, D = dm.D;
     x.assign(D * L, 0.0);
     gx.assign(D * L, 0.0);
-    for (auto* v : {&ell, &e, &ellp, &g, &q, &bb, &lam, &zk, &rk}) v->assign(K * L, 0.0);
+    for (auto* v : {&ell, &e, &ellp, &g, &q, &bb, &lam, &zk, &rk, &wx, &wy}) v->assign(K * L, 0.0);
     if (need_store)
       for (auto* v : {&z, &r, &term}) v->assign(D * K * L, 0.0);
     if (need_acc) {

@@ -14,8 +14,108 @@
 
 namespace mixgrad::mixture {
 
-// Which per-coordinate results the forward pass writes.
-enum class Fwd { Vjp, Jvp, Cdf };
+// Which per-coordinate results the forward pass writes. LogTail writes the smaller tail in log
+// space, signed: log F_d where F_d <= S_d (a value <= -log 2), else -log S_d (>= log 2); the
+// quantile solver takes it as is, so transport never rounds u to 0 or 1 in the tails.
+enum class Fwd { Vjp, Jvp, Cdf, LogTail };
+
+// The gap s = -log(f_d sqrt(2 pi) / sum_k e_k), in nats, above which a lane takes the scaled
+// form of forward_unit: there W_k = w_k / f_d = e_k e^s sqrt(2 pi) / sumg may overflow and the
+// e_k that underflowed may matter. Below it, W_k <= e^30 sqrt(2 pi) and an e_k that underflowed
+// contributes less than e^-678 to sums of size >= ~1e-3 (section 3.1 in log space).
+inline constexpr double kScaledFormGap = 30.0;
+
+namespace detail {
+
+// The scaled form of A_k and B_k for lanes far from every component (gap above
+// kScaledFormGap), in the manner of the quantile solver: with lw_k = log w_k and
+// a_k = lw_k - z_k^2/2, each side gets its own scale e^{M_A}, e^{M_B} (M_A the largest of a_k
+// over z_k < 0 and of lw_k over z_k >= 0; M_B the mirror image), so that
+//   X_k = w_k Phi(z_k) e^{-M_A},  Y_k = w_k Phi(-z_k) e^{-M_B}
+// are at most 1: F_d = e^{M_A} sum X, A_k = X_k e^{M_A - log f_d} (and B, S_d likewise). Writes
+// X, Y and, per lane, their sums and M_A, M_B. ell holds log e_k (re-centred), q holds Q(|z_k|).
+MIXGRAD_INLINE void scaled_sides(std::size_t K, const double* ell, const double* zd, const double* q,
+                                 const double* logsume, double* X, double* Y, double* SX, double* SY, double* MA,
+                                 double* MB) {
+#pragma omp simd
+  for (std::size_t l = 0; l < L; ++l) {
+    MA[l] = kNegInf;
+    MB[l] = kNegInf;
+    SX[l] = 0.0;
+    SY[l] = 0.0;
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      const double z = zd[k * L + l];
+      const double lw = ell[k * L + l] - logsume[l];
+      const double a = lw - 0.5 * (z * z);
+      const double bA = z < 0.0 ? a : lw;
+      const double bB = z < 0.0 ? lw : a;
+      MA[l] = bA > MA[l] ? bA : MA[l];
+      MB[l] = bB > MB[l] ? bB : MB[l];
+    }
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      const double z = zd[k * L + l];
+      const double lw = ell[k * L + l] - logsume[l];
+      const double a = lw - 0.5 * (z * z);
+      const double mA = MA[l] == kNegInf ? 0.0 : MA[l];
+      const double mB = MB[l] == kNegInf ? 0.0 : MB[l];
+      const double tailA = elem::exp(a - mA) * q[k * L + l];  // w_k Phi(-|z_k|) e^{-M_A}
+      const double tailB = elem::exp(a - mB) * q[k * L + l];
+      const double x = z < 0.0 ? tailA : elem::exp(lw - mA) - tailA;
+      const double y = z < 0.0 ? elem::exp(lw - mB) - tailB : tailB;
+      X[k * L + l] = x;
+      Y[k * L + l] = y;
+      SX[l] += x;
+      SY[l] += y;
+    }
+  }
+#pragma omp simd
+  for (std::size_t l = 0; l < L; ++l) {
+    MA[l] = MA[l] == kNegInf ? 0.0 : MA[l];
+    MB[l] = MB[l] == kNegInf ? 0.0 : MB[l];
+  }
+}
+
+// ell^(d+1) for the lanes where every live component's z^2 overflowed (Mp = -inf, x_d finite):
+// ell_k - log sigma_k - (|z_k| - z_min)(|z_k| + z_min)/2 with z_min the smallest live |z_k|,
+// which differs from ell^(d+1) by a constant; Mp is set to its maximum. idx(k, l) gives the
+// parameter index of component k in lane l.
+template <class Idx>
+inline void far_coordinate_weights(std::size_t K, const double* ell, const double* zd, const double* xd,
+                                   const double* logs, Idx idx, double* ellp, double* Mp) {
+  for (std::size_t l = 0; l < L; ++l) {
+    if (!(Mp[l] == kNegInf && std::fabs(xd[l]) < elem::kInf)) continue;
+    double zmin = elem::kInf;
+    for (std::size_t k = 0; k < K; ++k)
+      if (ell[k * L + l] != kNegInf) zmin = std::min(zmin, std::fabs(zd[k * L + l]));
+    for (std::size_t k = 0; k < K; ++k) {
+      const double az = std::fabs(zd[k * L + l]);
+      const double lp = (ell[k * L + l] - logs[idx(k, l)]) - 0.5 * (az - zmin) * (az + zmin);
+      ellp[k * L + l] = lp;
+      Mp[l] = lp > Mp[l] ? lp : Mp[l];
+    }
+  }
+}
+
+// term_k <- term_k e^{lnT} in the scaled lanes, as sign * exp(lnT + log|term_k|): finite
+// whenever the product is, and 0 for a zero term even where e^{lnT} overflows.
+MIXGRAD_INLINE void scale_terms(std::size_t K, const int* scaled, const double* lnT, double* t) {
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      const double v = t[k * L + l];
+      const double r = std::copysign(elem::exp(lnT[l] + elem::log(std::fabs(v))), v);
+      t[k * L + l] = scaled[l] ? (v == 0.0 ? 0.0 : r) : v;
+    }
+  }
+}
+
+}  // namespace detail
 
 // The forward recurrence of section 3.1 over one unit. For every coordinate d it computes
 // z_kd, the responsibilities r_kd = softmax(ell^(d+1)) and
@@ -23,7 +123,10 @@ enum class Fwd { Vjp, Jvp, Cdf };
 // up to sign), all without forming f_d, which can underflow. With W_k = w_k/f_d and
 // V_k = w_k (1 - Phi or Phi in the far tail)/f_d = r_k sigma_k sqrt(2 pi) Q(|z_k|):
 //   A_k = w_k Phi_k / f_d,  B_k = w_k S_k / f_d,  term_k = A_k - w_k sum A = w_k sum B - B_k,
-// evaluated in the form whose sum is smaller (no cancellation in either tail).
+// evaluated in the form whose sum is smaller (no cancellation in either tail). The running
+// log-weights are re-centred after every coordinate (their largest is 0), so a coordinate far
+// out leaves later ones exact; lanes whose gap exceeds kScaledFormGap take detail::scaled_sides
+// (selected per lane, so the other lanes of the unit keep their bits).
 // Mode Vjp stores z, r, term for the reverse pass; Jvp computes the tangent of x (into out,
 // [D][L]); Cdf writes u_d = F_d (into out).
 template <bool PL, Fwd MODE>
@@ -40,7 +143,9 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
   const double* invs = p.invs.data();
   const double* sig = p.sig.data();
   const double* logs = p.logs.data();
-  alignas(64) double M[L], Mp[L], sume[L], sumg[L], c1[L], ig[L], ie[L], SA[L], SB[L], xd[L], xdot[L];
+  alignas(64) double Mp[L], sume[L], sumg[L], c1[L], ig[L], ie[L], SA[L], SB[L], xd[L], xdot[L];
+  alignas(64) double logsume[L], SX[L], SY[L], MA[L], MB[L], lnT[L], lnC[L];
+  alignas(64) int lowr[L], scaled[L], farl[L];
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) {
@@ -49,10 +154,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
       if constexpr (MODE == Fwd::Jvp) lam[k * L + l] = p.ta[detail::at<PL>(k, l)];
     }
   }
-  for (std::size_t l = 0; l < L; ++l) {
-    M[l] = 0.0;
-    sume[l] = 1.0;
-  }
+  for (std::size_t l = 0; l < L; ++l) sume[l] = 1.0;  // e_k = w_k: log-weights centred on 0
   for (std::size_t d = 0; d < D; ++d) {
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) {
@@ -77,6 +179,19 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         Mp[l] = lp > Mp[l] ? lp : Mp[l];
       }
     }
+    // A finite x_d so far out (|z| > ~1.3e154) that z^2 overflows for every live component:
+    // the next weights still follow from the differences z_k^2 - z_min^2, and the density of the
+    // coordinate is 0 (gap +inf, so the lane takes the scaled form).
+    int any_overflow = 0;
+#pragma omp simd reduction(| : any_overflow)
+    for (std::size_t l = 0; l < L; ++l) {
+      const int f = Mp[l] == kNegInf && std::fabs(xd[l]) < elem::kInf;
+      farl[l] = f;
+      any_overflow |= f;
+    }
+    if (any_overflow)
+      detail::far_coordinate_weights(
+          K, ell, zd, xd, logs, [&](std::size_t k, std::size_t l) { return detail::at<PL>(d * K + k, l); }, ellp, Mp);
     // Pass 2: g = exp(ell^(d+1) - max) (the unnormalized next weights).
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) sumg[l] = 0.0;
@@ -88,14 +203,25 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         sumg[l] += gg;
       }
     }
-#pragma omp simd
+    int any_scaled = 0;
+#pragma omp simd reduction(| : any_scaled)
     for (std::size_t l = 0; l < L; ++l) {
-      const double dm_ = M[l] - Mp[l];
-      c1[l] = special::kSqrt2Pi * elem::exp(dm_ < 700.0 ? dm_ : 700.0) / sumg[l];
+      const double gap = farl[l] ? elem::kInf : -Mp[l];  // the log-weights are centred on 0
+      const int sc = gap > kScaledFormGap;
+      scaled[l] = sc;
+      any_scaled |= sc;
+      // Clamped for the scaled lanes, whose A_k, B_k are replaced below.
+      c1[l] = special::kSqrt2Pi * elem::exp(sc ? kScaledFormGap : gap) / sumg[l];
       ig[l] = 1.0 / sumg[l];
       ie[l] = 1.0 / sume[l];
       SA[l] = 0.0;
       SB[l] = 0.0;
+    }
+    if (any_scaled) {
+      // X into s.wx, Y into s.wy, before pass 3 overwrites Q in q.
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) logsume[l] = elem::log(sume[l]);
+      detail::scaled_sides(K, ell, zd, q, logsume, s.wx.data(), s.wy.data(), SX, SY, MA, MB);
     }
     // Pass 3: r, A_k (into q), B_k (into bb), and their sums.
     for (std::size_t k = 0; k < K; ++k) {
@@ -116,13 +242,56 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         SB[l] += Bv;
       }
     }
-    if constexpr (MODE == Fwd::Cdf) {
-      // F_d = f_d * sum A, S_d = f_d * sum B, f_d = exp(Mp - M) sumg / (sume sqrt(2 pi)).
+    // Which form term_k takes, the log of its scale (0 for unscaled lanes) and lnC, the log of
+    // the factor that turns sum A or sum B into F_d or S_d: log f_d, or M_A, M_B when scaled.
+    // (The logs are taken only where they are used: the vjp needs them in scaled lanes only.)
+    constexpr bool kWantsC = MODE == Fwd::Cdf || MODE == Fwd::LogTail;
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      lowr[l] = SA[l] <= SB[l];
+      lnT[l] = 0.0;
+      lnC[l] = 0.0;
+    }
+    if (kWantsC || any_scaled) {
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l)
+        lnC[l] = farl[l] ? kNegInf : Mp[l] + elem::log(sumg[l]) - elem::log(sume[l]) - special::kHalfLog2Pi;
+    }
+    if (any_scaled) {
+      for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          q[k * L + l] = scaled[l] ? s.wx[k * L + l] : q[k * L + l];
+          bb[k * L + l] = scaled[l] ? s.wy[k * L + l] : bb[k * L + l];
+        }
+      }
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) {
-        const double logf = (Mp[l] - M[l]) + elem::log(sumg[l]) - elem::log(sume[l]) - special::kHalfLog2Pi;
-        const bool lower = SA[l] <= SB[l];
-        const double v = elem::exp(logf + elem::log(lower ? SA[l] : SB[l]));
+        // F_d = e^{M_A} sum X, S_d = e^{M_B} sum Y: the smaller gives the form.
+        const int lw = elem::log(SX[l]) + MA[l] <= elem::log(SY[l]) + MB[l];
+        const double m = lw ? MA[l] : MB[l];
+        lowr[l] = scaled[l] ? lw : lowr[l];
+        SA[l] = scaled[l] ? SX[l] : SA[l];
+        SB[l] = scaled[l] ? SY[l] : SB[l];
+        lnT[l] = scaled[l] ? m - lnC[l] : 0.0;
+        lnC[l] = scaled[l] ? m : lnC[l];
+      }
+    }
+    if constexpr (MODE == Fwd::LogTail) {
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) {
+        const bool lower = lowr[l];
+        const double v = lnC[l] + elem::log(lower ? SA[l] : SB[l]);
+        out[d * L + l] = lower ? v : -v;
+      }
+    }
+    if constexpr (MODE == Fwd::Cdf) {
+      // F_d = f_d * sum A, S_d = f_d * sum B, f_d = exp(Mp) sumg / (sume sqrt(2 pi)); in the
+      // scaled lanes F_d = e^{M_A} sum X (lnC holds log f_d or M).
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) {
+        const bool lower = lowr[l];
+        const double v = elem::exp(lnC[l] + elem::log(lower ? SA[l] : SB[l]));
         out[d * L + l] = lower ? v : 1.0 - v;
       }
     }
@@ -132,24 +301,30 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
 #pragma omp simd
         for (std::size_t l = 0; l < L; ++l) {
           const double w = e[k * L + l] * ie[l];
-          const bool lower = SA[l] <= SB[l];
-          td[k * L + l] = lower ? q[k * L + l] - w * SA[l] : w * SB[l] - bb[k * L + l];
+          td[k * L + l] = lowr[l] ? q[k * L + l] - w * SA[l] : w * SB[l] - bb[k * L + l];
         }
       }
+      if (any_scaled) detail::scale_terms(K, scaled, lnT, td);
     }
     if constexpr (MODE == Fwd::Jvp) {
       // x_dot_d = sum_k r_k (mu_dot + z sigma_dot) - term_k ell_dot_k; then ell_dot advances.
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) xdot[l] = 0.0;
+      double* tk = s.wx.data();  // term_k of this coordinate
+      for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          const double w = e[k * L + l] * ie[l];
+          tk[k * L + l] = lowr[l] ? q[k * L + l] - w * SA[l] : w * SB[l] - bb[k * L + l];
+        }
+      }
+      if (any_scaled) detail::scale_terms(K, scaled, lnT, tk);
       for (std::size_t k = 0; k < K; ++k) {
         const std::size_t dk = d * K + k;
 #pragma omp simd
         for (std::size_t l = 0; l < L; ++l) {
           const std::size_t j = detail::at<PL>(dk, l);
-          const double w = e[k * L + l] * ie[l];
-          const bool lower = SA[l] <= SB[l];
-          const double t = lower ? q[k * L + l] - w * SA[l] : w * SB[l] - bb[k * L + l];
-          xdot[l] += rd[k * L + l] * (p.tmu[j] + zd[k * L + l] * p.ts[j]) - t * lam[k * L + l];
+          xdot[l] += rd[k * L + l] * (p.tmu[j] + zd[k * L + l] * p.ts[j]) - tk[k * L + l] * lam[k * L + l];
         }
       }
       for (std::size_t k = 0; k < K; ++k) {
@@ -164,19 +339,16 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) out[d * L + l] = xdot[l];
     }
-    // Advance: ell <- ell^(d+1), e <- exp(ell^(d+1) - max).
+    // Advance, re-centred: ell <- ell^(d+1) - max, e <- exp(ell).
     for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) {
-        ell[k * L + l] = ellp[k * L + l];
+        ell[k * L + l] = ellp[k * L + l] - Mp[l];
         e[k * L + l] = g[k * L + l];
       }
     }
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) {
-      M[l] = Mp[l];
-      sume[l] = sumg[l];
-    }
+    for (std::size_t l = 0; l < L; ++l) sume[l] = sumg[l];
   }
 }
 
