@@ -11,6 +11,7 @@ void register_threads(py::module_& m) {
 #else
   m.attr("has_openmp") = false;
 #endif
+  m.attr("MAX_THREADS") = mixgrad::parallel::kMaxThreads;
   m.def("get_num_threads", &mixgrad::parallel::num_threads, "Threads used by kernels called with nthreads=None.");
   m.def("set_num_threads", &mixgrad::parallel::set_num_threads, py::arg("n"),
         "Set the default thread count; 0 restores the OpenMP default.");
@@ -19,4 +20,6 @@ void register_threads(py::module_& m) {
       "The value set by set_num_threads (0 when unset); for restoring it.");
   m.def("openmp_default_threads", &mixgrad::parallel::max_threads_default,
         "omp_get_max_threads() (what threadpoolctl limits), or 1 without OpenMP.");
+  m.def("thread_cap", &mixgrad::parallel::thread_cap,
+        "Most threads one call starts: min(MAX_THREADS, 4 per processor).");
 }

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from ._loader import _core
-from ._threads import get_num_threads, set_num_threads, threads
+from ._threads import MAX_THREADS, get_num_threads, set_num_threads, threads
 from . import estimators, implicit, objectives, random, special
 from .mixture import DiagGaussianMixture, MixtureGradient
 from .discrete import Bernoulli, Categorical
@@ -24,6 +24,7 @@ has_openmp: bool = bool(_core.has_openmp)
 __all__ = [
     "__version__",
     "has_openmp",
+    "MAX_THREADS",
     "get_num_threads",
     "set_num_threads",
     "threads",

@@ -1,4 +1,9 @@
-"""Thread-count controls: get/set, a context manager, and MIXGRAD_NUM_THREADS."""
+"""Thread-count controls: get/set, a context manager, and MIXGRAD_NUM_THREADS.
+
+Counts are at most :data:`MAX_THREADS` (1024; larger ones raise ValueError). Whatever was asked
+for, one call starts at most 4 threads per processor the process may run on (more would only
+add switching). Results are bit-identical for any thread count, so this never changes a result.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,22 @@ from typing import Iterator, Optional
 
 from ._loader import _core
 
-__all__ = ["get_num_threads", "set_num_threads", "threads", "resolve_nthreads"]
+__all__ = ["MAX_THREADS", "get_num_threads", "set_num_threads", "threads", "resolve_nthreads"]
+
+#: The largest thread count accepted by ``nthreads=``, :func:`set_num_threads`, :func:`threads`
+#: and ``MIXGRAD_NUM_THREADS``.
+MAX_THREADS: int = int(_core.MAX_THREADS)
 
 
 def _check_count(n: object, name: str) -> int:
-    try:
-        value = operator.index(n)  # rejects floats and bools-as-floats, accepts numpy ints
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {type(n).__name__}") from None
     if isinstance(n, bool):
         raise TypeError(f"{name} must be an integer, got bool")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+    try:
+        value = operator.index(n)  # rejects floats and strings, accepts numpy integers
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(n).__name__}") from None
+    if not 1 <= value <= MAX_THREADS:
+        raise ValueError(f"{name} must be between 1 and {MAX_THREADS}, got {value}")
     return value
 
 
@@ -29,6 +38,7 @@ def get_num_threads() -> int:
 
     Unless :func:`set_num_threads` or ``MIXGRAD_NUM_THREADS`` fixed it, this follows OpenMP's
     current default, so ``threadpoolctl.threadpool_limits(n, "openmp")`` also limits mixgrad.
+    A call starts at most 4 threads per processor, whatever this says.
     """
     return int(_core.get_num_threads())
 
@@ -39,7 +49,15 @@ def set_num_threads(n: Optional[int]) -> None:
     Parameters
     ----------
     n : int or None
-        A positive count, or None to go back to OpenMP's default.
+        A count from 1 to :data:`MAX_THREADS` (1024), or None to go back to OpenMP's default.
+        Counts above 4 per processor are allowed but start no more threads than that.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer (or None).
+    ValueError
+        If ``n`` is outside 1..1024.
     """
     _core.set_num_threads(0 if n is None else _check_count(n, "n"))
 
@@ -47,6 +65,11 @@ def set_num_threads(n: Optional[int]) -> None:
 @contextlib.contextmanager
 def threads(n: Optional[int]) -> Iterator[None]:
     """Context manager that sets the default thread count and restores it on exit.
+
+    Parameters
+    ----------
+    n : int or None
+        As in :func:`set_num_threads`.
 
     Examples
     --------
@@ -63,7 +86,10 @@ def threads(n: Optional[int]) -> Iterator[None]:
 
 
 def resolve_nthreads(nthreads: Optional[int]) -> int:
-    """Validate a per-call ``nthreads`` argument; 0 tells the core to use the default."""
+    """Validate a per-call ``nthreads`` argument; 0 tells the core to use the default.
+
+    Every call into the core that takes a thread count goes through here.
+    """
     return 0 if nthreads is None else _check_count(nthreads, "nthreads")
 
 
@@ -74,9 +100,9 @@ def _init_from_environment() -> None:
     try:
         n = int(value)
     except ValueError:
-        raise ValueError(f"MIXGRAD_NUM_THREADS must be a positive integer, got {value!r}") from None
-    if n < 1:
-        raise ValueError(f"MIXGRAD_NUM_THREADS must be a positive integer, got {value!r}")
+        n = 0
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"MIXGRAD_NUM_THREADS must be an integer from 1 to {MAX_THREADS}, got {value!r}")
     _core.set_num_threads(n)
 
 

@@ -13,6 +13,13 @@
 
 namespace mixgrad::parallel {
 
+// kMaxThreads is the largest count anyone may ask for (the Python layer raises ValueError above
+// it). A loop starts at most thread_cap() threads whatever was asked: 4 per processor this
+// process may run on (oversubscribing further only adds switching, and results never depend on
+// the count).
+inline constexpr int kMaxThreads = 1024;
+inline constexpr int kThreadsPerProcessor = 4;
+
 // 0 means "not set": follow OpenMP's current default (which threadpoolctl can change).
 inline std::atomic<int> g_num_threads{0};
 
@@ -24,13 +31,27 @@ inline int max_threads_default() {
 #endif
 }
 
+// Processors this process may run on (its CPU affinity), read once.
+inline int num_processors() {
+#ifdef MIXGRAD_HAVE_OPENMP
+  static const int n = std::max(1, omp_get_num_procs());
+#else
+  static const int n = 1;
+#endif
+  return n;
+}
+
+inline int thread_cap() {
+  return std::min(kMaxThreads, kThreadsPerProcessor * num_processors());
+}
+
 inline int num_threads() {
   const int n = g_num_threads.load(std::memory_order_relaxed);
   return n > 0 ? n : max_threads_default();
 }
 
 inline void set_num_threads(int n) {
-  g_num_threads.store(n > 0 ? n : 0, std::memory_order_relaxed);
+  g_num_threads.store(n > 0 ? std::min(n, kMaxThreads) : 0, std::memory_order_relaxed);
 }
 
 // nthreads <= 0 asks for the default.
@@ -51,7 +72,8 @@ void for_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t min_
   if (n == 0) return;
   block = std::max<std::size_t>(block, 1);
   const std::size_t nblocks = (n + block - 1) / block;
-  const int threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(resolve(nthreads)), nblocks));
+  const int wanted = std::min(resolve(nthreads), thread_cap());
+  const int threads = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(wanted), nblocks));
   if (threads <= 1 || n < min_parallel) {
     for (std::size_t b = 0; b < nblocks; ++b) body(b * block, std::min(n, (b + 1) * block));
     return;
