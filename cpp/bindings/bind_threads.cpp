@@ -1,4 +1,4 @@
-// Thread-count controls.
+// Thread-count controls and fork safety for the parallel loops (mixgrad/parallel.hpp).
 #include <pybind11/pybind11.h>
 
 #include "mixgrad/parallel.hpp"
@@ -12,6 +12,7 @@ void register_threads(py::module_& m) {
   m.attr("has_openmp") = false;
 #endif
   m.attr("MAX_THREADS") = mixgrad::parallel::kMaxThreads;
+  mixgrad::parallel::install_fork_handler();
   m.def("get_num_threads", &mixgrad::parallel::num_threads, "Threads used by kernels called with nthreads=None.");
   m.def("set_num_threads", &mixgrad::parallel::set_num_threads, py::arg("n"),
         "Set the default thread count; 0 restores the OpenMP default.");
@@ -21,5 +22,5 @@ void register_threads(py::module_& m) {
   m.def("openmp_default_threads", &mixgrad::parallel::max_threads_default,
         "omp_get_max_threads() (what threadpoolctl limits), or 1 without OpenMP.");
   m.def("thread_cap", &mixgrad::parallel::thread_cap,
-        "Most threads one call starts: min(MAX_THREADS, 4 per processor).");
+        "Most threads one call starts: min(MAX_THREADS, 4 per processor), or 1 in a forked child.");
 }

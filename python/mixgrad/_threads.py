@@ -2,7 +2,9 @@
 
 Counts are at most :data:`MAX_THREADS` (1024; larger ones raise ValueError). Whatever was asked
 for, one call starts at most 4 threads per processor the process may run on (more would only
-add switching). Results are bit-identical for any thread count, so this never changes a result.
+add switching), and only one in a process forked from one that had imported mixgrad (OpenMP's
+thread pool does not survive ``fork``: use the "spawn" or "forkserver" start method for parallel
+workers). Results are bit-identical for any thread count, so these limits never change a result.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def get_num_threads() -> int:
 
     Unless :func:`set_num_threads` or ``MIXGRAD_NUM_THREADS`` fixed it, this follows OpenMP's
     current default, so ``threadpoolctl.threadpool_limits(n, "openmp")`` also limits mixgrad.
-    A call starts at most 4 threads per processor, whatever this says.
+    A call starts at most 4 threads per processor (one in a forked child), whatever this says.
     """
     return int(_core.get_num_threads())
 

@@ -7,6 +7,11 @@
 #include <exception>
 #include <mutex>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define MIXGRAD_HAVE_PTHREAD_ATFORK 1
+#endif
+
 #ifdef MIXGRAD_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -16,12 +21,14 @@ namespace mixgrad::parallel {
 // kMaxThreads is the largest count anyone may ask for (the Python layer raises ValueError above
 // it). A loop starts at most thread_cap() threads whatever was asked: 4 per processor this
 // process may run on (oversubscribing further only adds switching, and results never depend on
-// the count).
+// the count), and one in a child forked from a process that had loaded this code (libgomp's
+// thread pool does not survive fork(): the child would wait forever for the parent's workers).
 inline constexpr int kMaxThreads = 1024;
 inline constexpr int kThreadsPerProcessor = 4;
 
 // 0 means "not set": follow OpenMP's current default (which threadpoolctl can change).
 inline std::atomic<int> g_num_threads{0};
+inline std::atomic<bool> g_forked_child{false};
 
 inline int max_threads_default() {
 #ifdef MIXGRAD_HAVE_OPENMP
@@ -42,6 +49,7 @@ inline int num_processors() {
 }
 
 inline int thread_cap() {
+  if (g_forked_child.load(std::memory_order_relaxed)) return 1;
   return std::min(kMaxThreads, kThreadsPerProcessor * num_processors());
 }
 
@@ -57,6 +65,16 @@ inline void set_num_threads(int n) {
 // nthreads <= 0 asks for the default.
 inline int resolve(int nthreads) {
   return nthreads > 0 ? nthreads : num_threads();
+}
+
+// Call once, early (the module does so when it is imported): from then on, a forked child runs
+// every loop on its calling thread.
+inline void install_fork_handler() {
+#ifdef MIXGRAD_HAVE_PTHREAD_ATFORK
+  static std::once_flag once;
+  std::call_once(
+      once, [] { pthread_atfork(nullptr, nullptr, [] { g_forked_child.store(true, std::memory_order_relaxed); }); });
+#endif
 }
 
 enum class Schedule { Static, Dynamic };
