@@ -3,12 +3,14 @@
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
 from subprocess_helpers import last_json, run_python
 
 import mixgrad
+from mixgrad import _core
 
 
 def test_set_get_and_restore():
@@ -138,3 +140,58 @@ def test_many_threads_are_bounded():
     assert out["same"]
     # main + watcher + an OpenMP team of at most 4 per processor the process may run on.
     assert out["peak"] <= 2 + 4 * max(out["procs"], 1), out
+
+
+# --------------------------------------------------------------------------------------------
+# threads(n) is per thread and restores exactly the previous state (issue 12, item 7).
+
+def test_threads_context_is_per_thread_and_restores_not_set():
+    assert _core._explicit_num_threads() == 0, "precondition: no process-wide count set"
+    default = mixgrad.get_num_threads()
+    inside = {}
+    after = {}
+    both_in = threading.Barrier(2)
+    first_out = threading.Event()
+
+    def worker(n, leave_first):
+        with mixgrad.threads(n):
+            both_in.wait(timeout=10)
+            inside[n] = mixgrad.get_num_threads()
+            both_in.wait(timeout=10)  # both have looked before either leaves
+            if not leave_first:
+                first_out.wait(timeout=10)
+        after[n] = mixgrad.get_num_threads()
+        if leave_first:
+            first_out.set()
+
+    ts = [threading.Thread(target=worker, args=(1, True)), threading.Thread(target=worker, args=(3, False))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=30)
+    assert inside == {1: 1, 3: 3}
+    assert after == {1: default, 3: default}
+    assert _core._explicit_num_threads() == 0, "threads() left an explicit process-wide count set"
+    assert mixgrad.get_num_threads() == default
+
+
+def test_threads_context_nests_and_set_num_threads_stays_process_wide():
+    default = mixgrad.get_num_threads()
+    try:
+        with mixgrad.threads(2):
+            with mixgrad.threads(3):
+                assert mixgrad.get_num_threads() == 3
+            assert mixgrad.get_num_threads() == 2
+            seen = []
+            t = threading.Thread(target=lambda: seen.append(mixgrad.get_num_threads()))
+            t.start()
+            t.join()
+            assert seen == [default]  # another thread does not see this thread's context
+            mixgrad.set_num_threads(4)
+            assert mixgrad.get_num_threads() == 2  # the context wins in this thread
+            with mixgrad.threads(None):  # OpenMP's default, as set_num_threads(None) means
+                assert mixgrad.get_num_threads() == _core.openmp_default_threads()
+        assert mixgrad.get_num_threads() == 4  # the process-wide count set inside stays
+    finally:
+        mixgrad.set_num_threads(None)
+    assert mixgrad.get_num_threads() == default

@@ -17,6 +17,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 from ._loader import _core
+from ._threads import resolve_nthreads
 from .discrete import Bernoulli, Categorical, _Discrete
 
 __all__ = ["Objective", "Quadratic", "QuadraticForm", "Callback", "GMMComponentLikelihood"]
@@ -192,7 +193,7 @@ class GMMComponentLikelihood(Objective):
 
     def table(self) -> np.ndarray:
         """``p(x_i | k) / normalizer_i``, shape (B, K), computed in C++."""
-        return _core.gmm_component_table(self.x, self.means, self.scales, self.log_normalizer)
+        return _core.gmm_component_table(self.x, self.means, self.scales, self.log_normalizer, resolve_nthreads(None))
 
     def _spec(self, dist):
         B, K = self.x.shape[0], self.n_components
