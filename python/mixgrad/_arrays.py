@@ -66,7 +66,10 @@ def call_elementwise(
 ) -> Any:
     """Broadcast ``args``, run ``kernel(*flat_args, out=..., nthreads=...)``, reshape.
 
-    Scalars in give a numpy scalar out, as numpy ufuncs do.
+    Scalars in give a numpy scalar out, as numpy ufuncs do. If the call is interrupted
+    (KeyboardInterrupt, or whatever a signal handler raised) after it started writing into a
+    caller's ``out``, ``out`` is filled with NaN before the exception propagates, so no partial
+    result looks valid.
     """
     dtype = result_dtype(*args, names=names)
     raw = [np.asarray(a) for a in args]
@@ -78,7 +81,13 @@ def call_elementwise(
     if out is not None:
         target = _check_out(out, shape, dtype)
         if target.flags.c_contiguous:
-            kernel(*flat, out=target.reshape(-1), nthreads=nthreads)
+            try:
+                kernel(*flat, out=target.reshape(-1), nthreads=nthreads)
+            except (TypeError, ValueError):
+                raise  # rejected before anything was written
+            except BaseException:
+                target[...] = np.nan  # interrupted part way
+                raise
             return target
         target[...] = kernel(*flat, out=None, nthreads=nthreads).reshape(shape)
         return target
