@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -186,24 +187,29 @@ py::tuple exact(int kind, carray<double> alpha, const std::string& obj_kind, std
 }
 
 carray<double> evaluate(const std::string& obj_kind, std::vector<OptArr> obj_arrays, carray<double> x, std::size_t R,
-                        bool gradient) {
+                        bool gradient, int nthreads) {
   // x: [n][R][E] points; returns values [n][R] or gradients [n][R][E].
   if (x.ndim() != 3 || static_cast<std::size_t>(x.shape(1)) != R) throw py::value_error("x must have shape (n, R, E)");
   const std::size_t n = static_cast<std::size_t>(x.shape(0)), E = static_cast<std::size_t>(x.shape(2));
-  std::vector<std::uint32_t> rows(n * R);
-  std::vector<std::uint64_t> samples(n * R);
-  for (std::size_t s = 0; s < n; ++s)
-    for (std::size_t i = 0; i < R; ++i) rows[s * R + i] = static_cast<std::uint32_t>(i), samples[s * R + i] = s;
   carray<double> out =
       gradient ? carray<double>({x.shape(0), x.shape(1), x.shape(2)}) : carray<double>({x.shape(0), x.shape(1)});
   double* op = out.mutable_data();
   const double* xp = x.data();
   with_objective(obj_kind, obj_arrays, R, E, n, [&](const auto& o) {
-    obj::Chunk ch{n * R, E, rows.data(), samples.data(), R};
-    if (gradient)
-      o.grad(obj::Point::Relaxed, ch, xp, op);
-    else
-      o.value(obj::Point::Relaxed, ch, xp, op);
+    py::gil_scoped_release release;
+    std::vector<std::uint32_t> rows(n * R);
+    std::vector<std::uint64_t> samples(n * R);
+    for (std::size_t s = 0; s < n; ++s)
+      for (std::size_t i = 0; i < R; ++i) rows[s * R + i] = static_cast<std::uint32_t>(i), samples[s * R + i] = s;
+    // Events are independent: blocks of events, on threads for large inputs.
+    const std::size_t block = std::max<std::size_t>(1, 4096 / std::max<std::size_t>(E, 1));
+    mixgrad::parallel::for_blocks(n * R, block, nthreads, 4 * block, [&](std::size_t e0, std::size_t e1) {
+      obj::Chunk ch{e1 - e0, E, rows.data() + e0, samples.data() + e0, R};
+      if (gradient)
+        o.grad(obj::Point::Relaxed, ch, xp + e0 * E, op + e0 * E);
+      else
+        o.value(obj::Point::Relaxed, ch, xp + e0 * E, op + e0);
+    });
   });
   return out;
 }
@@ -252,7 +258,8 @@ void register_rebar(py::module_& m) {
   m.def("rebar_exact", &exact, py::arg("kind"), py::arg("alpha").noconvert(), py::arg("obj_kind"),
         py::arg("obj_arrays"), py::arg("nthreads") = 0, "Exact (E f_i, d E f_i / d alpha_i) by enumeration.");
   m.def("objective_evaluate", &evaluate, py::arg("obj_kind"), py::arg("obj_arrays"), py::arg("x").noconvert(),
-        py::arg("R"), py::arg("gradient"), "Built-in objective values (n, R) or gradients (n, R, E) at x.");
+        py::arg("R"), py::arg("gradient"), py::arg("nthreads") = 0,
+        "Built-in objective values (n, R) or gradients (n, R, E) at x.");
   m.def("ema_baseline", &ema, py::arg("fb").noconvert(), py::arg("decay"), py::arg("init").noconvert(),
         "Moving-average baseline over samples (each sample sees only earlier ones).");
   m.def("gmm_component_table", &gmm_table, py::arg("x").noconvert(), py::arg("means").noconvert(),

@@ -18,7 +18,7 @@ from types import ModuleType as _ModuleType
 
 from . import estimators, implicit, objectives, random, special
 from ._loader import _core
-from ._threads import get_num_threads, set_num_threads, threads
+from ._threads import MAX_THREADS, get_num_threads, set_num_threads, threads
 from .discrete import Bernoulli, Categorical
 from .estimators import GradientEstimate, concrete, exact, rebar, reinforce, straight_through
 from .mixture import DiagGaussianMixture, MixtureGradient
@@ -29,6 +29,7 @@ __version__: str = _core.__version__
 has_openmp: bool = bool(_core.has_openmp)
 
 __all__ = [
+    "MAX_THREADS",
     "Bernoulli",
     "Callback",
     "Categorical",

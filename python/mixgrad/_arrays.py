@@ -39,7 +39,9 @@ def result_dtype(*args: Any, names: Tuple[str, ...]) -> np.dtype:
     for a, n in zip(args, names):
         _float_dtype_of(np.asarray(a), n)
     # Python int/float stay scalars so they adapt to the array's precision (NEP 50).
-    promoted = np.result_type(*(a if isinstance(a, (int, float, np.generic, np.ndarray)) else np.asarray(a) for a in args))
+    promoted = np.result_type(
+        *(a if isinstance(a, (int, float, np.generic, np.ndarray)) else np.asarray(a) for a in args)
+    )
     if promoted.kind == "f" and promoted.itemsize <= 4:
         return np.dtype(np.float32)
     return np.dtype(np.float64)
@@ -66,7 +68,10 @@ def call_elementwise(
 ) -> Any:
     """Broadcast ``args``, run ``kernel(*flat_args, out=..., nthreads=...)``, reshape.
 
-    Scalars in give a numpy scalar out, as numpy ufuncs do.
+    Scalars in give a numpy scalar out, as numpy ufuncs do. If the call is interrupted
+    (KeyboardInterrupt, or whatever a signal handler raised) after it started writing into a
+    caller's ``out``, ``out`` is filled with NaN before the exception propagates, so no partial
+    result looks valid.
     """
     dtype = result_dtype(*args, names=names)
     raw = [np.asarray(a) for a in args]
@@ -78,7 +83,13 @@ def call_elementwise(
     if out is not None:
         target = _check_out(out, shape, dtype)
         if target.flags.c_contiguous:
-            kernel(*flat, out=target.reshape(-1), nthreads=nthreads)
+            try:
+                kernel(*flat, out=target.reshape(-1), nthreads=nthreads)
+            except (TypeError, ValueError):
+                raise  # rejected before anything was written
+            except BaseException:
+                target[...] = np.nan  # interrupted part way
+                raise
             return target
         target[...] = kernel(*flat, out=None, nthreads=nthreads).reshape(shape)
         return target

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from ._loader import _core
+from ._threads import resolve_nthreads
 from .discrete import Bernoulli, Categorical, _Discrete
 
 __all__ = ["Callback", "GMMComponentLikelihood", "Objective", "Quadratic", "QuadraticForm"]
@@ -54,11 +55,15 @@ class Objective:
         raise NotImplementedError
 
     def value(self, x, dist: _Discrete) -> np.ndarray:
-        """f at points ``x`` of shape ``(n, *logits.shape)`` -> ``(n, *batch)`` (the C++ code)."""
+        """f at points ``x`` of shape ``(n, *logits.shape)`` -> ``(n, *batch)`` (the C++ code).
+
+        Runs without the GIL, on :func:`mixgrad.get_num_threads` threads for large ``x``.
+        """
         return self._evaluate(x, dist, gradient=False)
 
     def grad(self, x, dist: _Discrete) -> np.ndarray:
-        """df/dx at points ``x`` of shape ``(n, *logits.shape)`` -> same shape (the C++ code)."""
+        """df/dx at points ``x`` of shape ``(n, *logits.shape)`` -> same shape (the C++ code, as
+        for :meth:`value`)."""
         return self._evaluate(x, dist, gradient=True)
 
     def _evaluate(self, x, dist, gradient):
@@ -67,7 +72,7 @@ class Objective:
             raise ValueError(f"x must have shape (n, {', '.join(map(str, dist.shape))}), got {x.shape}")
         kind, arrays = self._spec(dist)
         x3 = np.ascontiguousarray(x.reshape(x.shape[0], dist.n_rows, dist.event_size))
-        out = _core.objective_evaluate(kind, arrays, x3, dist.n_rows, gradient)
+        out = _core.objective_evaluate(kind, arrays, x3, dist.n_rows, gradient, resolve_nthreads(None))
         return out.reshape(x.shape if gradient else x.shape[:-1])
 
 
@@ -192,7 +197,7 @@ class GMMComponentLikelihood(Objective):
 
     def table(self) -> np.ndarray:
         """``p(x_i | k) / normalizer_i``, shape (B, K), computed in C++."""
-        return _core.gmm_component_table(self.x, self.means, self.scales, self.log_normalizer)
+        return _core.gmm_component_table(self.x, self.means, self.scales, self.log_normalizer, resolve_nthreads(None))
 
     def _spec(self, dist):
         B, K = self.x.shape[0], self.n_components
