@@ -94,3 +94,25 @@ class Float32:
 
     def time_sample_and_vjp_fused(self, workload):
         self.mix.sample_and_vjp(self.n, self.g, seed=1, nthreads=2)
+
+
+class LargeMixtureFewSamples:
+    """Many parameters, few samples (K = D = 512, N = 2): the vjp's memory is O(threads K D),
+    independent of how many chunk partials a large N would use."""
+
+    params = ([2, 4096], [1, 2])
+    param_names = ["n", "threads"]
+    timeout = 120
+
+    def setup(self, n, threads):
+        rng = np.random.default_rng(0)
+        K = D = 512
+        self.mix = DiagGaussianMixture(rng.normal(size=K), rng.normal(size=(K, D)), 0.5 + rng.uniform(size=(K, D)))
+        self.x = self.mix.sample(n, seed=1)
+        self.g = np.ones_like(self.x)
+
+    def time_vjp(self, n, threads):
+        self.mix.vjp(self.x, self.g, nthreads=threads)
+
+    def peakmem_vjp(self, n, threads):
+        self.mix.vjp(self.x, self.g, nthreads=threads)

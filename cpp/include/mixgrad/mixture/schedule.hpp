@@ -21,10 +21,13 @@ void dynamic_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t 
 }  // namespace detail
 
 // Rule for the parameter layout: gather per lane when there are many mixtures or one row per
-// mixture; otherwise loop over mixtures and share each one's parameters across lanes. Depends
-// on the shapes only (never on the thread count), so results are reproducible.
-inline bool use_lanes(std::size_t B, std::size_t S) {
-  return S == 1 || B >= 4 * L;
+// mixture; otherwise loop over mixtures and share each one's parameters across lanes. A single
+// mixture, and mixtures with more than 2^16 parameters per component set (a lane group would
+// hold L copies of them), always share. Depends on the shapes only (never on the thread
+// count), so results are reproducible.
+inline bool use_lanes(const Dims& dm, std::size_t S) {
+  if (dm.B == 1 || dm.K * dm.D > (std::size_t{1} << 16)) return false;
+  return S == 1 || dm.B >= 4 * L;
 }
 
 }  // namespace mixgrad::mixture

@@ -44,7 +44,7 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
     for (std::size_t l = 0; l < count; ++l)
       for (std::size_t c = 0; c < width; ++c) out[rows[l] * width + c] = static_cast<T>(buf[c * L + l]);
   };
-  if (use_lanes(B, S)) {
+  if (use_lanes(dm, S)) {
     const std::size_t groups = (B + L - 1) / L;
     detail::dynamic_blocks(
         groups, std::max<std::size_t>(1, groups / 64), nthreads, 2, [&](std::size_t g0, std::size_t g1) {
@@ -89,14 +89,15 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
 
 // The vector-Jacobian product, summed over the S rows of each mixture: outputs ga [B][K],
 // gmu and gs [B][K][D]. Deterministic: per-lane sums in row order, lanes and fixed-size chunks
-// reduced in a fixed order. Extra memory: O(threads*K*D) scratch plus kRound chunk partials.
+// reduced in a fixed order. Extra memory: O(threads*K*D) scratch plus the chunk partials of one
+// round, at most max(4, 2^22 / (K + 2KD)) of them (32 MB) and never more than there are chunks.
 // fill(layout, p, s, rows, count) puts rows `rows[0 .. count)` and their upstream gradients into
 // the lane buffers s.x and s.gx (layout: std::true_type for per-lane parameters).
 template <class T, class Fill>
 void vjp_rows(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads, Fill&& fill) {
   const Dims dm = a.dm;
   const std::size_t B = dm.B, S = a.S, K = dm.K, D = dm.D;
-  if (use_lanes(B, S)) {
+  if (use_lanes(dm, S)) {
     const std::size_t groups = (B + L - 1) / L;
     detail::dynamic_blocks(groups, std::max<std::size_t>(1, groups / 64), nthreads, 2,
                            [&](std::size_t g0, std::size_t g1) {
@@ -130,9 +131,13 @@ void vjp_rows(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads, Fill&& fill)
     return;
   }
   constexpr std::size_t kChunkUnits = 32;  // rows per chunk: 32 * L = 256
-  constexpr std::size_t kRound = 128;      // chunks reduced together
   const std::size_t P = K + 2 * K * D;     // partial: [a (K)][mu (D*K)][sigma (D*K)], [d][k] layout
-  std::vector<double> partial(kRound * P), total(P);
+  // Chunks reduced together: the partials are added to the total in chunk order whatever the
+  // round size, so it bounds memory without changing a bit of the result.
+  const std::size_t kRound = std::clamp<std::size_t>((std::size_t{1} << 22) / P, 4, 128);
+  const std::size_t units_max = (S + L - 1) / L;
+  const std::size_t chunks_max = (units_max + kChunkUnits - 1) / kChunkUnits;
+  std::vector<double> partial(std::min(kRound, chunks_max) * P), total(P);
   for (std::size_t b = 0; b < B; ++b) {
     Prepared p;
     prepare_shared(dm, a.logits, a.means, a.scales, b, p);

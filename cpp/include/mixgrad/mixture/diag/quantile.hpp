@@ -259,7 +259,7 @@ void quantile(const Args<T>& a, const U* u, T* out, int nthreads, bool log_tail 
     for (std::size_t l = 0; l < count; ++l)
       for (std::size_t d = 0; d < D; ++d) out[rows[l] * D + d] = static_cast<T>(s.x[d * L + l]);
   };
-  if (use_lanes(B, S)) {
+  if (use_lanes(dm, S)) {
     const std::size_t groups = (B + L - 1) / L;
     detail::dynamic_blocks(groups, std::max<std::size_t>(1, groups / 64), nthreads, 2,
                            [&](std::size_t g0, std::size_t g1) {
