@@ -37,6 +37,13 @@ def _as_param(a: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _owned(a: np.ndarray, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """A C-contiguous, read-only copy of ``a`` in ``dtype`` with ``shape``."""
+    out = np.array(a, dtype=dtype, order="C", copy=True).reshape(shape)
+    out.setflags(write=False)
+    return out
+
+
 class DiagGaussianMixture:
     """A batch of Gaussian mixtures with diagonal covariances.
 
@@ -52,9 +59,11 @@ class DiagGaussianMixture:
 
     Notes
     -----
-    The leading dimensions ``...`` (``batch_shape``) index independent mixtures and must agree
-    across the three arrays. The computation dtype is float32 when all three are float32, else
-    float64; kernels accumulate in float64 either way. Arrays of samples have shape
+    The parameters are copied (read-only) on construction: changing the arrays passed in
+    afterwards does not change the mixture. The leading dimensions ``...`` (``batch_shape``)
+    index independent mixtures and must agree across the three arrays. The computation dtype
+    is float32 when all three are float32, else float64; kernels accumulate in float64 either
+    way. Arrays of samples have shape
     ``(*sample_shape, *batch_shape, D)``.
 
     Examples
@@ -86,9 +95,11 @@ class DiagGaussianMixture:
         self._dtype = np.dtype(dtype)
         self._batch_shape = tuple(m.shape[:-2])
         B = int(np.prod(self._batch_shape, dtype=np.int64))
-        self._a = np.ascontiguousarray(a, dtype=dtype).reshape(B, K)
-        self._m = np.ascontiguousarray(m, dtype=dtype).reshape(B, K, D)
-        self._s = np.ascontiguousarray(s, dtype=dtype).reshape(B, K, D)
+        # Owned copies (never views of the caller's arrays, which could be edited after the
+        # checks below), read-only so that nothing can change them afterwards either.
+        self._a = _owned(a, dtype, (B, K))
+        self._m = _owned(m, dtype, (B, K, D))
+        self._s = _owned(s, dtype, (B, K, D))
         if np.isnan(self._a).any() or (self._a == np.inf).any():
             raise ValueError("logits must not be NaN or +inf (-inf is allowed: a weight of zero)")
         if B and (self._a == -np.inf).all(axis=-1).any():
