@@ -173,6 +173,35 @@ class _Discrete:
         return f"{type(self).__name__}(logits shape={self.shape})"
 
 
+def _normal_mills(x: np.ndarray) -> np.ndarray:
+    """phi(x) / Phi(x), accurate for every real x (the probit score's inverse Mills ratio).
+
+    For x < 0, Phi(x) = erfcx(-x/sqrt2) exp(-x^2/2) / 2 cancels the Gaussian factor exactly:
+    phi(x)/Phi(x) = sqrt(2/pi) / erfcx(-x/sqrt2) (about -x for x -> -inf, no exp(-x^2/2)
+    computed at all, so |x| = 1e9 and beyond keep full accuracy). For x >= 0, Phi(x) >= 1/2 and
+    exp(log phi(x) - log Phi(x)) has no cancellation.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    # Below -1e8 the asymptotic series |x| + 1/|x| - 2/|x|^3 is exact in double precision (and
+    # erfcx(|x|/sqrt2) would become subnormal near |x| = 1e308).
+    far = x < -1e8
+    out[far] = -x[far] - 1.0 / x[far]
+    neg = (x < 0) & ~far
+    out[neg] = np.sqrt(2.0 / np.pi) / special.erfcx(-x[neg] / np.sqrt(2.0))
+    pos = ~(x < 0)  # NaN goes here and stays NaN
+    xp = np.minimum(x[pos], 40.0)  # phi(40) = 1e-348 underflows to 0 already
+    # exp(-x^2/2) magnifies the rounding error of x*x by x^2/2 (up to ~800): carry x^2 as the
+    # exact sum sq + err (Dekker's split), then exp(-sq/2) * (1 - err/2).
+    c = 134217729.0 * xp
+    hi = c - (c - xp)
+    lo = xp - hi
+    sq = xp * xp
+    err = ((hi * hi - sq) + 2.0 * hi * lo) + lo * lo
+    out[pos] = np.exp(-0.5 * sq) * (1.0 - 0.5 * err) / (np.sqrt(2.0 * np.pi) * np.exp(special.log_ndtr(xp)))
+    return out
+
+
 class Bernoulli(_Discrete):
     """Independent Bernoulli variables ``b_d ~ Bernoulli(theta_d)``.
 
@@ -242,9 +271,8 @@ class Bernoulli(_Discrete):
         b = self._check_b(b)
         if self.kind == 0:
             return b - self.probs
-        la, lb = self._log_probs()
-        lphi = -0.5 * self.logits**2 - 0.5 * np.log(2 * np.pi)
-        return np.where(b == 1, np.exp(lphi - la), -np.exp(lphi - lb))
+        a = self.logits
+        return np.where(b == 1, _normal_mills(a), -_normal_mills(-a))
 
     def _noise_draw(self, z, b, zt, dzt, sz, szt):
         return NoiseDraw(z, b, zt, np.ones_like(z), dzt, sz, szt)
