@@ -13,11 +13,13 @@ counter (sample index, coordinate): the same seed gives the same ``b`` in :meth:
 
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from . import special
+from ._checks import check_count, check_size, real_array
 from ._loader import _core
 from ._seeding import SeedLike, philox_key
 from ._threads import resolve_nthreads
@@ -57,20 +59,25 @@ class NoiseDraw(NamedTuple):
     relaxed_tilde: np.ndarray
 
 
-def _check_n(n, name="n") -> int:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
-        raise TypeError(f"{name} must be an integer, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"{name} must be >= 1, got {n}")
-    return int(n)
+# The Philox counter of the discrete kernels carries the sample index in 32 bits.
+MAX_SAMPLES = 2**32 - 1
+
+
+def _check_n(n, name="n", per_sample: int = 1) -> int:
+    """A sample count: an integer in [1, 2**32 - 1] whose result (``per_sample`` float64 numbers
+    per sample) fits in an array; bools and floats are refused."""
+    value = check_count(n, name, minimum=1, maximum=MAX_SAMPLES)
+    check_size(value, per_sample, 8, name)
+    return value
 
 
 def check_temperature(temperature) -> float:
-    """Validate a relaxation temperature (lambda > 0, finite)."""
-    try:
-        lam = float(temperature)
-    except (TypeError, ValueError):
-        raise TypeError(f"temperature must be a positive number, got {temperature!r}") from None
+    """Validate a relaxation temperature (lambda > 0, finite; bools and complex numbers refused)."""
+    if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, (numbers.Real, np.number)):
+        raise TypeError(f"temperature must be a positive number, got {temperature!r}")
+    if isinstance(temperature, np.complexfloating):
+        raise TypeError(f"temperature must be a real number, got {temperature!r}")
+    lam = float(temperature)
     if not np.isfinite(lam) or lam <= 0:
         raise ValueError(f"temperature (lambda) must be finite and > 0, got {temperature!r}")
     return lam
@@ -130,7 +137,7 @@ class _Discrete:
         coupling: str = "independent",
         nthreads: int | None = None,
     ):
-        n = _check_n(n)
+        n = _check_n(n, per_sample=6 * self._alpha2d.size)
         lam = check_temperature(temperature)
         coupled = check_coupling(coupling)
         k0, k1 = philox_key(seed)
@@ -252,7 +259,7 @@ class Bernoulli(_Discrete):
         return self._draw(n, seed, nthreads=nthreads)[1]
 
     def _check_b(self, b) -> np.ndarray:
-        b = np.asarray(b, dtype=np.float64)
+        b = real_array(b, "b").astype(np.float64, copy=False)
         if b.shape[-len(self.shape) :] != self.shape:
             raise ValueError(f"b must have shape (..., {', '.join(map(str, self.shape))}), got {b.shape}")
         if not np.all((b == 0) | (b == 1)):

@@ -15,6 +15,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ._arrays import result_dtype
+from ._checks import check_count, check_size, real_array
 from ._loader import _core
 from ._seeding import SeedLike, philox_key
 from ._threads import resolve_nthreads
@@ -261,14 +262,18 @@ class DiagGaussianMixture:
         out = _core.mixture_sample(*self._params(), count, k0, k1, resolve_nthreads(nthreads))
         return out.reshape(lead + self._batch_shape + self.event_shape)
 
-    @staticmethod
-    def _sample_count(n: int | None) -> tuple[int, tuple[int, ...]]:
-        """Samples per mixture and the leading sample shape for ``n``."""
+    def _sample_count(self, n: int | None) -> tuple[int, tuple[int, ...]]:
+        """Samples per mixture and the leading sample shape for ``n``.
+
+        Refuses bools, floats and other non-integers (TypeError), negative counts and counts
+        whose result could not be allocated as one array (ValueError), naming ``n``.
+        """
         if n is None:
             return 1, ()
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be a non-negative integer or None, got {n!r}")
-        return int(n), (int(n),)
+        count = check_count(n, "n", minimum=0)
+        rows_per_sample = int(np.prod(self._batch_shape, dtype=np.int64)) * self.event_shape[0]
+        check_size(count, rows_per_sample, self._dtype.itemsize, "n")
+        return count, (count,)
 
     # ---------------------------------------------------------------- gradients
     def vjp(self, x: Any, grad_x: Any, *, nthreads: int | None = None) -> MixtureGradient:
@@ -346,7 +351,7 @@ class DiagGaussianMixture:
             if v is None:
                 out.append(np.zeros_like(ref))
                 continue
-            arr = np.asarray(v)
+            arr = real_array(v, f"tangents.{name}")
             if arr.shape != full:
                 raise ValueError(f"tangents.{name}: expected shape {full}, got {arr.shape}")
             out.append(np.ascontiguousarray(arr, dtype=self._dtype).reshape(ref.shape))
