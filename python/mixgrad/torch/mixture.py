@@ -117,6 +117,12 @@ class DiagGaussianMixture(torch.distributions.Distribution):
         If the tensors are on different devices or the shapes do not fit.
     NotImplementedError
         For CUDA (or other non-CPU) tensors.
+    RuntimeError
+        When a second derivative through ``rsample`` is taken (``torch.autograd.functional.
+        hessian``, ``hvp``, or ``torch.autograd.grad(..., create_graph=True)`` followed by another
+        backward): the implicit VJP of the C++ core is not itself differentiable yet. The error
+        names second derivatives; it never returns zeros. First derivatives under
+        ``create_graph=True`` are the ordinary ones.
     """
 
     arg_constraints = {  # noqa: RUF012 - torch.distributions declares constraints as a class dict
