@@ -218,6 +218,7 @@ def test_a_zero_initial_weight_is_valid_and_stays_zero(method, parametrization):
         ({"n_iter": True}, TypeError, "n_iter"),
         ({"n_components": True}, TypeError, "n_components"),
         ({"n_samples": 2.0}, TypeError, "n_samples"),
+        ({"n_samples": 2**32}, ValueError, "n_samples"),
         ({"learning_rate": 0.0}, ValueError, "learning_rate"),
         ({"learning_rate": 1.5}, ValueError, "learning_rate"),
         ({"learning_rate": 1j}, TypeError, "learning_rate"),

@@ -36,7 +36,7 @@ import numpy as np
 from .. import special
 from .._checks import check_count, check_real, real_array
 from .._seeding import SeedLike, seed_sequence
-from ..discrete import check_temperature
+from ..discrete import MAX_SAMPLES, check_temperature
 from .em import em_step, logits_from_weights
 from .model import (
     MixtureParams,
@@ -457,7 +457,7 @@ def fit(
         lr = check_real(learning_rate, "learning_rate", positive=True)
     if optimizer == "natural" and lr > 1:
         raise ValueError(f"learning_rate must be in (0, 1] with optimizer='natural', got {learning_rate}")
-    n_samples = check_count(n_samples, "n_samples", minimum=1)
+    n_samples = check_count(n_samples, "n_samples", minimum=1, maximum=MAX_SAMPLES)
     reg_covar = check_real(reg_covar, "reg_covar", nonnegative=True)
     tol = check_real(tol, "tol", nonnegative=True)
     if n_iter is not None:
