@@ -63,10 +63,11 @@ def test_defect2_probit_class_probability_matches_the_sampler():
 
 
 def test_defect3_no_hidden_constant_in_the_update():
-    """The report divided its update by an unexplained 1000. Here a step is lr * gradient of the
-    *average* log-likelihood, exactly."""
+    """The report divided its update by an unexplained 1000. Here a plain gradient step (the
+    report's rule, optimizer="gradient") is lr * gradient of the *average* log-likelihood,
+    exactly."""
     init = {"weights": [0.5, 0.5], "means": [[-1.0], [1.0]], "scales": [[1.5], [1.5]]}
-    res = gmm.fit(REPORT_X, 2, "exact", n_iter=1, learning_rate=0.1, init=init, seed=0)
+    res = gmm.fit(REPORT_X, 2, "exact", n_iter=1, optimizer="gradient", learning_rate=0.1, init=init, seed=0)
     p0 = MixtureParams(
         logits_from_weights(np.array([0.5, 0.5]), "probit"),
         np.array([[-1.0], [1.0]]),

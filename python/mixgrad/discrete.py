@@ -13,11 +13,13 @@ counter (sample index, coordinate): the same seed gives the same ``b`` in :meth:
 
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from . import special
+from ._checks import check_count, check_size, real_array
 from ._loader import _core
 from ._seeding import SeedLike, philox_key
 from ._threads import resolve_nthreads
@@ -57,20 +59,25 @@ class NoiseDraw(NamedTuple):
     relaxed_tilde: np.ndarray
 
 
-def _check_n(n, name="n") -> int:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
-        raise TypeError(f"{name} must be an integer, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"{name} must be >= 1, got {n}")
-    return int(n)
+# The Philox counter of the discrete kernels carries the sample index in 32 bits.
+MAX_SAMPLES = 2**32 - 1
+
+
+def _check_n(n, name="n", per_sample: int = 1) -> int:
+    """A sample count: an integer in [1, 2**32 - 1] whose result (``per_sample`` float64 numbers
+    per sample) fits in an array; bools and floats are refused."""
+    value = check_count(n, name, minimum=1, maximum=MAX_SAMPLES)
+    check_size(value, per_sample, 8, name)
+    return value
 
 
 def check_temperature(temperature) -> float:
-    """Validate a relaxation temperature (lambda > 0, finite)."""
-    try:
-        lam = float(temperature)
-    except (TypeError, ValueError):
-        raise TypeError(f"temperature must be a positive number, got {temperature!r}") from None
+    """Validate a relaxation temperature (lambda > 0, finite; bools and complex numbers refused)."""
+    if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, (numbers.Real, np.number)):
+        raise TypeError(f"temperature must be a positive number, got {temperature!r}")
+    if isinstance(temperature, np.complexfloating):
+        raise TypeError(f"temperature must be a real number, got {temperature!r}")
+    lam = float(temperature)
     if not np.isfinite(lam) or lam <= 0:
         raise ValueError(f"temperature (lambda) must be finite and > 0, got {temperature!r}")
     return lam
@@ -130,7 +137,7 @@ class _Discrete:
         coupling: str = "independent",
         nthreads: int | None = None,
     ):
-        n = _check_n(n)
+        n = _check_n(n, per_sample=6 * self._alpha2d.size)
         lam = check_temperature(temperature)
         coupled = check_coupling(coupling)
         k0, k1 = philox_key(seed)
@@ -171,6 +178,35 @@ class _Discrete:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(logits shape={self.shape})"
+
+
+def _normal_mills(x: np.ndarray) -> np.ndarray:
+    """phi(x) / Phi(x), accurate for every real x (the probit score's inverse Mills ratio).
+
+    For x < 0, Phi(x) = erfcx(-x/sqrt2) exp(-x^2/2) / 2 cancels the Gaussian factor exactly:
+    phi(x)/Phi(x) = sqrt(2/pi) / erfcx(-x/sqrt2) (about -x for x -> -inf, no exp(-x^2/2)
+    computed at all, so |x| = 1e9 and beyond keep full accuracy). For x >= 0, Phi(x) >= 1/2 and
+    exp(log phi(x) - log Phi(x)) has no cancellation.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    # Below -1e8 the asymptotic series |x| + 1/|x| - 2/|x|^3 is exact in double precision (and
+    # erfcx(|x|/sqrt2) would become subnormal near |x| = 1e308).
+    far = x < -1e8
+    out[far] = -x[far] - 1.0 / x[far]
+    neg = (x < 0) & ~far
+    out[neg] = np.sqrt(2.0 / np.pi) / special.erfcx(-x[neg] / np.sqrt(2.0))
+    pos = ~(x < 0)  # NaN goes here and stays NaN
+    xp = np.minimum(x[pos], 40.0)  # phi(40) = 1e-348 underflows to 0 already
+    # exp(-x^2/2) magnifies the rounding error of x*x by x^2/2 (up to ~800): carry x^2 as the
+    # exact sum sq + err (Dekker's split), then exp(-sq/2) * (1 - err/2).
+    c = 134217729.0 * xp
+    hi = c - (c - xp)
+    lo = xp - hi
+    sq = xp * xp
+    err = ((hi * hi - sq) + 2.0 * hi * lo) + lo * lo
+    out[pos] = np.exp(-0.5 * sq) * (1.0 - 0.5 * err) / (np.sqrt(2.0 * np.pi) * np.exp(special.log_ndtr(xp)))
+    return out
 
 
 class Bernoulli(_Discrete):
@@ -223,7 +259,7 @@ class Bernoulli(_Discrete):
         return self._draw(n, seed, nthreads=nthreads)[1]
 
     def _check_b(self, b) -> np.ndarray:
-        b = np.asarray(b, dtype=np.float64)
+        b = real_array(b, "b").astype(np.float64, copy=False)
         if b.shape[-len(self.shape) :] != self.shape:
             raise ValueError(f"b must have shape (..., {', '.join(map(str, self.shape))}), got {b.shape}")
         if not np.all((b == 0) | (b == 1)):
@@ -242,9 +278,8 @@ class Bernoulli(_Discrete):
         b = self._check_b(b)
         if self.kind == 0:
             return b - self.probs
-        la, lb = self._log_probs()
-        lphi = -0.5 * self.logits**2 - 0.5 * np.log(2 * np.pi)
-        return np.where(b == 1, np.exp(lphi - la), -np.exp(lphi - lb))
+        a = self.logits
+        return np.where(b == 1, _normal_mills(a), -_normal_mills(-a))
 
     def _noise_draw(self, z, b, zt, dzt, sz, szt):
         return NoiseDraw(z, b, zt, np.ones_like(z), dzt, sz, szt)

@@ -18,15 +18,17 @@ Philox counter (s, i * E + e), so results are bit-identical for any thread count
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ._checks import check_real, check_size, real_array
 from ._loader import _core
 from ._seeding import SeedLike, philox_key
 from ._threads import resolve_nthreads
-from .discrete import Bernoulli, Categorical, _Discrete, check_coupling, check_temperature
+from .discrete import MAX_SAMPLES, Bernoulli, Categorical, _Discrete, check_coupling, check_temperature
 from .objectives import Callback, Objective
 
 __all__ = ["ESTIMATORS", "GradientEstimate", "concrete", "exact", "rebar", "reinforce", "straight_through"]
@@ -72,13 +74,34 @@ def _check_args(objective, distribution, n_samples, minimum=1, why=""):
         raise TypeError(
             f"distribution must be mixgrad.Bernoulli or mixgrad.Categorical, got {type(distribution).__name__}"
         )
-    if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool):
+    if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, (bool, np.bool_)):
         raise TypeError(f"n_samples must be an integer, got {type(n_samples).__name__}")
     if n_samples < minimum:
         raise ValueError(f"n_samples must be >= {minimum}{why}, got {n_samples}")
-    if n_samples >= 2**32:
-        raise ValueError("n_samples must be < 2**32")
+    if n_samples > MAX_SAMPLES:
+        raise ValueError(f"n_samples must be < 2**32, got {n_samples}")
+    # per-sample estimates, noise and objective values: a few float64 numbers per logit
+    check_size(int(n_samples), 6 * distribution.n_rows * distribution.event_size, 8, "n_samples")
     return int(n_samples)
+
+
+def _check_eta(eta) -> float:
+    if isinstance(eta, (bool, np.bool_)) or not isinstance(eta, (numbers.Real, np.integer, np.floating)):
+        raise TypeError(f"eta must be a real number or 'optimal', got {eta!r}")
+    value = float(eta)
+    if not np.isfinite(value):
+        raise ValueError(f"eta must be finite, got {eta!r}")
+    return value
+
+
+def _check_baseline_init(baseline_init, rows: int) -> np.ndarray:
+    """The moving-average start: a finite real scalar or one value per row, shape (rows,)."""
+    a = real_array(baseline_init, "baseline_init").astype(np.float64)
+    if a.shape not in ((), (rows,)):
+        raise ValueError(f"baseline_init must be a scalar or have shape ({rows},) (one per row), got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("baseline_init must be finite")
+    return np.ascontiguousarray(np.broadcast_to(a, (rows,)))
 
 
 def _precomputed(objective: Callback, dist: _Discrete, mode: int, S: int, lam: float, coupled: bool, key, nthreads):
@@ -243,12 +266,7 @@ def rebar(
     lam = check_temperature(temperature)
     coupled = check_coupling(coupling)
     if not optimal:
-        try:
-            eta_value = float(eta)
-        except (TypeError, ValueError):
-            raise TypeError(f"eta must be a number or 'optimal', got {eta!r}") from None
-        if not np.isfinite(eta_value):
-            raise ValueError(f"eta must be finite, got {eta!r}")
+        eta_value = _check_eta(eta)
     else:
         eta_value = 0.0
     key = philox_key(seed)
@@ -333,8 +351,11 @@ def reinforce(
         raise ValueError(f"baseline must be None, 'moving_average' or 'loo', got {baseline!r}")
     loo = baseline == "loo"
     S = _check_args(objective, distribution, n_samples, 2 if loo else 1, " with baseline='loo'" if loo else "")
-    if baseline == "moving_average" and not (0.0 <= float(decay) < 1.0):
-        raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+    if baseline == "moving_average":
+        decay = check_real(decay, "decay")
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+        init = _check_baseline_init(baseline_init, distribution.n_rows)
     key = philox_key(seed)
     nt = resolve_nthreads(nthreads)
     diag: dict[str, Any] = {"estimator": "reinforce", "baseline": baseline}
@@ -348,8 +369,7 @@ def reinforce(
         if loo:
             base = np.ascontiguousarray(_loo_mean(fb).reshape(-1))
         else:
-            init = np.broadcast_to(np.asarray(baseline_init, dtype=np.float64), (distribution.n_rows,))
-            c = _core.ema_baseline(np.ascontiguousarray(fb), float(decay), np.ascontiguousarray(init))
+            c = _core.ema_baseline(np.ascontiguousarray(fb), float(decay), init)
             diag["baseline_state"] = float(decay) * c[-1] + (1 - float(decay)) * fb[-1]
             diag["decay"] = float(decay)
             base = np.ascontiguousarray(c.reshape(-1))

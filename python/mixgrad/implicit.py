@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from ._checks import check_count, check_real, check_size, real_array
 from ._seeding import SeedLike
 from .random import uniform
 
@@ -26,7 +27,7 @@ ArrayFn = Callable[..., np.ndarray]
 
 
 def _theta(theta) -> np.ndarray:
-    t = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+    t = np.atleast_1d(real_array(theta, "theta").astype(np.float64))
     if t.ndim != 1:
         raise ValueError(f"theta: expected a scalar or a 1-D array of parameters, got shape {t.shape}")
     if not np.isfinite(t).all():
@@ -35,14 +36,14 @@ def _theta(theta) -> np.ndarray:
 
 
 def _x(x) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float64)
+    a = real_array(x, "x").astype(np.float64)
     if a.ndim > 1:
         raise ValueError(f"x: expected a scalar or a 1-D array of samples, got shape {a.shape}")
     return np.atleast_1d(a)
 
 
 def _per_param(v, n: int, p: int, name: str) -> np.ndarray:
-    a = np.asarray(v, dtype=np.float64)
+    a = real_array(v, f"{name} result").astype(np.float64)
     if a.shape == (n,) and p == 1:
         a = a[:, None]
     if a.shape != (n, p):
@@ -79,6 +80,7 @@ def implicit_grad(
     -------
     ndarray, shape (n, p)
     """
+    fd_step = check_real(fd_step, "fd_step", positive=True)
     xs, th = _x(x), _theta(theta)
     n, p = xs.size, th.size
     if dcdf_dtheta is not None:
@@ -136,10 +138,10 @@ def sampled_implicit_grad(
     """
     if tail not in ("smaller", "lower", "upper"):
         raise ValueError(f"tail must be 'smaller', 'lower' or 'upper', got {tail!r}")
-    if isinstance(n_inner, bool) or not isinstance(n_inner, (int, np.integer)) or n_inner < 1:
-        raise ValueError(f"n_inner must be a positive integer, got {n_inner!r}")
+    n_inner = check_count(n_inner, "n_inner", minimum=1)
     xs, th = _x(x), _theta(theta)
     n, p = xs.size, th.size
+    check_size(n_inner, max(1, n * p), 8, "n_inner")
     F = np.asarray(cdf(xs, th), dtype=np.float64).reshape(n)
     f = np.asarray(pdf(xs, th), dtype=np.float64).reshape(n)
     if tail == "smaller":

@@ -15,6 +15,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ._arrays import result_dtype
+from ._checks import check_count, check_size, real_array
 from ._loader import _core
 from ._seeding import SeedLike, philox_key
 from ._threads import resolve_nthreads
@@ -37,6 +38,13 @@ def _as_param(a: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _owned(a: np.ndarray, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """A C-contiguous, read-only copy of ``a`` in ``dtype`` with ``shape``."""
+    out = np.array(a, dtype=dtype, order="C", copy=True).reshape(shape)
+    out.setflags(write=False)
+    return out
+
+
 class DiagGaussianMixture:
     """A batch of Gaussian mixtures with diagonal covariances.
 
@@ -52,9 +60,11 @@ class DiagGaussianMixture:
 
     Notes
     -----
-    The leading dimensions ``...`` (``batch_shape``) index independent mixtures and must agree
-    across the three arrays. The computation dtype is float32 when all three are float32, else
-    float64; kernels accumulate in float64 either way. Arrays of samples have shape
+    The parameters are copied (read-only) on construction: changing the arrays passed in
+    afterwards does not change the mixture. The leading dimensions ``...`` (``batch_shape``)
+    index independent mixtures and must agree across the three arrays. The computation dtype
+    is float32 when all three are float32, else float64; kernels accumulate in float64 either
+    way. Arrays of samples have shape
     ``(*sample_shape, *batch_shape, D)``.
 
     Examples
@@ -86,9 +96,11 @@ class DiagGaussianMixture:
         self._dtype = np.dtype(dtype)
         self._batch_shape = tuple(m.shape[:-2])
         B = int(np.prod(self._batch_shape, dtype=np.int64))
-        self._a = np.ascontiguousarray(a, dtype=dtype).reshape(B, K)
-        self._m = np.ascontiguousarray(m, dtype=dtype).reshape(B, K, D)
-        self._s = np.ascontiguousarray(s, dtype=dtype).reshape(B, K, D)
+        # Owned copies (never views of the caller's arrays, which could be edited after the
+        # checks below), read-only so that nothing can change them afterwards either.
+        self._a = _owned(a, dtype, (B, K))
+        self._m = _owned(m, dtype, (B, K, D))
+        self._s = _owned(s, dtype, (B, K, D))
         if np.isnan(self._a).any() or (self._a == np.inf).any():
             raise ValueError("logits must not be NaN or +inf (-inf is allowed: a weight of zero)")
         if B and (self._a == -np.inf).all(axis=-1).any():
@@ -254,14 +266,18 @@ class DiagGaussianMixture:
         out = _core.mixture_sample(*self._params(), count, k0, k1, resolve_nthreads(nthreads))
         return out.reshape(lead + self._batch_shape + self.event_shape)
 
-    @staticmethod
-    def _sample_count(n: int | None) -> tuple[int, tuple[int, ...]]:
-        """Samples per mixture and the leading sample shape for ``n``."""
+    def _sample_count(self, n: int | None) -> tuple[int, tuple[int, ...]]:
+        """Samples per mixture and the leading sample shape for ``n``.
+
+        Refuses bools, floats and other non-integers (TypeError), negative counts and counts
+        whose result could not be allocated as one array (ValueError), naming ``n``.
+        """
         if n is None:
             return 1, ()
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be a non-negative integer or None, got {n!r}")
-        return int(n), (int(n),)
+        count = check_count(n, "n", minimum=0)
+        rows_per_sample = int(np.prod(self._batch_shape, dtype=np.int64)) * self.event_shape[0]
+        check_size(count, rows_per_sample, self._dtype.itemsize, "n")
+        return count, (count,)
 
     # ---------------------------------------------------------------- gradients
     def vjp(self, x: Any, grad_x: Any, *, nthreads: int | None = None) -> MixtureGradient:
@@ -339,7 +355,7 @@ class DiagGaussianMixture:
             if v is None:
                 out.append(np.zeros_like(ref))
                 continue
-            arr = np.asarray(v)
+            arr = real_array(v, f"tangents.{name}")
             if arr.shape != full:
                 raise ValueError(f"tangents.{name}: expected shape {full}, got {arr.shape}")
             out.append(np.ascontiguousarray(arr, dtype=self._dtype).reshape(ref.shape))

@@ -23,11 +23,20 @@ from .discrete import Bernoulli, Categorical, _Discrete
 __all__ = ["Callback", "GMMComponentLikelihood", "Objective", "Quadratic", "QuadraticForm"]
 
 
-def _finite(name: str, a) -> np.ndarray:
+def _real(name: str, a) -> np.ndarray:
+    """``a`` as float64, refusing complex (its imaginary part would be dropped), object and
+    string arrays with a TypeError naming ``name``."""
     try:
-        arr = np.asarray(a, dtype=np.float64)
+        raw = np.asarray(a)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be an array of real numbers") from None
+    if raw.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {raw.dtype}")
+    return raw.astype(np.float64, copy=False)
+
+
+def _finite(name: str, a) -> np.ndarray:
+    arr = _real(name, a)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite")
     return arr
@@ -249,7 +258,7 @@ class Callback(Objective):
     def value(self, x, dist=None) -> np.ndarray:
         """The user's ``value(x)``, checked: shape ``x.shape[:-1]``, no NaN."""
         x = np.asarray(x, dtype=np.float64)
-        out = np.asarray(self._value(x), dtype=np.float64)
+        out = _real("callback value", self._value(x))
         if out.shape != x.shape[:-1]:
             raise ValueError(f"callback value returned shape {out.shape}, expected {x.shape[:-1]} (s.shape[:-1])")
         if not np.all(np.isfinite(out)):
@@ -261,7 +270,7 @@ class Callback(Objective):
         if self._grad is None:
             raise ValueError("this estimator needs the gradient of the objective: pass grad= to Callback")
         x = np.asarray(x, dtype=np.float64)
-        out = np.asarray(self._grad(x), dtype=np.float64)
+        out = _real("callback grad", self._grad(x))
         if out.shape != x.shape:
             raise ValueError(f"callback grad returned shape {out.shape}, expected {x.shape} (s.shape)")
         if not np.all(np.isfinite(out)):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import check_real, real_array
 from ._seeding import SeedLike, philox_key, seed_sequence
 from ._threads import resolve_nthreads
 from .discrete import _Discrete, check_coupling, check_temperature
@@ -96,7 +97,7 @@ def tune(
         bias them slightly.
     """
     S = _check_args(objective, distribution, n_samples, 2)
-    grid = np.logspace(-3, 3, 25) if temperatures is None else np.asarray(temperatures, dtype=np.float64)
+    grid = np.logspace(-3, 3, 25) if temperatures is None else real_array(temperatures, "temperatures").astype(float)
     if grid.ndim != 1 or grid.size == 0:
         raise ValueError("temperatures must be a non-empty 1-D sequence")
     for lam in grid:
@@ -149,13 +150,9 @@ class OnlineTuner:
         coupling: str = "independent",
     ):
         self.log_temperature = float(np.log(check_temperature(temperature)))
-        self.eta = float(eta)
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
-        if not fd_step > 0:
-            raise ValueError(f"fd_step must be > 0, got {fd_step}")
-        self.learning_rate = float(learning_rate)
-        self.fd_step = float(fd_step)
+        self.eta = check_real(eta, "eta")
+        self.learning_rate = check_real(learning_rate, "learning_rate", positive=True)
+        self.fd_step = check_real(fd_step, "fd_step", positive=True)
         self.tune_temperature = bool(tune_temperature)
         self.coupling = coupling
         check_coupling(coupling)
@@ -177,7 +174,19 @@ class OnlineTuner:
         seed: SeedLike = None,
         nthreads: int | None = None,
     ) -> GradientEstimate:
-        """Return a REBAR estimate with the current (lambda, eta), then update them."""
+        """Return a REBAR estimate with the current (lambda, eta), then update them.
+
+        Parameters
+        ----------
+        objective, distribution, n_samples
+            As for :func:`mixgrad.rebar`.
+        seed : None, int, SeedSequence or Generator
+            Turned into a ``SeedSequence`` (a Generator is advanced by one draw of four words)
+            whose two spawned children seed the returned estimate and the tuning moments: the
+            same seed gives the same estimate and the same update.
+        nthreads : int, optional
+        """
+        S = _check_args(objective, distribution, n_samples)
         ss = seed_sequence(seed)
         est_seed, tune_seed = ss.spawn(2)
         est = rebar(
@@ -190,7 +199,6 @@ class OnlineTuner:
             coupling=self.coupling,
             nthreads=nthreads,
         )
-        S = int(n_samples)
         key = philox_key(tune_seed)
         nt = resolve_nthreads(nthreads)
         coupled = self.coupling == "coupled"

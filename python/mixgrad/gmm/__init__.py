@@ -10,6 +10,6 @@
 
 from __future__ import annotations
 
-from .fitting import METHODS, FitResult, fit, log_responsibilities_of, report_data
+from .fitting import METHODS, OPTIMIZERS, ConvergenceWarning, FitResult, fit, log_responsibilities_of, report_data
 
-__all__ = ["METHODS", "FitResult", "fit", "log_responsibilities_of", "report_data"]
+__all__ = ["METHODS", "OPTIMIZERS", "ConvergenceWarning", "FitResult", "fit", "log_responsibilities_of", "report_data"]

@@ -95,8 +95,9 @@ def exact_gradient(x: np.ndarray, params: MixtureParams) -> ExactGradient:
     n = x.shape[0]
     if params.parametrization == "probit":
         a = float(params.logits.reshape(-1)[0])
-        log_dens = joint - log_weights_from_logits(params.logits, "probit")[None, :]
-        # d/da log p(x) = phi(a) (p1 - p0) / p(x), in log space for the ratio p_k / p(x).
+        # d/da log p(x) = phi(a) (p1 - p0) / p(x), in log space for the ratio p_k / p(x). The
+        # component densities come directly (not as joint - log w, which is NaN for a weight 0).
+        log_dens = component_log_densities(x, params.means, params.scales)
         ratio = np.exp(log_dens - log_px[:, None])
         g_logits = np.array([np.mean(_normal_pdf(a) * (ratio[:, 1] - ratio[:, 0]))])
     else:

@@ -9,11 +9,14 @@ mixtures whose gradients (logits, means, scales) come from mixgrad's implicit VJ
 from __future__ import annotations
 
 import functools
-from typing import Any
+import math
+from typing import Any, Callable
 
 import numpy as np
 
 from .. import _adapter_mixture as _adapter
+from .._checks import check_count, check_size
+from ..mixture import DiagGaussianMixture
 
 try:
     import jax
@@ -23,6 +26,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "mixgrad.jax needs JAX, which is not installed. Install the optional extra with "
         "`pip install mixgrad[jax]` (or `pip install jax`)."
     ) from exc
+
+_concrete_or_error: Callable[..., Any] | None
+try:  # JAX >= 0.4.36
+    from jax.extend.core import concrete_or_error as _concrete_or_error
+except ImportError:  # pragma: no cover - older JAX: only untraced values are checked up front
+    _concrete_or_error = None
 
 __all__ = ["rsample", "seed_words"]
 
@@ -141,7 +150,12 @@ def rsample(
     Raises
     ------
     TypeError, ValueError
-        For mixed or non-float dtypes and shapes that do not fit.
+        For mixed or non-float dtypes, shapes that do not fit, sample shapes that are not
+        non-negative ints or too large, and (when the arrays are concrete, not traced) parameter
+        values out of their domain: NaN or ``+inf`` logits, non-finite means, scales that are
+        not finite and > 0. Each message names the argument. Under :func:`jax.jit` and other
+        transformations the values are only known when the core runs: the same ValueError then
+        arrives wrapped in JAX's runtime error.
     """
     _adapter.check_method(method)
     a, m, s = (jnp.asarray(t) for t in (logits, means, scales))
@@ -165,7 +179,42 @@ def rsample(
     a = jnp.broadcast_to(a, (*batch, K))
     m = jnp.broadcast_to(m, (*batch, K, D))
     s = jnp.broadcast_to(s, (*batch, K, D))
-    sample_shape = tuple(int(d) for d in sample_shape)
-    n = int(np.prod(sample_shape)) if sample_shape else None
-    x = _rsample(a, m, s, seed_words(seed), n, method)
+    sample_shape = _check_sample_shape(sample_shape, int(np.prod(batch, dtype=np.int64)) * D, m.dtype.itemsize)
+    n = math.prod(sample_shape) if sample_shape else None
+    words = seed_words(seed)
+    _check_values(a, m, s)
+    x = _rsample(a, m, s, words, n, method)
     return x.reshape(sample_shape + batch + (D,))
+
+
+def _check_sample_shape(sample_shape: Any, per_sample: int, itemsize: int) -> tuple[int, ...]:
+    """``sample_shape`` as a tuple of non-negative ints whose samples fit in one array."""
+    dims = (sample_shape,) if isinstance(sample_shape, (int, np.integer)) else tuple(sample_shape)
+    out = tuple(check_count(d, "sample_shape entries", minimum=0) for d in dims)
+    check_size(math.prod(out), per_sample, itemsize, "sample_shape's product")
+    return out
+
+
+def _check_values(a: jax.Array, m: jax.Array, s: jax.Array) -> None:
+    """Check the parameter values (logits not NaN/+inf, finite means, finite positive scales)
+    here, with a ValueError naming the argument, whenever they are concrete. Traced values
+    (under jax.jit, jax.grad, jax.vmap) are checked by the core when the callback runs, and an
+    error then reaches the caller wrapped in JAX's runtime error (its message ends with the same
+    ValueError)."""
+    values = [_concrete(t) for t in (a, m, s)]
+    if any(v is None for v in values):
+        return
+    DiagGaussianMixture(*values)
+
+
+def _concrete(x: jax.Array) -> np.ndarray | None:
+    """The value of ``x`` as a numpy array when it is known now (also under jax.grad without jit),
+    else None."""
+    if not isinstance(x, jax.core.Tracer):
+        return np.asarray(x)
+    if _concrete_or_error is None:
+        return None
+    try:
+        return np.asarray(_concrete_or_error(None, x))
+    except jax.errors.ConcretizationTypeError:
+        return None

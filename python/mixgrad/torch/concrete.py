@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
+from .._checks import check_real
 from ._discrete import (
     EstimatorOutput,
     check_event_dims,
@@ -42,8 +42,7 @@ class Concrete(torch.nn.Module):
         super().__init__()
         self.family = family(kind)
         self.kind = kind
-        if not (isinstance(temperature, (int, float)) and temperature > 0 and math.isfinite(temperature)):
-            raise ValueError(f"temperature must be a finite float > 0, got {temperature!r}")
+        temperature = check_real(temperature, "temperature", positive=True)
         self.temperature = float(temperature)
         self.event_dims = check_event_dims(event_dims)
 

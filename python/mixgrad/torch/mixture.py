@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .. import _adapter_mixture as _adapter
+from .._checks import check_count, check_size
 from ._require import require_torch
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
@@ -18,6 +19,35 @@ constraints = torch.distributions.constraints
 __all__ = ["DiagGaussianMixture"]
 
 _SEED_BOUND = 2**63 - 1
+
+
+SECOND_DERIVATIVE_MESSAGE = (
+    "mixgrad.torch.DiagGaussianMixture.rsample has no second derivatives yet: its backward (the "
+    "implicit-reparameterization VJP in mixgrad's C++ core) cannot itself be differentiated, so "
+    "Hessians, Hessian-vector products and gradients of gradients (torch.autograd.grad(..., "
+    "create_graph=True) followed by another backward) through the samples are not available. "
+    "First derivatives work."
+)
+
+
+class _MixtureVjp(torch.autograd.Function):
+    """The implicit VJP (logits, means, scales, x, grad_x) -> gradients, as a node of its own so
+    that differentiating it (a second derivative) raises instead of silently giving zeros."""
+
+    @staticmethod
+    def forward(ctx, logits, means, scales, x, grad_x):
+        g = _adapter.vjp(
+            logits.detach().numpy(),
+            means.detach().numpy(),
+            scales.detach().numpy(),
+            x.detach().numpy(),
+            grad_x.detach().contiguous().numpy(),
+        )
+        return tuple(torch.from_numpy(np.ascontiguousarray(v)) for v in (g.logits, g.means, g.scales))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(SECOND_DERIVATIVE_MESSAGE)
 
 
 class _MixtureRsample(torch.autograd.Function):
@@ -31,18 +61,22 @@ class _MixtureRsample(torch.autograd.Function):
         return x
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_x):
         logits, means, scales, x = ctx.saved_tensors
-        g = _adapter.vjp(
-            logits.detach().numpy(),
-            means.detach().numpy(),
-            scales.detach().numpy(),
-            x.numpy(),
-            grad_x.detach().contiguous().numpy(),
-        )
-        out = [torch.from_numpy(np.ascontiguousarray(v)) for v in (g.logits, g.means, g.scales)]
-        return out[0], out[1], out[2], None, None, None
+        # Under create_graph=True the three gradients are outputs of _MixtureVjp, whose own
+        # backward raises: a second derivative fails loudly rather than coming back as zeros.
+        ga, gm, gs = _MixtureVjp.apply(logits, means, scales, x.detach(), grad_x)
+        return ga, gm, gs, None, None, None
+
+
+def _check_sample_shape(sample_shape, per_sample: int, dtype: torch.dtype) -> torch.Size:
+    """``sample_shape`` as a torch.Size of non-negative ints whose samples fit in one array."""
+    dims = (sample_shape,) if isinstance(sample_shape, (int, np.integer)) else tuple(sample_shape)
+    for d in dims:
+        check_count(d, "sample_shape entries", minimum=0)
+    n = math.prod(int(d) for d in dims)
+    check_size(n, per_sample, torch.empty((), dtype=dtype).element_size(), "sample_shape's product")
+    return torch.Size(int(d) for d in dims)
 
 
 class DiagGaussianMixture(torch.distributions.Distribution):
@@ -83,6 +117,12 @@ class DiagGaussianMixture(torch.distributions.Distribution):
         If the tensors are on different devices or the shapes do not fit.
     NotImplementedError
         For CUDA (or other non-CPU) tensors.
+    RuntimeError
+        When a second derivative through ``rsample`` is taken (``torch.autograd.functional.
+        hessian``, ``hvp``, or ``torch.autograd.grad(..., create_graph=True)`` followed by another
+        backward): the implicit VJP of the C++ core is not itself differentiable yet. The error
+        names second derivatives; it never returns zeros. First derivatives under
+        ``create_graph=True`` are the ordinary ones.
     """
 
     arg_constraints = {  # noqa: RUF012 - torch.distributions declares constraints as a class dict
@@ -202,7 +242,7 @@ class DiagGaussianMixture(torch.distributions.Distribution):
             When ``seed`` is None, the seed is drawn from this generator (default: torch's
             global generator).
         """
-        shape = torch.Size(sample_shape)
+        shape = _check_sample_shape(sample_shape, self.batch_shape.numel() * self.event_shape[0], self.means.dtype)
         if seed is None:
             seed = int(torch.randint(0, _SEED_BOUND, (), generator=generator, dtype=torch.int64))
         elif not isinstance(seed, (int, np.integer, np.random.SeedSequence)) or isinstance(seed, bool):
@@ -217,13 +257,18 @@ class DiagGaussianMixture(torch.distributions.Distribution):
             return self.rsample(sample_shape, **kwargs)
 
     def expand(self, batch_shape, _instance=None):
-        """A mixture with its parameters broadcast to ``batch_shape``."""
+        """A mixture with its parameters broadcast to ``batch_shape``.
+
+        As torch's own distributions do, the result has the class of ``self`` (a subclass stays
+        that subclass; one that defines its own ``__init__`` must define ``expand`` too).
+        """
+        new = self._get_checked_instance(DiagGaussianMixture, _instance)
         batch_shape = torch.Size(batch_shape)
         K, D = self.means.shape[-2:]
-        return DiagGaussianMixture(
-            self.logits.expand(*batch_shape, K),
-            self.means.expand(*batch_shape, K, D),
-            self.scales.expand(*batch_shape, K, D),
-            method=self.method,
-            validate_args=self._validate_args if _instance is None else None,
-        )
+        new.logits = self.logits.expand(*batch_shape, K)
+        new.means = self.means.expand(*batch_shape, K, D)
+        new.scales = self.scales.expand(*batch_shape, K, D)
+        new.method = self.method
+        super(DiagGaussianMixture, new).__init__(batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new

@@ -6,6 +6,9 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Callable
 
+import numpy as np
+
+from .._checks import check_real, real_array
 from ._discrete import (
     EstimatorOutput,
     check_event_dims,
@@ -84,9 +87,13 @@ class Rebar(torch.nn.Module):
         self.family = family(kind)
         self.kind = kind
         self.event_dims = check_event_dims(event_dims)
-        if not (isinstance(temperature, (int, float)) and temperature > 0 and math.isfinite(temperature)):
-            raise ValueError(f"temperature must be a finite float > 0, got {temperature!r}")
-        eta_t = torch.as_tensor(eta, dtype=torch.float64).clone()
+        temperature = check_real(temperature, "temperature", positive=True)
+        eta_np = real_array(eta, "eta", allow_bool=False)
+        if eta_np.ndim > 1:
+            raise ValueError(
+                f"eta must be a number or a 1-D sequence (one per event coordinate), got shape {eta_np.shape}"
+            )
+        eta_t = torch.as_tensor(eta_np.astype(np.float64)).clone()
         if not torch.isfinite(eta_t).all():
             raise ValueError(f"eta must be finite, got {eta!r}")
         self.eta = torch.nn.Parameter(eta_t, requires_grad=tune)

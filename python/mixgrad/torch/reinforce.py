@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .._checks import check_real
 from ._discrete import (
     EstimatorOutput,
     check_event_dims,
@@ -58,6 +59,7 @@ class Reinforce(torch.nn.Module):
         self.kind = kind
         if baseline not in _BASELINES:
             raise ValueError(f"baseline must be one of {_BASELINES}, got {baseline!r}")
+        decay = check_real(decay, "decay")
         if not (0.0 <= decay < 1.0):
             raise ValueError(f"decay must be in [0, 1), got {decay!r}")
         self.baseline = baseline
