@@ -18,6 +18,7 @@ import contextvars
 import operator
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from ._loader import _core
 
@@ -39,7 +40,7 @@ def _context_nthreads() -> int:
     return int(_core.openmp_default_threads()) if n == _OPENMP_DEFAULT else n
 
 
-def _check_count(n: object, name: str) -> int:
+def _check_count(n: Any, name: str) -> int:
     if isinstance(n, bool):
         raise TypeError(f"{name} must be an integer, got bool")
     try:
