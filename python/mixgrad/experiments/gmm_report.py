@@ -30,8 +30,17 @@ def _fit_all(x, k, init, methods, n_iter, learning_rate, n_samples, seed, on_fit
     if on_fit:
         on_fit("em")
     for m in methods:
+        # The report's rule: plain gradient ascent on the logits, a fixed number of iterations.
         results[m] = gmm.fit(
-            x, k, m, n_iter=n_iter, learning_rate=learning_rate, n_samples=n_samples, init=init, seed=seed
+            x,
+            k,
+            m,
+            n_iter=n_iter,
+            learning_rate=learning_rate,
+            n_samples=n_samples,
+            init=init,
+            seed=seed,
+            optimizer="gradient",
         )
         if on_fit:
             on_fit(m)
