@@ -53,8 +53,9 @@ def ndtr(x: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] = 
 def log_ndtr(x: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] = None) -> Any:
     """Logarithm of the standard normal CDF, log Phi(x).
 
-    Finite for every finite x down to about -1.3e154 (below that -x^2/2 itself overflows and
-    the result is -inf); for large positive x it returns -Phi(-x) to full relative precision.
+    Finite for every finite x down to -1.896e154 (below that log Phi(x) < -x^2/2 itself is
+    beyond the float64 range and the result is -inf); for large positive x it returns -Phi(-x)
+    to full relative precision.
     log_ndtr(-inf) = -inf, log_ndtr(inf) = 0, nan gives nan.
     See :func:`ndtr` for the parameters.
     """
@@ -74,7 +75,8 @@ def ndtri(p: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] =
 def ndtri_exp(log_p: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] = None) -> Any:
     """Phi^{-1}(exp(log_p)): the normal quantile of a probability given by its logarithm.
 
-    Accurate where p itself underflows (log_p < -745) and near p = 1 (log_p -> 0-).
+    Accurate where p itself underflows (log_p < -745), finite for every finite log_p (down to
+    -1.8e308, where the quantile is -1.9e154), and accurate near p = 1 (log_p -> 0-).
     ndtri_exp(0) = inf, ndtri_exp(-inf) = -inf, log_p > 0 or nan gives nan.
     See :func:`ndtr` for the parameters.
     """
@@ -84,8 +86,8 @@ def ndtri_exp(log_p: Any, *, out: Optional[np.ndarray] = None, nthreads: Optiona
 def erfcx(x: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] = None) -> Any:
     """Scaled complementary error function, exp(x^2) erfc(x).
 
-    Tends to 1/(x sqrt(pi)) for large x (erfcx(inf) = 0) and overflows to inf for
-    x < -26.63 (erfcx(-inf) = inf). See :func:`ndtr` for the parameters.
+    Tends to 1/(x sqrt(pi)) for large x (subnormal beyond x = 2.5e307, erfcx(inf) = 0) and
+    overflows to inf for x < -26.63 (erfcx(-inf) = inf). See :func:`ndtr` for the parameters.
     """
     return _unary(_core.erfcx, x, out, nthreads)
 
@@ -95,8 +97,9 @@ def log_ndtr_diff(a: Any, b: Any, *, out: Optional[np.ndarray] = None, nthreads:
 
     Both-tail differences use log-space subtraction, near-equal arguments a quadrature of the
     density around the midpoint, and intervals that straddle 0 add the two half-masses, so the
-    result keeps its relative precision in every regime. a == b gives -inf; a > b or nan gives
-    nan.
+    result keeps its relative precision in every regime, subnormal limits included. a == b
+    gives -inf, as do limits so far out in one tail (beyond 1.9e154) that the log of the mass is
+    below -1.8e308; a > b or nan gives nan.
 
     Parameters
     ----------
