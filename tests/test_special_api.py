@@ -1,6 +1,7 @@
 """Edge values, ufunc-like behaviour (shapes, scalars, dtypes, out=, broadcasting) and errors."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -155,3 +156,72 @@ def test_symmetry_and_consistency_identities():
 def test_package_metadata():
     assert isinstance(mixgrad.__version__, str) and mixgrad.__version__
     assert isinstance(mixgrad.has_openmp, bool)
+
+
+def _ndtri_input(x):
+    return S.ndtr(x)  # probabilities for ndtri, any reals for the others
+
+
+@pytest.mark.parametrize("fn", UNARY)
+@pytest.mark.parametrize("n", [4, 1000, 100_001])
+@pytest.mark.parametrize("shift", [1, -1, 7])
+def test_out_partially_overlapping_the_input(fn, n, shift):
+    # Issue 12, item 8: ndtr(buf[:3], out=buf[1:]) read elements the kernel had already
+    # overwritten. numpy ufuncs compute into a temporary then; so must we.
+    base = np.linspace(-3.0, -0.1, n + abs(shift))
+    if fn is S.ndtri:
+        base = _ndtri_input(base)
+    buf = base.copy()
+    x = buf[max(-shift, 0):][:n]
+    out = buf[max(shift, 0):][:n]
+    expected = fn(x.copy())
+    r = fn(x, out=out, nthreads=2)
+    assert r is out
+    assert np.array_equal(out, expected)
+
+
+def test_out_partially_overlapping_log_ndtr_diff():
+    buf = np.linspace(-5.0, 0.0, 2001)
+    a, b = buf[:1000], buf[1000:2000]
+    expected = S.log_ndtr_diff(a.copy(), b.copy())
+    r = S.log_ndtr_diff(a, b, out=buf[500:1500])  # overlaps the end of a and the start of b
+    assert np.array_equal(r, expected)
+    # Broadcast inputs and a non-contiguous out that overlaps them.
+    buf = np.linspace(-5.0, -1.0, 20)
+    expected = S.log_ndtr_diff(buf[:10, None].copy(), 0.0)
+    out = buf.reshape(10, 2)[:, :1]
+    S.log_ndtr_diff(buf[:10, None], 0.0, out=out)
+    assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("fn", UNARY)
+def test_out_identical_to_the_input_is_in_place(fn):
+    x = np.linspace(-3.0, -0.1, 1000)
+    if fn is S.ndtri:
+        x = _ndtri_input(x)
+    expected = fn(x)
+    r = fn(x, out=x)
+    assert r is x and np.array_equal(x, expected)
+
+
+@pytest.mark.parametrize("fn", UNARY + [lambda x, **kw: S.log_ndtr_diff(x, 1.0, **kw)])
+@pytest.mark.parametrize(
+    "kwargs, exc",
+    [({"nthreads": 2**31}, ValueError), ({"nthreads": 2**64}, ValueError), ({"nthreads": np.uint64(2**63)}, ValueError),
+     ({"nthreads": 2.0}, TypeError)],
+)
+def test_huge_or_non_integer_nthreads_name_the_argument(fn, kwargs, exc):
+    # Issue 12, item 12: was pybind11's "incompatible function arguments".
+    with pytest.raises(exc, match="nthreads"):
+        fn(np.full(3, -0.5 if fn is not S.ndtri else 0.5), **kwargs)
+
+
+@pytest.mark.parametrize("value", [1j, np.complex64(1), np.array([1.0 + 0j]), [1.0, 2j]])
+def test_complex_input_is_a_type_error_not_a_lost_imaginary_part(value):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fn, name in [(S.ndtr, "x"), (S.ndtri, "p"), (S.ndtri_exp, "log_p"), (S.erfcx, "x")]:
+            with pytest.raises(TypeError, match=rf"\b{name}\b.*complex"):
+                fn(value)
+        with pytest.raises(TypeError, match=r"\bb\b.*complex"):
+            S.log_ndtr_diff(0.0, value)

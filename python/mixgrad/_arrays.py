@@ -6,9 +6,22 @@ from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["as_float_array", "result_dtype", "call_elementwise"]
+from ._threads import resolve_nthreads
+
+__all__ = ["as_float_array", "result_dtype", "call_elementwise", "check_nthreads"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_INT_MAX = 2**31 - 1  # the core takes a C int
+
+
+def check_nthreads(nthreads: Any) -> int:
+    """``nthreads`` validated for the core (0 = the default): an integer type, >= 1, and within
+    a C int, so that a huge Python int raises ValueError naming the argument rather than
+    pybind11's overload error."""
+    n = resolve_nthreads(nthreads)
+    if n > _INT_MAX:
+        raise ValueError(f"nthreads must be at most {_INT_MAX}, got {n}")
+    return n
 
 
 def _float_dtype_of(a: np.ndarray, name: str) -> np.dtype:
@@ -57,6 +70,26 @@ def _check_out(out: Any, shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return out
 
 
+def _overlaps_partially(out: np.ndarray, inputs: Tuple[np.ndarray, ...]) -> bool:
+    """True unless every input is either disjoint from ``out`` or the very same contiguous
+    elements (element i read and written at the same address, which an element-wise kernel
+    handles in place). Like numpy, a possible overlap is treated as one: may_share_memory only
+    compares bounds, so strided but disjoint views take the (correct, slower) temporary too."""
+    for a in inputs:
+        if not np.may_share_memory(out, a):
+            continue
+        same = (
+            a.ctypes.data == out.ctypes.data
+            and a.dtype == out.dtype
+            and a.size == out.size
+            and a.flags.c_contiguous
+            and out.flags.c_contiguous
+        )
+        if not same:
+            return True
+    return False
+
+
 def call_elementwise(
     kernel: Callable[..., np.ndarray],
     args: Tuple[Any, ...],
@@ -66,7 +99,8 @@ def call_elementwise(
 ) -> Any:
     """Broadcast ``args``, run ``kernel(*flat_args, out=..., nthreads=...)``, reshape.
 
-    Scalars in give a numpy scalar out, as numpy ufuncs do.
+    Scalars in give a numpy scalar out, as numpy ufuncs do. An ``out`` that overlaps an input
+    other than element for element gets the result through a temporary, as in numpy.
     """
     dtype = result_dtype(*args, names=names)
     raw = [np.asarray(a) for a in args]
@@ -77,7 +111,7 @@ def call_elementwise(
         flat.append(np.ascontiguousarray(b, dtype=dtype).reshape(-1))
     if out is not None:
         target = _check_out(out, shape, dtype)
-        if target.flags.c_contiguous:
+        if target.flags.c_contiguous and not _overlaps_partially(target, tuple(flat)):
             kernel(*flat, out=target.reshape(-1), nthreads=nthreads)
             return target
         target[...] = kernel(*flat, out=None, nthreads=nthreads).reshape(shape)

@@ -16,15 +16,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._arrays import call_elementwise
+from ._arrays import call_elementwise, check_nthreads
 from ._loader import _core
-from ._threads import resolve_nthreads
 
 __all__ = ["ndtr", "log_ndtr", "ndtri", "ndtri_exp", "erfcx", "log_ndtr_diff"]
 
 
 def _unary(kernel, x, out, nthreads):
-    return call_elementwise(kernel, (x,), ("x",), out, resolve_nthreads(nthreads))
+    return call_elementwise(kernel, (x,), ("x",), out, check_nthreads(nthreads))
 
 
 def ndtr(x: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] = None) -> Any:
@@ -69,7 +68,7 @@ def ndtri(p: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] =
     ndtri(0) = -inf, ndtri(1) = inf; p outside [0, 1] or nan gives nan. Subnormal p are
     handled (ndtri(5e-324) = -38.47). See :func:`ndtr` for the parameters.
     """
-    return call_elementwise(_core.ndtri, (p,), ("p",), out, resolve_nthreads(nthreads))
+    return call_elementwise(_core.ndtri, (p,), ("p",), out, check_nthreads(nthreads))
 
 
 def ndtri_exp(log_p: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] = None) -> Any:
@@ -80,7 +79,7 @@ def ndtri_exp(log_p: Any, *, out: Optional[np.ndarray] = None, nthreads: Optiona
     ndtri_exp(0) = inf, ndtri_exp(-inf) = -inf, log_p > 0 or nan gives nan.
     See :func:`ndtr` for the parameters.
     """
-    return call_elementwise(_core.ndtri_exp, (log_p,), ("log_p",), out, resolve_nthreads(nthreads))
+    return call_elementwise(_core.ndtri_exp, (log_p,), ("log_p",), out, check_nthreads(nthreads))
 
 
 def erfcx(x: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] = None) -> Any:
@@ -108,4 +107,4 @@ def log_ndtr_diff(a: Any, b: Any, *, out: Optional[np.ndarray] = None, nthreads:
     out, nthreads
         As in :func:`ndtr`.
     """
-    return call_elementwise(_core.log_ndtr_diff, (a, b), ("a", "b"), out, resolve_nthreads(nthreads))
+    return call_elementwise(_core.log_ndtr_diff, (a, b), ("a", "b"), out, check_nthreads(nthreads))
