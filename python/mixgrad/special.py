@@ -53,9 +53,9 @@ def ndtr(x: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] = 
 def log_ndtr(x: Any, *, out: Optional[np.ndarray] = None, nthreads: Optional[int] = None) -> Any:
     """Logarithm of the standard normal CDF, log Phi(x).
 
-    Finite for every finite x down to -1.896e154 (below that log Phi(x) < -x^2/2 itself is
-    beyond the float64 range and the result is -inf); for large positive x it returns -Phi(-x)
-    to full relative precision.
+    Finite for every finite x down to -1.896e154 (below that log Phi(x) < -x^2/2 < -1.8e308
+    is beyond the float64 range and the result is -inf); for large positive x it returns
+    -Phi(-x) to full relative precision.
     log_ndtr(-inf) = -inf, log_ndtr(inf) = 0, nan gives nan.
     See :func:`ndtr` for the parameters.
     """
