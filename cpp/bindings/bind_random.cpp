@@ -24,18 +24,24 @@ MIXGRAD_SIMD_CLONES void fill_uniform(mixgrad::philox::Key key, std::uint32_t st
   for (std::size_t i = 0; i < n; ++i) out[i] = mixgrad::philox::uniform(key, start + i, 0, stream);
 }
 
+MIXGRAD_SIMD_CLONES void fill_uniform_f32(mixgrad::philox::Key key, std::uint32_t stream, std::uint64_t start,
+                                          float* out, std::size_t n) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) out[i] = mixgrad::philox::uniform_f32(key, start + i, 0, stream);
+}
+
 MIXGRAD_SIMD_CLONES void fill_normal(mixgrad::philox::Key key, std::uint32_t stream, std::uint64_t start, double* out,
                                      std::size_t n) {
 #pragma omp simd
   for (std::size_t i = 0; i < n; ++i) out[i] = mixgrad::philox::normal(key, start + i, 0, stream);
 }
 
-template <void (*Fill)(mixgrad::philox::Key, std::uint32_t, std::uint64_t, double*, std::size_t)>
+template <class T, void (*Fill)(mixgrad::philox::Key, std::uint32_t, std::uint64_t, T*, std::size_t)>
 void def_fill(py::module_& m, const char* name) {
   m.def(
       name,
-      [](carray<double> out, std::uint32_t k0, std::uint32_t k1, std::uint32_t stream, int nthreads) {
-        double* p = out.mutable_data();
+      [](carray<T> out, std::uint32_t k0, std::uint32_t k1, std::uint32_t stream, int nthreads) {
+        T* p = out.mutable_data();
         const std::size_t n = static_cast<std::size_t>(out.size());
         const mixgrad::philox::Key key{k0, k1};
         py::gil_scoped_release release;
@@ -48,8 +54,9 @@ void def_fill(py::module_& m, const char* name) {
 }  // namespace
 
 void register_random(py::module_& m) {
-  def_fill<fill_uniform>(m, "fill_uniform");
-  def_fill<fill_normal>(m, "fill_normal");
+  def_fill<double, fill_uniform>(m, "fill_uniform");
+  def_fill<float, fill_uniform_f32>(m, "fill_uniform");  // float32 out: drawn in float32, never rounded to 1
+  def_fill<double, fill_normal>(m, "fill_normal");
   m.def(
       "philox4x32_10",
       [](std::array<std::uint32_t, 4> counter, std::array<std::uint32_t, 2> key) {

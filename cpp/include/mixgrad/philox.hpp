@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 #include "mixgrad/config.hpp"
 #include "mixgrad/elementary.hpp"
@@ -49,6 +50,17 @@ MIXGRAD_INLINE double bits_to_open_uniform(std::uint64_t w) {
   return one_two - (1.0 - 0x1p-53);
 }
 
+// float32 uniform on the open interval (0, 1): (k + 1/2) 2^-23 with k the top 23 bits of w,
+// exact in float32 (the ends are 2^-24 and 1 - 2^-24). Rounding bits_to_open_uniform(w) to
+// float instead would give 1.0f for the top 2^-25 of the words. The value is that float64
+// uniform with its low 29 bits dropped.
+MIXGRAD_INLINE float bits_to_open_uniform_f32(std::uint64_t w) {
+  const std::uint32_t b = static_cast<std::uint32_t>(w >> 41) | 0x3f800000u;  // [1, 2) in float
+  float one_two;
+  std::memcpy(&one_two, &b, sizeof one_two);
+  return one_two - (1.0f - 0x1p-24f);
+}
+
 // Standard normal by inversion of the lower half: one bit picks the sign and 52 bits a
 // probability in (0, 1/2), so both tails reach |z| ~ 8.5 symmetrically.
 MIXGRAD_INLINE double bits_to_normal(std::uint64_t w) {
@@ -60,6 +72,10 @@ MIXGRAD_INLINE double bits_to_normal(std::uint64_t w) {
 
 MIXGRAD_INLINE double uniform(Key key, std::uint64_t index, std::uint32_t draw, std::uint32_t stream = 0) {
   return bits_to_open_uniform(bits64(key, index, draw, stream));
+}
+
+MIXGRAD_INLINE float uniform_f32(Key key, std::uint64_t index, std::uint32_t draw, std::uint32_t stream = 0) {
+  return bits_to_open_uniform_f32(bits64(key, index, draw, stream));
 }
 
 MIXGRAD_INLINE double normal(Key key, std::uint64_t index, std::uint32_t draw, std::uint32_t stream = 0) {

@@ -21,21 +21,23 @@ inline constexpr double kInvSqrt2Pi = 0.398942280401432677940;
 inline constexpr double kSqrt2Pi = 2.50662827463100050242;
 inline constexpr double kHalfLog2Pi = 0.918938533204672741780;
 inline constexpr double kLn2 = 0.693147180559945309417;
+inline constexpr double kLog4Pi = 2.53102424696929079298;
+inline constexpr double kInvSqrt2 = 0.707106781186547524401;
 
 // y^2/2 = A + r exactly up to rounding of r, with A exact: y is cut to 26 significant bits
-// (so hi*hi is exact) and the remainder goes into r, |r| <= 2^-26 * y^2.
+// (so hi*hi is exact) and the remainder goes into r, |r| <= 2^-26 * y^2. Halving hi first keeps
+// A finite while y^2/2 is (up to y = 1.896e154; y^2 itself overflows from 1.34e154).
 MIXGRAD_INLINE void half_square(double y, double& A, double& r) {
   const double hi = elem::from_bits(elem::bits_of(y) & 0xFFFFFFFFF8000000ULL);
   const double lo = y - hi;
-  A = 0.5 * (hi * hi);
+  A = (0.5 * hi) * hi;
   r = hi * lo + 0.5 * (lo * lo);
 }
 
-// Q(y) = Phi(-y) exp(y^2/2) for y >= 0 (Q(inf) = 0). Coefficients: monomial form of the
-// Chebyshev interpolant of (y + 4) Q(y) in t = 1 - 8/(y + 4), computed with mpmath at 50 digits
-// (maximum error 1.7 ulp on a dense grid in double arithmetic).
-MIXGRAD_INLINE double scaled_lower_tail(double y) {
-  const double s = 1.0 / (y + 4.0);
+// Q(y) = Phi(-y) exp(y^2/2) for y >= 0 (Q(inf) = 0), given s = 1/(y + 4). Coefficients:
+// monomial form of the Chebyshev interpolant of (y + 4) Q(y) in t = 1 - 8 s, computed with
+// mpmath at 50 digits (maximum error 1.7 ulp on a dense grid in double arithmetic).
+MIXGRAD_INLINE double scaled_lower_tail_s(double s) {
   const double t = 1.0 - 8.0 * s;
   static constexpr double c[26] = {
       7.55285130415751492050e-1,  -6.07896641971892124527e-1, 3.87137400742214917471e-1,  -1.86521857959654828793e-1,
@@ -47,6 +49,10 @@ MIXGRAD_INLINE double scaled_lower_tail(double y) {
       3.40331230864949464757e-10, 1.17547899148077402947e-10,
   };
   return elem::poly4(c, t) * s;
+}
+
+MIXGRAD_INLINE double scaled_lower_tail(double y) {
+  return scaled_lower_tail_s(1.0 / (y + 4.0));
 }
 
 // Phi(-y) for y >= 0 given q = Q(y): q * exp(-y^2/2), subnormal-exact; 0 beyond y = 40.
@@ -68,7 +74,8 @@ MIXGRAD_INLINE double ndtr(double x) {
   return x < 0.0 ? lower : 1.0 - lower;
 }
 
-// log Phi(x): log(Q(|x|)) - x^2/2 for x <= 0 (finite down to x ~ -1.3e154), and
+// log Phi(x): log(Q(|x|)) - x^2/2 for x <= 0 (finite down to x = -1.896e154, where the value
+// itself passes -DBL_MAX), and
 // log1p(-Phi(-x)) for x > 0. One log per element, no underflowing intermediate.
 MIXGRAD_INLINE double log_ndtr(double x) {
   const double y = std::fabs(x);
@@ -94,7 +101,11 @@ MIXGRAD_INLINE double log_ndtr(double x) {
 // which overflows to +inf below x ~ -26.63.
 MIXGRAD_INLINE double erfcx(double x) {
   const double ax = std::fabs(x);
-  const double pos = 2.0 * scaled_lower_tail(ax * kSqrt2);
+  // s = 1/(x sqrt 2 + 4); past 1e300 (where x sqrt 2 may overflow and the 4 no longer counts)
+  // as (1/sqrt 2)/x, picked by selects so the division stays the only one.
+  const bool huge = ax > 1e300;
+  const double s = (huge ? kInvSqrt2 : 1.0) / (huge ? ax : ax * kSqrt2 + 4.0);
+  const double pos = 2.0 * scaled_lower_tail_s(s);
   const double axc = ax > 27.0 ? 27.0 : ax;
   double A, r;
   half_square(axc, A, r);  // x^2 = 2A + 2r
@@ -196,7 +207,7 @@ MIXGRAD_INLINE double ndtri(double p) {
   const double central = detail::as241_central(q);
   const double pm = q < 0.0 ? p : 1.0 - p;  // 1 - p is exact for p >= 1/2
   const double pm_safe = pm > 0.0 ? pm : 0.5;
-  // AS241 alone is within 4 ulp of the exact quantile (tests/test_special_accuracy.py), so no
+  // AS241 alone is within 5.2 ulp of the exact quantile (tests/test_special_accuracy.py), so no
   // Newton polish is needed.
   const double mag = detail::as241_tail(std::sqrt(-elem::log(pm_safe)));
   const double tail = q < 0.0 ? -mag : mag;
@@ -204,22 +215,23 @@ MIXGRAD_INLINE double ndtri(double p) {
   return p == 0.0 ? -elem::kInf : (p == 1.0 ? elem::kInf : ((p > 0.0 && p < 1.0) ? v : elem::kNaN));
 }
 
-// Phi(x) - 1/2 for x >= 0 without cancellation (series below 1).
-inline double ndtr_minus_half(double x) {
+// (Phi(x) - 1/2) sqrt(2 pi) for x >= 0 without cancellation (series below 1). Scaled so that
+// subnormal x give exact sums.
+inline double ndtr_minus_half_scaled(double x) {
   if (x < 1.0) {
-    // (1/sqrt(2 pi)) sum_n (-1)^n x^(2n+1) / (2^n n! (2n+1)), 15 terms for 1e-18.
+    // sum_n (-1)^n x^(2n+1) / (2^n n! (2n+1)), 15 terms for 1e-18.
     const double z = -0.5 * x * x;
     double term = x, sum = x;
     for (int n = 1; n < 16; ++n) {
       term *= z / n;
       sum += term / (2 * n + 1);
     }
-    return kInvSqrt2Pi * sum;
+    return sum;
   }
-  return 0.5 - ndtr(-x);
+  return (0.5 - ndtr(-x)) * kSqrt2Pi;
 }
 
-// Phi^{-1}(exp(log_p)) for log_p <= 0, accurate where p underflows (log_p down to -1e300).
+// Phi^{-1}(exp(log_p)) for log_p <= 0, accurate where p underflows (log_p down to -DBL_MAX).
 inline double ndtri_exp(double log_p) {
   if (std::isnan(log_p) || log_p > 0.0) return elem::kNaN;
   if (log_p == 0.0) return elem::kInf;
@@ -235,10 +247,12 @@ inline double ndtri_exp(double log_p) {
   } else {
     // Start from the asymptotic root of log Phi(x) ~ -x^2/2 - log(-x sqrt(2 pi)), then Newton
     // on log Phi(x) = log_p, whose derivative phi/Phi = 1/(sqrt(2 pi) Q(-x)) never overflows.
+    // Written so that no intermediate overflows, down to log_p = -DBL_MAX.
     const double a = -log_p;
-    x = -std::sqrt(2.0 * a - std::log(4.0 * M_PI * a));
+    x = -kSqrt2 * std::sqrt(a - 0.5 * (kLog4Pi + std::log(a)));
     for (int it = 0; it < 8; ++it) {
       const double f = log_ndtr(x) - log_p;
+      if (!std::isfinite(f)) break;  // log Phi rounded to -inf next to -DBL_MAX: keep the start
       const double step = f * kSqrt2Pi * scaled_lower_tail(-x);
       x -= step;
       if (std::fabs(step) <= 1e-17 * std::fabs(x)) break;
@@ -257,7 +271,10 @@ inline double log_ndtr_diff(double a, double b) {
     b = -t;
   }
   if (b > 0.0) {  // straddles 0: add the two half-masses, or subtract both tails from 1
-    const double mass = ndtr_minus_half(b) + ndtr_minus_half(-a);
+    const double mass_s = ndtr_minus_half_scaled(b) + ndtr_minus_half_scaled(-a);  // mass sqrt(2 pi)
+    // A tiny mass would be subnormal (and rounded) after the division by sqrt(2 pi): log first.
+    if (mass_s < 1e-290) return std::log(mass_s) - kHalfLog2Pi;
+    const double mass = mass_s * kInvSqrt2Pi;
     return mass < 0.5 ? std::log(mass) : std::log1p(-(ndtr(a) + ndtr(-b)));
   }
   const double h = 0.5 * (b - a), m = 0.5 * (a + b);
@@ -272,10 +289,12 @@ inline double log_ndtr_diff(double a, double b) {
       const double t = h * nodes[i];
       sum += weights[i] * (std::exp(-m * t - 0.5 * t * t) + std::exp(m * t - 0.5 * t * t));
     }
-    return normal_logpdf(m) + std::log(h * sum);
+    // (b - a) sum/2 rather than h sum: h = (b - a)/2 underflows to 0 for adjacent subnormals.
+    return normal_logpdf(m) + (std::log(b - a) + std::log(0.5 * sum));
   }
   const double la = log_ndtr(a), lb = log_ndtr(b);
-  const double d = la - lb;  // < 0
+  if (lb == -elem::kInf) return lb;  // the whole interval lies beyond log Phi = -DBL_MAX
+  const double d = la - lb;          // < 0
   const double log1mexp = d > -kLn2 ? std::log(-std::expm1(d)) : std::log1p(-std::exp(d));
   return lb + log1mexp;
 }
