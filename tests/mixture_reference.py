@@ -42,24 +42,26 @@ def _conditional_sfs(logits, means, scales, x):
     return _conditional_cdfs(logits, flipped, scales, [-v for v in x])
 
 
+def _mp(logits, means, scales, x):
+    """The arguments as exact mpmath numbers (at the working precision, which must be set)."""
+    return (
+        [mp.mpf(float(v)) for v in logits],
+        [[mp.mpf(float(v)) for v in row] for row in np.asarray(means, dtype=np.float64)],
+        [[mp.mpf(float(v)) for v in row] for row in np.asarray(scales, dtype=np.float64)],
+        [mp.mpf(float(v)) for v in x],
+    )
+
+
 def cdf_transform(logits, means, scales, x):
     """The distributional transform of one point x (numpy in, numpy float64 out)."""
     with mp.workdps(DPS):
-        a = [mp.mpf(float(v)) for v in logits]
-        mu = [[mp.mpf(float(v)) for v in row] for row in means]
-        sg = [[mp.mpf(float(v)) for v in row] for row in scales]
-        xx = [mp.mpf(float(v)) for v in x]
-        return np.array([float(v) for v in _conditional_cdfs(a, mu, sg, xx)])
+        return np.array([float(v) for v in _conditional_cdfs(*_mp(logits, means, scales, x))])
 
 
 def survival_transform(logits, means, scales, x):
     """1 - u for one point, from the upper tails (accurate where u is near 1)."""
     with mp.workdps(DPS):
-        a = [mp.mpf(float(v)) for v in logits]
-        mu = [[mp.mpf(float(v)) for v in row] for row in means]
-        sg = [[mp.mpf(float(v)) for v in row] for row in scales]
-        xx = [mp.mpf(float(v)) for v in x]
-        return np.array([float(v) for v in _conditional_sfs(a, mu, sg, xx)])
+        return np.array([float(v) for v in _conditional_sfs(*_mp(logits, means, scales, x))])
 
 
 def vjp(logits, means, scales, x, g):
@@ -78,10 +80,7 @@ def vjp(logits, means, scales, x, g):
     K, D = means.shape
     P = K + 2 * K * D
     with mp.workdps(DPS):
-        a = [mp.mpf(float(v)) for v in logits]
-        mu = [[mp.mpf(float(v)) for v in row] for row in means]
-        sg = [[mp.mpf(float(v)) for v in row] for row in scales]
-        xx = [mp.mpf(float(v)) for v in x]
+        a, mu, sg, xx = _mp(logits, means, scales, x)
         m = max(a)
         pi = [mp.exp(v - m) for v in a]
         tot = mp.fsum(pi)
@@ -127,13 +126,8 @@ def vjp(logits, means, scales, x, g):
 def transport(logits, means, scales, x, to_logits, to_means, to_scales):
     """F_to^{-1}(F_self(x)) coordinate by coordinate, by bisection in 60-digit arithmetic."""
     with mp.workdps(DPS):
-        a = [mp.mpf(float(v)) for v in logits]
-        mu = [[mp.mpf(float(v)) for v in row] for row in np.asarray(means, dtype=np.float64)]
-        sg = [[mp.mpf(float(v)) for v in row] for row in np.asarray(scales, dtype=np.float64)]
-        ta = [mp.mpf(float(v)) for v in to_logits]
-        tmu = [[mp.mpf(float(v)) for v in row] for row in np.asarray(to_means, dtype=np.float64)]
-        tsg = [[mp.mpf(float(v)) for v in row] for row in np.asarray(to_scales, dtype=np.float64)]
-        xx = [mp.mpf(float(v)) for v in x]
+        a, mu, sg, xx = _mp(logits, means, scales, x)
+        ta, tmu, tsg, _ = _mp(to_logits, to_means, to_scales, [])
         u = _conditional_cdfs(a, mu, sg, xx)
         sf = _conditional_sfs(a, mu, sg, xx)
         y = []

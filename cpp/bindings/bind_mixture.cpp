@@ -54,56 +54,30 @@ void rows(mx::Args<T>& a, const carray<T>& x, const char* name) {
   a.S = static_cast<std::size_t>(x.shape(0)) / a.dm.B;
 }
 
+// log_prob (one value per row of x) or cdf_transform, log_tail (D values per row).
+template <class T, mx::Op OP>
+carray<T> per_row_op(carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, int nthreads) {
+  auto a = params(logits, means, scales);
+  rows(a, x, "x");
+  a.x = x.data();
+  constexpr bool kScalar = OP == mx::Op::LogProb;
+  carray<T> out = kScalar ? carray<T>(x.shape(0)) : carray<T>({x.shape(0), x.shape(1)});
+  T* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    mx::per_row<OP>(a, o, kScalar ? 1 : a.dm.D, nthreads);
+  }
+  return out;
+}
+
 template <class T>
 void def_all(py::module_& m) {
-  m.def(
-      "mixture_log_prob",
-      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, int nthreads) {
-        auto a = params(logits, means, scales);
-        rows(a, x, "x");
-        a.x = x.data();
-        carray<T> out(x.shape(0));
-        T* o = out.mutable_data();
-        {
-          py::gil_scoped_release release;
-          mx::per_row<mx::Op::LogProb>(a, o, 1, nthreads);
-        }
-        return out;
-      },
-      py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
-      py::arg("x").noconvert(), py::arg("nthreads") = 0);
-  m.def(
-      "mixture_cdf_transform",
-      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, int nthreads) {
-        auto a = params(logits, means, scales);
-        rows(a, x, "x");
-        a.x = x.data();
-        carray<T> out({x.shape(0), x.shape(1)});
-        T* o = out.mutable_data();
-        {
-          py::gil_scoped_release release;
-          mx::per_row<mx::Op::Cdf>(a, o, a.dm.D, nthreads);
-        }
-        return out;
-      },
-      py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
-      py::arg("x").noconvert(), py::arg("nthreads") = 0);
-  m.def(
-      "mixture_log_tail",
-      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, int nthreads) {
-        auto a = params(logits, means, scales);
-        rows(a, x, "x");
-        a.x = x.data();
-        carray<T> out({x.shape(0), x.shape(1)});
-        T* o = out.mutable_data();
-        {
-          py::gil_scoped_release release;
-          mx::per_row<mx::Op::LogTail>(a, o, a.dm.D, nthreads);
-        }
-        return out;
-      },
-      py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
-      py::arg("x").noconvert(), py::arg("nthreads") = 0);
+  m.def("mixture_log_prob", &per_row_op<T, mx::Op::LogProb>, py::arg("logits").noconvert(),
+        py::arg("means").noconvert(), py::arg("scales").noconvert(), py::arg("x").noconvert(), py::arg("nthreads") = 0);
+  m.def("mixture_cdf_transform", &per_row_op<T, mx::Op::Cdf>, py::arg("logits").noconvert(),
+        py::arg("means").noconvert(), py::arg("scales").noconvert(), py::arg("x").noconvert(), py::arg("nthreads") = 0);
+  m.def("mixture_log_tail", &per_row_op<T, mx::Op::LogTail>, py::arg("logits").noconvert(),
+        py::arg("means").noconvert(), py::arg("scales").noconvert(), py::arg("x").noconvert(), py::arg("nthreads") = 0);
   m.def(
       "mixture_quantile",
       [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> u, int nthreads, bool log_tail) {

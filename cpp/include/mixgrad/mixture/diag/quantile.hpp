@@ -61,6 +61,15 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) ell[k * L + l] -= Lw[l];  // log w_k^(d)
     }
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {  // bracket and Newton state of this coordinate
+      lo[l] = elem::kInf;
+      hi[l] = -elem::kInf;
+      loE[l] = 0;
+      hiE[l] = 0;
+      sprev[l] = elem::kInf;
+      x0[l] = 0.0;
+    }
     int any = 0;
     if (s.log_tail) {
       // v = log F (v < 0, lower tail) or -log S (v > 0): the target and bracket come from v.
@@ -76,12 +85,6 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
         target[l] = act ? (lw ? v : -v) : -special::kLn2;
         const double zt = special::ndtri_exp(target[l]);
         zq[l] = lw ? zt : -zt;
-        lo[l] = elem::kInf;
-        hi[l] = -elem::kInf;
-        loE[l] = 0;
-        hiE[l] = 0;
-        sprev[l] = elem::kInf;
-        x0[l] = 0.0;
       }
     } else {
 #pragma omp simd reduction(| : any)
@@ -97,12 +100,6 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
         const double uc = act ? uu : 0.5;
         target[l] = elem::log(lw ? uc : 1.0 - uc);  // 1 - u exact for u >= 1/2
         zq[l] = special::ndtri(uc);
-        lo[l] = elem::kInf;
-        hi[l] = -elem::kInf;
-        loE[l] = 0;
-        hiE[l] = 0;
-        sprev[l] = elem::kInf;
-        x0[l] = 0.0;
       }
     }
     if (any) {

@@ -277,22 +277,19 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         lnC[l] = scaled[l] ? m : lnC[l];
       }
     }
-    if constexpr (MODE == Fwd::LogTail) {
-#pragma omp simd
-      for (std::size_t l = 0; l < L; ++l) {
-        const bool lower = lowr[l];
-        const double v = lnC[l] + elem::log(lower ? SA[l] : SB[l]);
-        out[d * L + l] = lower ? v : -v;
-      }
-    }
-    if constexpr (MODE == Fwd::Cdf) {
+    if constexpr (MODE == Fwd::Cdf || MODE == Fwd::LogTail) {
       // F_d = f_d * sum A, S_d = f_d * sum B, f_d = exp(Mp) sumg / (sume sqrt(2 pi)); in the
-      // scaled lanes F_d = e^{M_A} sum X (lnC holds log f_d or M).
+      // scaled lanes F_d = e^{M_A} sum X (lnC holds log f_d or M). LogTail keeps the log.
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) {
         const bool lower = lowr[l];
-        const double v = elem::exp(lnC[l] + elem::log(lower ? SA[l] : SB[l]));
-        out[d * L + l] = lower ? v : 1.0 - v;
+        const double lt = lnC[l] + elem::log(lower ? SA[l] : SB[l]);
+        if constexpr (MODE == Fwd::LogTail) {
+          out[d * L + l] = lower ? lt : -lt;
+        } else {
+          const double v = elem::exp(lt);
+          out[d * L + l] = lower ? v : 1.0 - v;
+        }
       }
     }
     // Pass 4: term (Vjp) or the tangent of x (Jvp).
