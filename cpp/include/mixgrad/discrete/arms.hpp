@@ -397,7 +397,9 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
   std::vector<double> tile_m2(accumulate ? T.n_tiles() * tile_coords : 0);
   const double work = static_cast<double>(S) * static_cast<double>(R * E) * static_cast<double>(n);
   const int threads = work < 32768.0 ? 1 : P.nthreads;
-  parallel::for_blocks(T.n_tiles(), 1, threads, 2, [&](std::size_t t0, std::size_t t1) {
+  // dynamic: a tile's result does not depend on the thread that runs it; threads slowed by other
+  // processes take fewer tiles
+  parallel::for_blocks<parallel::Schedule::Dynamic>(T.n_tiles(), 1, threads, 2, [&](std::size_t t0, std::size_t t1) {
     const std::size_t max_coords = std::max(kChunkCoords, E);
     std::vector<double> x(max_coords * n), fv(max_coords * n), g(max_coords), dv(max_coords), expo(n), ub(max_coords);
     std::vector<double> cmean(tile_coords), cm2(tile_coords);
