@@ -56,7 +56,8 @@ NAMES = ("reinforce", "rloo", "double_cv", "disarm", "arms")
 
 def _batched(obj, R, D):
     if isinstance(obj, mg.QuadraticForm):
-        return mg.QuadraticForm(obj.A, np.broadcast_to(obj.c, (R, D)).copy(), d=0.0)
+        c = np.zeros(D) if obj.c is None else obj.c
+        return mg.QuadraticForm(obj.A, np.broadcast_to(c, (R, D)).copy(), d=0.0)
     return obj
 
 
@@ -91,7 +92,7 @@ def table(replicates: int = 20000, seed: int = 0) -> str:
                 else:
                     z = float(np.max(np.where(se > 0, err / np.where(se > 0, se, 1.0), 0.0)))
                     cells.append(f"{v:.3g} (z {z:.1f})")
-            best = min(var, key=var.get)
+            best = min(var, key=lambda k: var[k])
             lines.append(f"| {title} | {budget} | " + " | ".join(cells) + f" | {best} |")
     note = (
         f"\nPer-coordinate variance of one estimate, mean over coordinates; R = {replicates} replicates "

@@ -171,14 +171,21 @@ def rloo(
     return est
 
 
+def _probs(dist: _Discrete) -> np.ndarray:
+    """E[b]: theta per coordinate (Bernoulli) or class (categorical)."""
+    if isinstance(dist, (Bernoulli, Categorical)):
+        return dist.probs
+    raise TypeError(f"distribution must be mixgrad.Bernoulli or mixgrad.Categorical, got {type(dist).__name__}")
+
+
 def _d_expectation_linear(dist: _Discrete, c: np.ndarray) -> np.ndarray:
     """d/d alpha of E[c . b] (c held fixed), shape (R, E)."""
     a = dist._alpha2d
     if isinstance(dist, Categorical):
-        th = dist.probs.reshape(a.shape)
+        th = _probs(dist).reshape(a.shape)
         return th * (c - (c * th).sum(axis=-1, keepdims=True))
     if dist.kind == 0:
-        th = dist.probs.reshape(a.shape)
+        th = _probs(dist).reshape(a.shape)
         return c * th * (1.0 - th)
     return c * np.exp(-0.5 * a * a) / np.sqrt(2.0 * np.pi)
 
@@ -224,7 +231,7 @@ def double_cv(
     R, E = dist.n_rows, dist.event_size
     key = philox_key(seed)
     nt = resolve_nthreads(nthreads)
-    theta = np.ascontiguousarray(dist.probs.reshape((1, *dist.shape)), dtype=np.float64)
+    theta = np.ascontiguousarray(_probs(dist).reshape((1, *dist.shape)), dtype=np.float64)
     c = np.asarray(objective.grad(theta, dist), dtype=np.float64).reshape(R, E)
     if not np.all(np.isfinite(c)):
         raise ValueError("the objective's gradient at theta = E[b] is not finite")
