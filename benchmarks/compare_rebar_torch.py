@@ -1,9 +1,10 @@
-"""mixgrad REBAR against a vectorized PyTorch REBAR, measured in one run (medians of repeats).
+"""mixgrad REBAR and DisARM against vectorized PyTorch ones, measured in one run (medians of repeats).
 
 Per-coordinate estimates per second for B = 10^6 x D = 1 and B = 10^4 x D = 200 (float64,
 logistic noise, lambda = 0.5, eta = 1, f = mean (b - 0.45)^2), both libraries limited to the same
-thread count. Also runs ../shared/anchors/torch_rebar.py (the project's reference script) in a
-subprocess when it exists and prints its own figure.
+thread count; DisARM on the same f and shapes (B antithetic pairs). Also runs
+../shared/anchors/torch_rebar.py (the project's reference script) in a subprocess when it exists
+and prints its own figure.
 
     python benchmarks/compare_rebar_torch.py [--threads 2] [--repeats 5]
 """
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from mixgrad.cli.rebar_workloads import SHAPES, mixgrad_rebar, torch_rebar
+from mixgrad.cli.rebar_workloads import DISARM_SHAPES, SHAPES, mixgrad_disarm, mixgrad_rebar, torch_disarm, torch_rebar
 
 ANCHOR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "anchors", "torch_rebar.py")
 
@@ -34,11 +35,13 @@ def main(argv=None):
         "| workload | torch (M/s) | mixgrad, samples kept (M/s) | ratio | mixgrad, keep_samples=False (M/s) | ratio |"
     )
     print("|---|---:|---:|---:|---:|---:|")
-    for name, (B, D) in SHAPES.items():
+    work = [(name, B, D, torch_rebar, mixgrad_rebar) for name, (B, D) in SHAPES.items()]
+    work += [(name, B, D, torch_disarm, mixgrad_disarm) for name, (B, D) in DISARM_SHAPES.items()]
+    for name, B, D, peer_fn, ours_fn in work:
         n = B * D
-        peer = torch_rebar(B, D, args.threads)
-        keep = mixgrad_rebar(B, D, args.threads, True)
-        acc = mixgrad_rebar(B, D, args.threads, False)
+        peer = peer_fn(B, D, args.threads)
+        keep = ours_fn(B, D, args.threads, True)
+        acc = ours_fn(B, D, args.threads, False)
         # interleaved repeats, so that load changes on a shared machine hit all three alike
         times = {"peer": [], "keep": [], "acc": []}
         for fn in (peer, keep, acc):

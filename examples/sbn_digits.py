@@ -13,7 +13,14 @@ hard sample). Estimators (one sample per data point unless said):
 * reinforce_ma  -- REINFORCE with a moving-average baseline;
 * reinforce_loo -- REINFORCE with a leave-one-out baseline over 4 samples per data point;
 * concrete      -- Concrete relaxation (biased), temperature 0.5;
-* rebar         -- REBAR with eta and temperature tuned online on the estimated variance.
+* rebar         -- REBAR with eta and temperature tuned online on the estimated variance;
+* rloo2         -- RLOO over 2 samples per data point (2 evaluations of f);
+* disarm2       -- DisARM, one antithetic pair per data point (2 evaluations of f);
+* disarm4       -- DisARM, two pairs per data point (4 evaluations, as reinforce_loo).
+
+Evaluations of f per data point and step: reinforce_ma 1, concrete 1 (relaxed), rebar 3 (hard,
+relaxed, conditional relaxed, with backward passes), rloo2 and disarm2 2, reinforce_loo (= RLOO
+over 4) and disarm4 4.
 
 Recorded over training: the training ELBO (10 samples per point, analytic entropy) and the log10
 variance of the encoder-parameter gradient of one fixed mini-batch of 100 points (variance over
@@ -37,7 +44,7 @@ import torch
 
 import mixgrad.torch as mt
 
-ESTIMATORS = ("reinforce_ma", "reinforce_loo", "concrete", "rebar")
+ESTIMATORS = ("reinforce_ma", "reinforce_loo", "concrete", "rebar", "rloo2", "disarm2", "disarm4")
 
 
 def load_digits_binary(seed: int = 0):
@@ -95,6 +102,12 @@ def make_estimator(name: str):
         return mt.Concrete("bernoulli", temperature=0.5), None
     if name == "rebar":
         return mt.Rebar("bernoulli", eta=1.0, temperature=0.5), None
+    if name == "rloo2":
+        return mt.Rloo("bernoulli"), 2
+    if name == "disarm2":
+        return mt.Disarm(), None  # one antithetic pair: 2 evaluations of f
+    if name == "disarm4":
+        return mt.Disarm(), 2  # two pairs: 4 evaluations
     raise ValueError(name)
 
 

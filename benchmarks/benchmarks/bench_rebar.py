@@ -81,3 +81,34 @@ class Exact:
 
     def time_exact(self, D):
         mg.exact(self.obj, self.dist)
+
+
+class AntitheticEstimators:
+    """DisARM, ARMS (4 draws), RLOO and double control variates on the REBAR workload's f.
+
+    B = n_samples (DisARM: pairs, ARMS: groups of 4 draws), float64, accumulated statistics."""
+
+    params = (["disarm", "arms4", "rloo", "double_cv"], SHAPES, [1, 2])
+    param_names = ["estimator", "BxD", "threads"]
+
+    def setup(self, estimator, shape, threads):
+        B, D = _DIMS[shape]
+        self.n = B
+        self.dist = mg.Bernoulli(np.zeros(D))
+        self.obj = mg.Quadratic(0.45)
+        name, self.opts = {
+            "disarm": ("disarm", {}),
+            "arms4": ("arms", {"n_draws": 4}),
+            "rloo": ("rloo", {}),
+            "double_cv": ("double_cv", {}),
+        }[estimator]
+        self.fn = getattr(mg, name)
+
+    def time_estimate(self, estimator, shape, threads):
+        self.fn(self.obj, self.dist, self.n, 1, keep_samples=False, nthreads=threads, **self.opts)
+
+    def time_estimate_keep_samples(self, estimator, shape, threads):
+        self.fn(self.obj, self.dist, self.n, 1, keep_samples=True, nthreads=threads, **self.opts)
+
+    def peakmem_estimate(self, estimator, shape, threads):
+        self.fn(self.obj, self.dist, self.n, 1, keep_samples=False, nthreads=threads, **self.opts)

@@ -14,6 +14,7 @@
 
 #include "array_helpers.hpp"
 #include "mixgrad/discrete.hpp"
+#include "mixgrad/discrete/arms.hpp"
 #include "mixgrad/objectives.hpp"
 #include "mixgrad/parallel.hpp"
 
@@ -244,6 +245,58 @@ carray<double> ema(carray<double> fb, double decay, carray<double> init) {
   return out;
 }
 
+// ARMS / DisARM (Bernoulli, logistic parameterization): per-group estimates, mean, m2; or, with
+// draws_only, the hard draws [S][n][R][E] (for Python callbacks, evaluated before the estimate).
+py::tuple arms(carray<double> alpha, std::uint64_t S, std::size_t n, bool pair, std::uint32_t k0, std::uint32_t k1,
+               std::uint32_t stream, bool keep_samples, bool want_mean, bool draws_only, const std::string& obj_kind,
+               std::vector<OptArr> obj_arrays, int nthreads) {
+  if (alpha.ndim() != 2) throw py::value_error("alpha must be 2-D (rows, coordinates)");
+  rb::ArmsProblem P;
+  P.alpha = alpha.data();
+  P.R = static_cast<std::size_t>(alpha.shape(0));
+  P.E = static_cast<std::size_t>(alpha.shape(1));
+  P.S = S;
+  P.n = n;
+  P.pair = pair;
+  P.key = {k0, k1};
+  P.stream = stream;
+  P.nthreads = nthreads;
+  try {
+    rb::check_arms(P);
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(e.what());
+  }
+  const std::size_t SRE = static_cast<std::size_t>(S) * P.R * P.E;
+  carray<double> a_samples, a_mean, a_m2, a_draws;
+  if (draws_only) {
+    a_draws = carray<double>({static_cast<py::ssize_t>(SRE * n)});
+    P.draws = a_draws.mutable_data();
+    {
+      py::gil_scoped_release release;
+      rb::arms_estimate(P, obj::RowLinear{nullptr, nullptr});
+    }
+    return py::make_tuple(a_draws, py::none(), py::none());
+  }
+  if (keep_samples) {
+    a_samples = carray<double>({static_cast<py::ssize_t>(SRE)});
+    P.samples = a_samples.mutable_data();
+  }
+  if (want_mean) {
+    a_mean = carray<double>({static_cast<py::ssize_t>(P.R * P.E)});
+    a_m2 = carray<double>({static_cast<py::ssize_t>(P.R * P.E)});
+    P.mean = a_mean.mutable_data();
+    P.m2 = a_m2.mutable_data();
+  }
+  with_objective(obj_kind, obj_arrays, P.R, P.E, S * n, [&](const auto& o) {
+    py::gil_scoped_release release;
+    rb::arms_estimate(P, o);
+  });
+  py::object samples = py::none(), mean = py::none(), m2 = py::none();
+  if (keep_samples) samples = a_samples;
+  if (want_mean) mean = a_mean, m2 = a_m2;
+  return py::make_tuple(samples, mean, m2);
+}
+
 }  // namespace
 
 void register_rebar(py::module_& m) {
@@ -265,4 +318,8 @@ void register_rebar(py::module_& m) {
   m.def("gmm_component_table", &gmm_table, py::arg("x").noconvert(), py::arg("means").noconvert(),
         py::arg("scales").noconvert(), py::arg("log_normalizer").noconvert(), py::arg("nthreads") = 0,
         "p(x_i | component k) / normalizer_i for diagonal Gaussian components, shape (B, K).");
+  m.def("arms_estimate", &arms, py::arg("alpha").noconvert(), py::arg("n_samples"), py::arg("n_draws"), py::arg("pair"),
+        py::arg("k0"), py::arg("k1"), py::arg("stream"), py::arg("keep_samples"), py::arg("want_mean"),
+        py::arg("draws_only"), py::arg("obj_kind"), py::arg("obj_arrays"), py::arg("nthreads") = 0,
+        "ARMS / DisARM per-group estimates (Bernoulli logits); returns (samples or draws, mean, m2).");
 }

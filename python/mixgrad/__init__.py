@@ -20,7 +20,18 @@ from . import estimators, implicit, objectives, random, special
 from ._loader import _core
 from ._threads import MAX_THREADS, get_num_threads, set_num_threads, threads
 from .discrete import Bernoulli, Categorical
-from .estimators import GradientEstimate, concrete, exact, rebar, reinforce, straight_through
+from .estimators import (
+    GradientEstimate,
+    arms,
+    concrete,
+    disarm,
+    double_cv,
+    exact,
+    rebar,
+    reinforce,
+    rloo,
+    straight_through,
+)
 from .mixture import DiagGaussianMixture, MixtureGradient
 from .objectives import Callback, GMMComponentLikelihood, Quadratic, QuadraticForm
 from .tuning import OnlineTuner, TuneResult, tune
@@ -42,7 +53,10 @@ __all__ = [
     "QuadraticForm",
     "TuneResult",
     "__version__",
+    "arms",
     "concrete",
+    "disarm",
+    "double_cv",
     "estimators",
     "exact",
     "experiments",
@@ -54,6 +68,7 @@ __all__ = [
     "random",
     "rebar",
     "reinforce",
+    "rloo",
     "set_num_threads",
     "special",
     "straight_through",

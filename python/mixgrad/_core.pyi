@@ -149,3 +149,18 @@ def gmm_component_table(
     log_normalizer: npt.NDArray[np.float64] | None,
     nthreads: int = 0,
 ) -> npt.NDArray[np.float64]: ...
+def arms_estimate(
+    alpha: npt.NDArray[np.float64],
+    n_samples: int,
+    n_draws: int,
+    pair: bool,
+    k0: int,
+    k1: int,
+    stream: int,
+    keep_samples: bool,
+    want_mean: bool,
+    draws_only: bool,
+    obj_kind: str,
+    obj_arrays: Sequence[npt.NDArray[np.float64] | None],
+    nthreads: int = 0,
+) -> tuple: ...

@@ -492,3 +492,9 @@ ESTIMATORS = {
     "straight_through": straight_through,
     "exact": exact,
 }
+
+# DisARM, ARMS, RLOO and double control variates (DESIGN.md section 4.4), kept in their own module.
+from ._arms import arms, disarm, double_cv, rloo  # noqa: E402
+
+__all__ += ["arms", "disarm", "double_cv", "rloo"]
+ESTIMATORS.update({"disarm": disarm, "arms": arms, "rloo": rloo, "double_cv": double_cv})

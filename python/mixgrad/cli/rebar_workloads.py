@@ -64,6 +64,44 @@ def torch_rebar(B: int, D: int, nthreads: int | None = None) -> Callable[[], obj
     return run
 
 
+DISARM_SHAPES: dict[str, tuple[int, int]] = {"disarm B=1e6 D=1": (10**6, 1), "disarm B=1e4 D=200": (10**4, 200)}
+
+
+def mixgrad_disarm(B: int, D: int, nthreads: int | None = None, keep_samples: bool = True) -> Callable[[], object]:
+    """A callable computing B x D per-pair DisARM estimates of the REBAR workload's f with mixgrad."""
+    from .. import Bernoulli, Quadratic, disarm
+
+    dist, obj = Bernoulli(np.zeros(D)), Quadratic(TARGET)
+    counter = iter(range(10**9))
+    return lambda: disarm(obj, dist, B, next(counter), keep_samples=keep_samples, nthreads=nthreads)
+
+
+def torch_disarm(B: int, D: int, nthreads: int | None = None) -> Callable[[], object] | None:
+    """The same estimates with a vectorized PyTorch DisARM (one antithetic pair per row, no
+    autograd: the estimator needs none), or None when torch is not installed."""
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+
+    if nthreads:
+        torch.set_num_threads(nthreads)
+    dt = torch.float64
+    alpha = torch.zeros(D, dtype=dt)
+
+    def f(x):
+        return ((x - TARGET) ** 2).mean(-1)
+
+    def run():
+        theta = torch.sigmoid(alpha)
+        u = torch.rand(B, D, dtype=dt)
+        b = (u < theta).to(dt)
+        bt = (1.0 - u < theta).to(dt)
+        w = 0.5 * (f(b) - f(bt))
+        return w[:, None] * (b - bt) * torch.sigmoid(alpha.abs())
+
+    return run
+
+
 def workloads(nthreads: int | None = None) -> dict[str, Callable[[], object]]:
     """name -> zero-argument callable running the mixgrad workload (samples kept, as the peer)."""
     out = {name: mixgrad_rebar(B, D, nthreads) for name, (B, D) in SHAPES.items()}

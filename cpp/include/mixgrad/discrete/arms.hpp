@@ -1,0 +1,488 @@
+// DisARM (Dong, Mnih & Tucker 2020; Yin et al. 2020) and ARMS (Dimitriev & Zhou 2021) for
+// independent Bernoulli coordinates with theta = sigmoid(alpha) (DESIGN.md section 4.4).
+//
+// One *group* = n mutually antithetic draws b_0 .. b_{n-1} of the whole event (every row, every
+// coordinate); groups are independent, so the per-group estimates are i.i.d. and their spread is
+// an honest standard error. Per coordinate (row i, coordinate e, group s):
+//
+//   DisARM (n = 2):  u ~ U(0,1), b_0 = 1[u < theta], b_1 = 1[1 - u < theta]
+//   ARMS (n >= 2):   d ~ Dirichlet(1, ..., 1) (n exponentials, normalized), b_j = 1[d_j < t],
+//                    t = 1 - (1 - theta)^(1/(n-1)), so that u_j = 1 - (1 - d_j)^(n-1) ~ U(0,1)
+//                    and b_j = 1[u_j < theta] marginally Bernoulli(theta)
+//
+//   g = c * 1/(n-1) * sum_j (f(b_j) - fbar) (b_j - theta),   fbar = mean_j f(b_j)
+//
+// the RLOO form times the debiasing factor c = 1 / (1 - rho), rho = corr(b_j, b_k) (j != k)
+// (E[RLOO] = (1 - rho) grad because E[(b_j - theta) | b_k] = rho (b_k - theta)). With
+// P00 = P(d_j >= t, d_k >= t) = (1 - 2t)_+^(n-1):
+//   1 - rho = (1 - theta - P00) / (theta (1 - theta)) = -expm1((n-1) log1p(-t/(1-t))) / theta
+// (t < 1/2), and 1/theta (t >= 1/2): accurate for |alpha| up to ~700. For n = 2 this is
+// c = sigmoid(|alpha|) and ARMS is DisARM (the same joint law of the pair).
+//
+// Philox counters: DisARM's u share blocks (paired_uniforms below); ARMS draws
+// exponential k of coordinate q from block (s, q, 1 + k/2, stream) (k even: first 64 bits, odd:
+// last). Every number depends on (seed, s, coordinate) only: results are bit-identical for any
+// thread count, and tiles/chunks are fixed by (S, R, E, n) (tiling.hpp).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <type_traits>
+#include <vector>
+
+#include "mixgrad/discrete/moments.hpp"
+#include "mixgrad/discrete/philox_words.hpp"
+#include "mixgrad/discrete/sigmoid.hpp"
+#include "mixgrad/discrete/tiling.hpp"
+#include "mixgrad/elementary.hpp"
+#include "mixgrad/objectives.hpp"
+#include "mixgrad/parallel.hpp"
+#include "mixgrad/philox.hpp"
+
+namespace mixgrad::rebar {
+
+struct ArmsProblem {
+  const double* alpha = nullptr;  // [R * E] logits
+  std::size_t R = 0, E = 0;
+  std::uint64_t S = 0;  // independent groups
+  std::size_t n = 2;    // antithetic draws per group
+  bool pair = true;     // DisARM draw (n = 2 only) or the Dirichlet copula
+  philox::Key key{};
+  std::uint32_t stream = 0;
+  // outputs (each may be null)
+  double* samples = nullptr;  // [S * R * E] per-group estimates
+  double* mean = nullptr;     // [R * E]
+  double* m2 = nullptr;       // [R * E] sum of squared deviations over groups
+  double* draws = nullptr;    // draws only: [S * n * R * E] the hard draws b (nothing else computed)
+  int nthreads = 0;
+};
+
+inline void check_arms(const ArmsProblem& P) {
+  if (P.R == 0 || P.E == 0) throw std::invalid_argument("logits must not be empty");
+  if (P.S == 0) throw std::invalid_argument("n_samples must be >= 1");
+  if (P.n < 2) throw std::invalid_argument("n_draws must be >= 2");
+  if (P.pair && P.n != 2) throw std::invalid_argument("the DisARM draw has n_draws = 2");
+  if (P.n > 4096) throw std::invalid_argument("n_draws must be <= 4096");
+  if (P.S * P.n > 0xFFFFFFFFull || P.R * P.E > 0xFFFFFFFFull)
+    throw std::invalid_argument("n_samples * n_draws and the number of logits must each be < 2**32");
+}
+
+// Per coordinate: theta, the ARMS threshold t on d_j, and the debiasing factor c = 1/(1 - rho).
+struct ArmsConstants {
+  std::vector<double> th, t, c;
+};
+
+inline double arms_factor(double a, std::size_t n, double& th, double& t) {
+  th = sigmoid(a);
+  const double m = static_cast<double>(n - 1);
+  const double lb = -softplus(a);  // log(1 - theta)
+  t = -std::expm1(lb / m);
+  if (!(th > 0.0)) return 1.0;  // b_j = 0 always: every estimate is 0
+  if (t >= 0.5) return th;
+  const double one_minus_rho = -std::expm1(m * std::log1p(-t / (1.0 - t))) / th;
+  return 1.0 / one_minus_rho;
+}
+
+inline ArmsConstants make_arms_constants(const ArmsProblem& P) {
+  ArmsConstants C;
+  const std::size_t nq = P.R * P.E;
+  C.th.resize(nq);
+  C.t.resize(nq);
+  C.c.resize(nq);
+  for (std::size_t q = 0; q < nq; ++q) C.c[q] = arms_factor(P.alpha[q], P.n, C.th[q], C.t[q]);
+  return C;
+}
+
+// DisARM's uniforms share Philox blocks: u(s, q) is half (q & 1) (0: first 64 bits, 1: last) of
+// block (s, q >> 1, 0, stream) -- or, when the logits are a single coordinate (R * E = 1), half
+// (s & 1) of block (s >> 1, 0, 0, stream). u[k] for k < n is u at index a0 + k of the paired axis,
+// the other index fixed at `other`.
+static MIXGRAD_SIMD_CLONES void paired_uniforms(std::size_t n, std::uint32_t a0, std::uint32_t other, bool along_s,
+                                                philox::Key key, std::uint32_t stream, double* u) {
+  std::size_t k = 0;
+  auto words = [&](std::uint32_t blk, std::uint64_t& lo, std::uint64_t& hi) {
+    philox_words(key, along_s ? blk : other, along_s ? other : blk, 0u, stream, lo, hi);
+  };
+  if (n == 0) return;
+  if (a0 & 1u) {
+    std::uint64_t lo, hi;
+    words(a0 >> 1, lo, hi);
+    u[k++] = philox::bits_to_open_uniform(hi);
+  }
+  const std::uint32_t b0 = (a0 + 1u) >> 1;  // first block used whole
+  const std::size_t np = (n - k) / 2;
+  double* v = u + k;
+  // in pieces of 64 blocks: the two halves into separate arrays (so the Philox loop vectorizes),
+  // then interleaved
+  double ulo[64], uhi[64];
+  for (std::size_t p0 = 0; p0 < np; p0 += 64) {
+    const std::size_t pn = std::min<std::size_t>(64, np - p0);
+    const std::uint32_t bb = b0 + static_cast<std::uint32_t>(p0);
+    if (along_s) {
+#pragma omp simd
+      for (std::size_t p = 0; p < pn; ++p) {
+        std::uint64_t lo, hi;
+        philox_words(key, bb + static_cast<std::uint32_t>(p), other, 0u, stream, lo, hi);
+        ulo[p] = philox::bits_to_open_uniform(lo);
+        uhi[p] = philox::bits_to_open_uniform(hi);
+      }
+    } else {
+#pragma omp simd
+      for (std::size_t p = 0; p < pn; ++p) {
+        std::uint64_t lo, hi;
+        philox_words(key, other, bb + static_cast<std::uint32_t>(p), 0u, stream, lo, hi);
+        ulo[p] = philox::bits_to_open_uniform(lo);
+        uhi[p] = philox::bits_to_open_uniform(hi);
+      }
+    }
+    for (std::size_t p = 0; p < pn; ++p) v[2 * (p0 + p)] = ulo[p], v[2 * (p0 + p) + 1] = uhi[p];
+  }
+  k += 2 * np;
+  if (k < n) {
+    std::uint64_t lo, hi;
+    words(b0 + static_cast<std::uint32_t>(np), lo, hi);
+    u[k] = philox::bits_to_open_uniform(lo);
+  }
+}
+
+// b0 = 1[u < theta], b1 = 1[1 - u < theta].
+static MIXGRAD_SIMD_CLONES void disarm_compare(std::size_t n, const double* u, const double* th, std::size_t th_stride,
+                                               double* x0, std::size_t x0_stride, double* x1, std::size_t x1_stride) {
+#pragma omp simd
+  for (std::size_t k = 0; k < n; ++k) {
+    const double t = th[k * th_stride];
+    x0[k * x0_stride] = u[k] < t ? 1.0 : 0.0;
+    x1[k * x1_stride] = (1.0 - u[k]) < t ? 1.0 : 0.0;
+  }
+}
+
+// Fused DisARM for f = (b - t)^2 on one coordinate (R * E = 1), m groups from s0 (uniforms along
+// s as paired_uniforms): g[c] = k (b0 - b1)(b0 + b1 - 2t)(b0 - b1), k = sigmoid(|alpha|) / 2.
+MIXGRAD_INLINE double disarm_quadratic_g(double u, double th0, double t, double k) {
+  const double b0 = u < th0 ? 1.0 : 0.0, b1 = (1.0 - u) < th0 ? 1.0 : 0.0;
+  return k * ((b0 - b1) * (b0 + b1 - 2.0 * t)) * (b0 - b1);
+}
+
+static MIXGRAD_SIMD_CLONES void disarm_quadratic_one(std::size_t m, std::uint32_t s0, philox::Key key,
+                                                     std::uint32_t stream, double th0, double t, double k, double* g) {
+  std::size_t c = 0;
+  if (m == 0) return;
+  if (s0 & 1u) {
+    std::uint64_t lo, hi;
+    philox_words(key, s0 >> 1, 0u, 0u, stream, lo, hi);
+    g[c++] = disarm_quadratic_g(philox::bits_to_open_uniform(hi), th0, t, k);
+  }
+  const std::uint32_t b0 = (s0 + 1u) >> 1;
+  const std::size_t np = (m - c) / 2;
+  double* v = g + c;
+  double glo[64], ghi[64];
+  for (std::size_t p0 = 0; p0 < np; p0 += 64) {
+    const std::size_t pn = std::min<std::size_t>(64, np - p0);
+    const std::uint32_t bb = b0 + static_cast<std::uint32_t>(p0);
+#pragma omp simd
+    for (std::size_t p = 0; p < pn; ++p) {
+      std::uint64_t lo, hi;
+      philox_words(key, bb + static_cast<std::uint32_t>(p), 0u, 0u, stream, lo, hi);
+      glo[p] = disarm_quadratic_g(philox::bits_to_open_uniform(lo), th0, t, k);
+      ghi[p] = disarm_quadratic_g(philox::bits_to_open_uniform(hi), th0, t, k);
+    }
+    for (std::size_t p = 0; p < pn; ++p) v[2 * (p0 + p)] = glo[p], v[2 * (p0 + p) + 1] = ghi[p];
+  }
+  c += 2 * np;
+  if (c < m) {
+    std::uint64_t lo, hi;
+    philox_words(key, b0 + static_cast<std::uint32_t>(np), 0u, 0u, stream, lo, hi);
+    g[c] = disarm_quadratic_g(philox::bits_to_open_uniform(lo), th0, t, k);
+  }
+}
+
+// Fused DisARM for f = mean_e (b_e - t_e)^2 on one row of E coordinates:
+// g_e = 1/2 (f(b0) - f(b1)) (b0_e - b1_e) sigmoid(|alpha_e|).
+static MIXGRAD_SIMD_CLONES void disarm_quadratic_row(std::size_t E, const double* u, const double* th, const double* t,
+                                                     const double* cf, double* g) {
+  // (b0 - b1)(b0 + b1 - 2t) = (b0 - b1)(1 - 2t) on {0, 1}; four partial sums in a fixed order
+  // (an omp simd reduction does not vectorize here with GCC)
+  double a[4] = {0.0, 0.0, 0.0, 0.0};
+  std::size_t e = 0;
+  for (; e + 4 <= E; e += 4)
+    for (std::size_t l = 0; l < 4; ++l) {
+      const double d = (u[e + l] < th[e + l] ? 1.0 : 0.0) - ((1.0 - u[e + l]) < th[e + l] ? 1.0 : 0.0);
+      a[l] += d * (1.0 - 2.0 * t[e + l]);
+      g[e + l] = d;
+    }
+  for (; e < E; ++e) {
+    const double d = (u[e] < th[e] ? 1.0 : 0.0) - ((1.0 - u[e]) < th[e] ? 1.0 : 0.0);
+    a[0] += d * (1.0 - 2.0 * t[e]);
+    g[e] = d;
+  }
+  const double acc = (a[0] + a[1]) + (a[2] + a[3]);
+  const double w = 0.5 * (acc * (1.0 / static_cast<double>(E)));
+#pragma omp simd
+  for (std::size_t k = 0; k < E; ++k) g[k] = w * g[k] * cf[k];
+}
+
+// The hard draws of m groups from s0, rows [i0, i1): x[((c * n + j) * nr + r) * E + e]; ub is
+// scratch for max(m, nq) uniforms (DisARM).
+inline void arms_draw(const ArmsProblem& P, const ArmsConstants& C, std::uint64_t s0, std::size_t m, std::size_t i0,
+                      std::size_t i1, double* x, double* expo, double* ub) {
+  const std::size_t E = P.E, n = P.n, nq = (i1 - i0) * E, q0 = i0 * E;
+  const double* th = C.th.data() + q0;
+  if (P.pair && P.R * P.E == 1) {
+    paired_uniforms(m, static_cast<std::uint32_t>(s0), 0u, true, P.key, P.stream, ub);
+    disarm_compare(m, ub, th, 0, x, 2, x + 1, 2);
+    return;
+  }
+  for (std::size_t c = 0; c < m; ++c) {
+    const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
+    double* x0 = x + (c * n) * nq;
+    if (P.pair) {
+      paired_uniforms(nq, static_cast<std::uint32_t>(q0), s, false, P.key, P.stream, ub);
+      disarm_compare(nq, ub, th, 1, x0, 1, x0 + nq, 1);
+      continue;
+    }
+    // n exponentials per coordinate, expo[j]; b_j = 1[E_j < t * sum E]
+    for (std::size_t k = 0; k < nq; ++k) {
+      double sum = 0.0;
+      for (std::size_t j = 0; j < n; j += 2) {
+        std::uint64_t lo, hi;
+        philox_words(P.key, s, static_cast<std::uint32_t>(q0 + k), 1u + static_cast<std::uint32_t>(j / 2), P.stream, lo,
+                     hi);
+        const double e0 = -std::log(philox::bits_to_open_uniform(lo));
+        expo[j] = e0;
+        sum += e0;
+        if (j + 1 < n) {
+          const double e1 = -std::log(philox::bits_to_open_uniform(hi));
+          expo[j + 1] = e1;
+          sum += e1;
+        }
+      }
+      const double thr = C.t[q0 + k] * sum;
+      for (std::size_t j = 0; j < n; ++j) x0[j * nq + k] = expo[j] < thr ? 1.0 : 0.0;
+    }
+  }
+}
+
+// DisARM for one chunk (m pairs from s0, rows [i0, i1)):
+// g[c * nq + r * E + e] = 1/2 (f(b_0) - f(b_1)) (b_0 - b_1) sigmoid(|alpha|). The quadratic
+// objective is fused: f(b_0) - f(b_1) = mean_e (b_0 - b_1)(b_0 + b_1 - 2 t_e).
+template <class Obj>
+void disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, std::uint64_t s0, std::size_t m,
+                  std::size_t i0, std::size_t i1, double* x, double* fv, double* d, double* g, std::uint32_t* rows,
+                  std::uint64_t* samp, double* ub) {
+  const std::size_t E = P.E, nr = i1 - i0, nq = nr * E, q0 = i0 * E;
+  const double* th = C.th.data() + q0;
+  const double* cf = C.c.data() + q0;
+  if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
+    if (P.R * P.E == 1) {
+      disarm_quadratic_one(m, static_cast<std::uint32_t>(s0), P.key, P.stream, th[0], obj.target[0], 0.5 * cf[0], g);
+      return;
+    }
+    for (std::size_t c = 0; c < m; ++c) {
+      paired_uniforms(nq, static_cast<std::uint32_t>(q0), static_cast<std::uint32_t>(s0 + c), false, P.key, P.stream,
+                      ub);
+      for (std::size_t r = 0; r < nr; ++r)
+        disarm_quadratic_row(E, ub + r * E, th + r * E, obj.target + obj.target_row_stride * (i0 + r), cf + r * E,
+                             g + c * nq + r * E);
+    }
+    (void)x, (void)fv, (void)d, (void)rows, (void)samp;
+    return;
+  }
+  arms_draw(P, C, s0, m, i0, i1, x, nullptr, ub);
+  const std::size_t n_ev = 2 * m * nr;
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t j = 0; j < 2; ++j)
+      for (std::size_t r = 0; r < nr; ++r) {
+        const std::size_t ev = (c * 2 + j) * nr + r;
+        rows[ev] = static_cast<std::uint32_t>(i0 + r);
+        samp[ev] = (s0 + c) * 2 + j;
+      }
+  objectives::Chunk ch{n_ev, E, rows, samp, P.R};
+  obj.value(objectives::Point::Hard, ch, x, fv);
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t r = 0; r < nr; ++r) d[c * nr + r] = fv[(2 * c) * nr + r] - fv[(2 * c + 1) * nr + r];
+  if (nq == 1) {
+    const double k = 0.5 * cf[0];
+#pragma omp simd
+    for (std::size_t c = 0; c < m; ++c) g[c] = k * (d[c] * (x[2 * c] - x[2 * c + 1]));
+    return;
+  }
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t r = 0; r < nr; ++r) {
+      const double w = 0.5 * d[c * nr + r];
+      const double* x0 = x + (2 * c) * nq + r * E;
+      const double* x1 = x0 + nq;
+      const double* cr = cf + r * E;
+      double* gr = g + c * nq + r * E;
+#pragma omp simd
+      for (std::size_t e = 0; e < E; ++e) gr[e] = w * (x0[e] - x1[e]) * cr[e];
+    }
+}
+
+// ARMS for one chunk (m groups from s0, rows [i0, i1)); x holds the draws (arms_draw):
+// g[c * nq + r * E + e] = c_q / (n-1) sum_j (f_j - fbar) (b_j - theta)
+//                       = c_q / (n-1) sum_j (f_j - fbar) b_j      (sum_j (f_j - fbar) = 0).
+template <class Obj>
+void arms_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, std::uint64_t s0, std::size_t m,
+                std::size_t i0, std::size_t i1, double* x, double* fv, double* g, std::uint32_t* rows,
+                std::uint64_t* samp, double* expo) {
+  const std::size_t E = P.E, n = P.n, nr = i1 - i0, nq = nr * E;
+  const double inv_nm1 = 1.0 / static_cast<double>(n - 1), inv_n = 1.0 / static_cast<double>(n);
+  const std::size_t n_ev = m * n * nr;
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t j = 0; j < n; ++j)
+      for (std::size_t r = 0; r < nr; ++r) {
+        const std::size_t ev = (c * n + j) * nr + r;
+        rows[ev] = static_cast<std::uint32_t>(i0 + r);
+        samp[ev] = (s0 + c) * n + j;
+      }
+  objectives::Chunk ch{n_ev, E, rows, samp, P.R};
+  obj.value(objectives::Point::Hard, ch, x, fv);
+  (void)expo;
+  const double* cf = C.c.data() + i0 * E;
+  for (std::size_t c = 0; c < m; ++c) {
+    double* gc = g + c * nq;
+    std::fill(gc, gc + nq, 0.0);
+    for (std::size_t r = 0; r < nr; ++r) {
+      double fbar = 0.0;
+      for (std::size_t j = 0; j < n; ++j) fbar += fv[(c * n + j) * nr + r];
+      fbar *= inv_n;
+      double* gr = gc + r * E;
+      for (std::size_t j = 0; j < n; ++j) {
+        const double w = (fv[(c * n + j) * nr + r] - fbar) * inv_nm1;
+        const double* xb = x + ((c * n + j) * nr + r) * E;
+#pragma omp simd
+        for (std::size_t e = 0; e < E; ++e) gr[e] += w * xb[e];
+      }
+#pragma omp simd
+      for (std::size_t e = 0; e < E; ++e) gr[e] *= cf[r * E + e];
+    }
+  }
+}
+
+// Sums with four partial sums in a fixed order (vectorizes, unlike an omp simd reduction here).
+static MIXGRAD_SIMD_CLONES double sum4(std::size_t n, const double* x) {
+  double a[4] = {0.0, 0.0, 0.0, 0.0};
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (std::size_t l = 0; l < 4; ++l) a[l] += x[i + l];
+  for (; i < n; ++i) a[0] += x[i];
+  return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
+static MIXGRAD_SIMD_CLONES double sum_sq_dev4(std::size_t n, const double* x, double mu) {
+  double a[4] = {0.0, 0.0, 0.0, 0.0};
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (std::size_t l = 0; l < 4; ++l) a[l] += (x[i + l] - mu) * (x[i + l] - mu);
+  for (; i < n; ++i) a[0] += (x[i] - mu) * (x[i] - mu);
+  return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
+// The ARMS / DisARM estimates (or only the draws) with any objective of objectives.hpp; values
+// are asked for at Point::Hard with Chunk::sample = s * n + j (the draw's index).
+template <class Obj>
+void arms_estimate(const ArmsProblem& P, const Obj& obj) {
+  check_arms(P);
+  const std::size_t R = P.R, E = P.E, n = P.n;
+  const std::uint64_t S = P.S;
+  const ArmsConstants C = make_arms_constants(P);
+  const Tiling T = make_tiling(S, R, E);
+  const std::size_t tile_coords = T.rows_per_tile * E;
+  const bool accumulate = P.mean != nullptr;
+  const bool draws_only = P.draws != nullptr;
+  std::vector<double> tile_mean(accumulate ? T.n_tiles() * tile_coords : 0);
+  std::vector<double> tile_m2(accumulate ? T.n_tiles() * tile_coords : 0);
+  const double work = static_cast<double>(S) * static_cast<double>(R * E) * static_cast<double>(n);
+  const int threads = work < 32768.0 ? 1 : P.nthreads;
+  // dynamic: a tile's result does not depend on the thread that runs it; threads slowed by other
+  // processes take fewer tiles
+  parallel::for_blocks<parallel::Schedule::Dynamic>(T.n_tiles(), 1, threads, 2, [&](std::size_t t0, std::size_t t1) {
+    const std::size_t max_coords = std::max(kChunkCoords, E);
+    std::vector<double> x(max_coords * n), fv(max_coords * n), g(max_coords), dv(max_coords), expo(n), ub(max_coords);
+    std::vector<double> cmean(tile_coords), cm2(tile_coords);
+    std::vector<std::uint32_t> rows(max_coords * n);
+    std::vector<std::uint64_t> samp(max_coords * n);
+    for (std::size_t t = t0; t < t1; ++t) {
+      const std::size_t sbi = t / T.n_rb, rbi = t % T.n_rb;
+      const std::size_t sa = sbi * T.samples_per_tile, sb = std::min<std::size_t>(S, sa + T.samples_per_tile);
+      const std::size_t ra = rbi * T.rows_per_tile, rb = std::min(R, ra + T.rows_per_tile);
+      double* tmean = accumulate ? &tile_mean[t * tile_coords] : nullptr;
+      double* tm2 = accumulate ? &tile_m2[t * tile_coords] : nullptr;
+      if (accumulate) std::fill(tmean, tmean + tile_coords, 0.0), std::fill(tm2, tm2 + tile_coords, 0.0);
+      for_chunks(sa, sb, ra, rb, E, [&](std::size_t s0, std::size_t m, std::size_t i0, std::size_t i1) {
+        const std::size_t nr = i1 - i0, nq = nr * E;
+        if (draws_only) {
+          arms_draw(P, C, s0, m, i0, i1, x.data(), expo.data(), ub.data());
+          for (std::size_t c = 0; c < m; ++c)
+            for (std::size_t j = 0; j < n; ++j)
+              std::copy(x.begin() + (c * n + j) * nq, x.begin() + (c * n + j + 1) * nq,
+                        P.draws + (((s0 + c) * n + j) * R + i0) * E);
+          return;
+        }
+        // the estimates: straight into the output when the chunk's m groups are one block of it
+        double* gp = P.samples && nr == R ? P.samples + s0 * R * E : g.data();
+        if (P.pair) {
+          disarm_chunk(P, C, obj, s0, m, i0, i1, x.data(), fv.data(), dv.data(), gp, rows.data(), samp.data(),
+                       ub.data());
+        } else {
+          arms_draw(P, C, s0, m, i0, i1, x.data(), expo.data(), ub.data());
+          arms_chunk(P, C, obj, s0, m, i0, i1, x.data(), fv.data(), gp, rows.data(), samp.data(), expo.data());
+        }
+        if (P.samples && gp == g.data())
+          for (std::size_t c = 0; c < m; ++c)
+            std::copy(g.begin() + c * nq, g.begin() + (c + 1) * nq, P.samples + ((s0 + c) * R + i0) * E);
+        if (!accumulate) return;
+        const std::size_t q0 = (i0 - ra) * E;
+        const double n_a = static_cast<double>(s0 - sa);
+        if (m == 1) {
+          welford_add(nq, 1.0 / (n_a + 1.0), gp, tmean + q0, tm2 + q0);
+          return;
+        }
+        const double inv_m = 1.0 / static_cast<double>(m);
+        if (nq == 1) {
+          const double mu = sum4(m, gp) * inv_m;
+          const double ss = sum_sq_dev4(m, gp, mu);
+          double na = n_a;
+          chan_merge(na, tmean[q0], tm2[q0], static_cast<double>(m), mu, ss);
+          return;
+        }
+        std::fill(cmean.begin(), cmean.begin() + nq, 0.0);
+        std::fill(cm2.begin(), cm2.begin() + nq, 0.0);
+        for (std::size_t c = 0; c < m; ++c)
+          for (std::size_t q = 0; q < nq; ++q) cmean[q] += gp[c * nq + q];
+        for (std::size_t q = 0; q < nq; ++q) cmean[q] *= inv_m;
+        for (std::size_t c = 0; c < m; ++c)
+          for (std::size_t q = 0; q < nq; ++q) {
+            const double d = gp[c * nq + q] - cmean[q];
+            cm2[q] += d * d;
+          }
+        for (std::size_t q = 0; q < nq; ++q) {
+          double na = n_a;
+          chan_merge(na, tmean[q0 + q], tm2[q0 + q], static_cast<double>(m), cmean[q], cm2[q]);
+        }
+      });
+    }
+  });
+  if (!accumulate) return;
+  // Merge the group blocks of every row block in order (as estimate.hpp).
+  for (std::size_t rbi = 0; rbi < T.n_rb; ++rbi) {
+    const std::size_t ra = rbi * T.rows_per_tile, rb = std::min(R, ra + T.rows_per_tile);
+    const std::size_t nq = (rb - ra) * E;
+    for (std::size_t q = 0; q < nq; ++q) {
+      double cnt = 0.0, mean = 0.0, m2 = 0.0;
+      for (std::size_t sbi = 0; sbi < T.n_sb; ++sbi) {
+        const std::size_t sa = sbi * T.samples_per_tile, sb = std::min<std::size_t>(S, sa + T.samples_per_tile);
+        const std::size_t t = sbi * T.n_rb + rbi;
+        chan_merge(cnt, mean, m2, static_cast<double>(sb - sa), tile_mean[t * tile_coords + q],
+                   tile_m2[t * tile_coords + q]);
+      }
+      P.mean[ra * E + q] = mean;
+      if (P.m2) P.m2[ra * E + q] = m2;
+    }
+  }
+}
+
+}  // namespace mixgrad::rebar
