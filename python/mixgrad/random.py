@@ -26,7 +26,7 @@ def _shape(size: Shape) -> tuple:
     if isinstance(size, np.ndarray) and size.ndim == 0:
         size = size[()]
     if isinstance(size, (int, np.integer)):
-        shape = (size,)
+        shape: tuple = (size,)
     elif isinstance(size, (Sequence, np.ndarray)) and not isinstance(size, (str, bytes)):
         shape = tuple(size)
     else:
