@@ -292,22 +292,10 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         }
       }
     }
-    // Pass 4: term (Vjp) or the tangent of x (Jvp).
-    if constexpr (MODE == Fwd::Vjp) {
-      for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-        for (std::size_t l = 0; l < L; ++l) {
-          const double w = e[k * L + l] * ie[l];
-          td[k * L + l] = lowr[l] ? q[k * L + l] - w * SA[l] : w * SB[l] - bb[k * L + l];
-        }
-      }
-      if (any_scaled) detail::scale_terms(K, scaled, lnT, td);
-    }
-    if constexpr (MODE == Fwd::Jvp) {
-      // x_dot_d = sum_k r_k (mu_dot + z sigma_dot) - term_k ell_dot_k; then ell_dot advances.
-#pragma omp simd
-      for (std::size_t l = 0; l < L; ++l) xdot[l] = 0.0;
-      double* tk = s.wx.data();  // term_k of this coordinate
+    // Pass 4: term_k (stored for the reverse pass by Vjp; one coordinate's worth for Jvp), then
+    // the tangent of x (Jvp).
+    double* tk = MODE == Fwd::Vjp ? td : s.wx.data();
+    if constexpr (MODE == Fwd::Vjp || MODE == Fwd::Jvp) {
       for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
         for (std::size_t l = 0; l < L; ++l) {
@@ -316,6 +304,11 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         }
       }
       if (any_scaled) detail::scale_terms(K, scaled, lnT, tk);
+    }
+    if constexpr (MODE == Fwd::Jvp) {
+      // x_dot_d = sum_k r_k (mu_dot + z sigma_dot) - term_k ell_dot_k; then ell_dot advances.
+#pragma omp simd
+      for (std::size_t l = 0; l < L; ++l) xdot[l] = 0.0;
       for (std::size_t k = 0; k < K; ++k) {
         const std::size_t dk = d * K + k;
 #pragma omp simd
