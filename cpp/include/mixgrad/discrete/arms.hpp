@@ -441,48 +441,21 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
           welford_add(nq, 1.0 / (n_a + 1.0), gp, tmean + q0, tm2 + q0);
           return;
         }
-        const double inv_m = 1.0 / static_cast<double>(m);
         if (nq == 1) {
-          const double mu = sum4(m, gp) * inv_m;
+          const double mu = sum4(m, gp) * (1.0 / static_cast<double>(m));
           const double ss = sum_sq_dev4(m, gp, mu);
           double na = n_a;
           chan_merge(na, tmean[q0], tm2[q0], static_cast<double>(m), mu, ss);
           return;
         }
-        std::fill(cmean.begin(), cmean.begin() + nq, 0.0);
-        std::fill(cm2.begin(), cm2.begin() + nq, 0.0);
-        for (std::size_t c = 0; c < m; ++c)
-          for (std::size_t q = 0; q < nq; ++q) cmean[q] += gp[c * nq + q];
-        for (std::size_t q = 0; q < nq; ++q) cmean[q] *= inv_m;
-        for (std::size_t c = 0; c < m; ++c)
-          for (std::size_t q = 0; q < nq; ++q) {
-            const double d = gp[c * nq + q] - cmean[q];
-            cm2[q] += d * d;
-          }
-        for (std::size_t q = 0; q < nq; ++q) {
-          double na = n_a;
-          chan_merge(na, tmean[q0 + q], tm2[q0 + q], static_cast<double>(m), cmean[q], cm2[q]);
-        }
+        merge_chunk_moments(m, nq, n_a, gp, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
       });
     }
   });
   if (!accumulate) return;
   // Merge the group blocks of every row block in order (as estimate.hpp).
-  for (std::size_t rbi = 0; rbi < T.n_rb; ++rbi) {
-    const std::size_t ra = rbi * T.rows_per_tile, rb = std::min(R, ra + T.rows_per_tile);
-    const std::size_t nq = (rb - ra) * E;
-    for (std::size_t q = 0; q < nq; ++q) {
-      double cnt = 0.0, mean = 0.0, m2 = 0.0;
-      for (std::size_t sbi = 0; sbi < T.n_sb; ++sbi) {
-        const std::size_t sa = sbi * T.samples_per_tile, sb = std::min<std::size_t>(S, sa + T.samples_per_tile);
-        const std::size_t t = sbi * T.n_rb + rbi;
-        chan_merge(cnt, mean, m2, static_cast<double>(sb - sa), tile_mean[t * tile_coords + q],
-                   tile_m2[t * tile_coords + q]);
-      }
-      P.mean[ra * E + q] = mean;
-      if (P.m2) P.m2[ra * E + q] = m2;
-    }
-  }
+  for (std::size_t rbi = 0; rbi < T.n_rb; ++rbi)
+    merge_row_block(T, rbi, S, R, E, tile_coords, tile_mean.data(), tile_m2.data(), P.mean, P.m2);
 }
 
 }  // namespace mixgrad::rebar

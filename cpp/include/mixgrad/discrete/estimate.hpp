@@ -193,20 +193,7 @@ void estimate(const Problem& P, const Obj& obj) {
             chan_merge(na, tmean[q0], tm2[q0], static_cast<double>(m), mu, ss);
             return;
           }
-          std::fill(cmean.begin(), cmean.begin() + nq, 0.0);
-          std::fill(cm2.begin(), cm2.begin() + nq, 0.0);
-          for (std::size_t c = 0; c < m; ++c)
-            for (std::size_t q = 0; q < nq; ++q) cmean[q] += gout[c * nq + q];
-          for (std::size_t q = 0; q < nq; ++q) cmean[q] *= inv_m;
-          for (std::size_t c = 0; c < m; ++c)
-            for (std::size_t q = 0; q < nq; ++q) {
-              const double d = gout[c * nq + q] - cmean[q];
-              cm2[q] += d * d;
-            }
-          for (std::size_t q = 0; q < nq; ++q) {
-            double na = n_a;
-            chan_merge(na, tmean[q0 + q], tm2[q0 + q], static_cast<double>(m), cmean[q], cm2[q]);
-          }
+          merge_chunk_moments(m, nq, n_a, gout, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
         }
         (void)nj;
       });
@@ -215,21 +202,8 @@ void estimate(const Problem& P, const Obj& obj) {
   if (!accumulate) return;
   // Merge the sample blocks of every row block in order.
   parallel::for_blocks(T.n_rb, 1, threads, 64, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t rbi = r0; rbi < r1; ++rbi) {
-      const std::size_t ra = rbi * T.rows_per_tile, rb = std::min(R, ra + T.rows_per_tile);
-      const std::size_t nq = (rb - ra) * E;
-      for (std::size_t q = 0; q < nq; ++q) {
-        double n = 0.0, mean = 0.0, m2 = 0.0;
-        for (std::size_t sbi = 0; sbi < T.n_sb; ++sbi) {
-          const std::size_t sa = sbi * T.samples_per_tile, sb = std::min<std::size_t>(S, sa + T.samples_per_tile);
-          const std::size_t t = sbi * T.n_rb + rbi;
-          chan_merge(n, mean, m2, static_cast<double>(sb - sa), tile_mean[t * tile_coords + q],
-                     tile_m2[t * tile_coords + q]);
-        }
-        P.mean[ra * E + q] = mean;
-        if (P.m2) P.m2[ra * E + q] = m2;
-      }
-    }
+    for (std::size_t rbi = r0; rbi < r1; ++rbi)
+      merge_row_block(T, rbi, S, R, E, tile_coords, tile_mean.data(), tile_m2.data(), P.mean, P.m2);
   });
 }
 

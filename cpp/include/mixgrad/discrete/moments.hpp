@@ -27,4 +27,24 @@ inline void chan_merge(double& n_a, double& mean_a, double& m2_a, double n_b, do
   n_a = n;
 }
 
+// Merges a chunk of m >= 2 samples (rows of nq values: x[c * nq + q]) into running means/M2 that
+// hold n_a samples: the chunk's own means and M2 (in cmean, cm2: nq scratch each), then Chan.
+inline void merge_chunk_moments(std::size_t m, std::size_t nq, double n_a, const double* x, double* cmean, double* cm2,
+                                double* mean, double* m2) {
+  const double inv_m = 1.0 / static_cast<double>(m);
+  for (std::size_t q = 0; q < nq; ++q) cmean[q] = cm2[q] = 0.0;
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t q = 0; q < nq; ++q) cmean[q] += x[c * nq + q];
+  for (std::size_t q = 0; q < nq; ++q) cmean[q] *= inv_m;
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t q = 0; q < nq; ++q) {
+      const double d = x[c * nq + q] - cmean[q];
+      cm2[q] += d * d;
+    }
+  for (std::size_t q = 0; q < nq; ++q) {
+    double na = n_a;
+    chan_merge(na, mean[q], m2[q], static_cast<double>(m), cmean[q], cm2[q]);
+  }
+}
+
 }  // namespace mixgrad::rebar

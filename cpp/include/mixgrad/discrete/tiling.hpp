@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "mixgrad/discrete/moments.hpp"
+
 namespace mixgrad::rebar {
 
 // Fixed tiling of the (sample, row) plane: depends on S, R, E only, never on the thread count.
@@ -24,6 +26,26 @@ inline Tiling make_tiling(std::uint64_t S, std::size_t R, std::size_t E) {
   t.samples_per_tile = static_cast<std::size_t>((S + n_sb - 1) / n_sb);
   t.n_sb = static_cast<std::size_t>((S + t.samples_per_tile - 1) / t.samples_per_tile);
   return t;
+}
+
+// Merges the per-tile means/M2 of row block rbi over its sample blocks, in order (the fixed
+// reduction order that makes the estimates identical for any thread count), into mean/m2 at the
+// block's first coordinate (m2 may be null).
+inline void merge_row_block(const Tiling& T, std::size_t rbi, std::uint64_t S, std::size_t R, std::size_t E,
+                            std::size_t tile_coords, const double* tile_mean, const double* tile_m2, double* mean,
+                            double* m2) {
+  const std::size_t ra = rbi * T.rows_per_tile, rb = std::min(R, ra + T.rows_per_tile);
+  const std::size_t nq = (rb - ra) * E;
+  for (std::size_t q = 0; q < nq; ++q) {
+    double n = 0.0, mu = 0.0, ss = 0.0;
+    for (std::size_t sbi = 0; sbi < T.n_sb; ++sbi) {
+      const std::size_t sa = sbi * T.samples_per_tile, sb = std::min<std::size_t>(S, sa + T.samples_per_tile);
+      const std::size_t t = sbi * T.n_rb + rbi;
+      chan_merge(n, mu, ss, static_cast<double>(sb - sa), tile_mean[t * tile_coords + q], tile_m2[t * tile_coords + q]);
+    }
+    mean[ra * E + q] = mu;
+    if (m2) m2[ra * E + q] = ss;
+  }
 }
 
 constexpr std::size_t kChunkCoords = 256;
