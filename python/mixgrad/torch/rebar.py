@@ -150,7 +150,7 @@ class Rebar(torch.nn.Module):
         u = uniform(shape, dtype=dtype, device=device, generator=generator)
         alpha = logits_x.detach().clone().requires_grad_(True)
         build_variance = (
-            self.tune and torch.is_grad_enabled() and (self.eta.requires_grad or self.log_temperature.requires_grad)
+            self.tune and torch.is_grad_enabled() and any(p.requires_grad for p in self.control_parameters())
         )
         with torch.enable_grad():
             z, b = fam.noise(alpha, u)
@@ -164,12 +164,20 @@ class Rebar(torch.nn.Module):
             f_b = evaluate(f, b, batch_shape)
             f_z = evaluate(f, fam.relax(z, lam), batch_shape)
             f_zt = evaluate(f, fam.relax(z_tilde, lam), batch_shape)
-            d_fz, d_fzt = _two_grads(f_z, f_zt, alpha, build_variance)
+            d_fz, d_fzt = two_grads(f_z, f_zt, alpha, build_variance)
             score = fam.score(alpha.detach(), b)
             g = (per_event(f_b.detach(), ev) - eta * per_event(f_zt, ev)) * score + eta * (d_fz - d_fzt)
+            extra = self._learned_control(z, z_tilde, alpha, batch_shape, build_variance)
+            if extra is not None:  # RELAX: c(z) = eta f(s(z)) + r(z)
+                r_zt, d_r = extra
+                g = g - per_event(r_zt, ev) * score + d_r
         variance_loss = event_sum(g * g, ev).mean() if build_variance else None
         surrogate = surrogate_from(f_b, g, logits_x, ev)
         return EstimatorOutput(surrogate, f_b.detach(), b, g.detach(), variance_loss)
+
+    def _learned_control(self, z, z_tilde, alpha, batch_shape, create_graph):
+        """REBAR has no learned control variate (see :class:`mixgrad.torch.Relax`)."""
+        return None
 
     def variance_backward(self, output: EstimatorOutput) -> None:
         """Accumulate d(variance_loss)/d(eta, log_temperature) into their ``.grad`` only.
@@ -193,7 +201,7 @@ class Rebar(torch.nn.Module):
         output.variance_loss.backward(inputs=params)
 
 
-def _two_grads(f_z, f_zt, alpha, create_graph):
+def two_grads(f_z, f_zt, alpha, create_graph):
     """d f_z.sum()/d alpha and d f_zt.sum()/d alpha (zeros where f ignores the sample)."""
     g1 = torch.autograd.grad(f_z.sum(), alpha, create_graph=create_graph, retain_graph=True, allow_unused=True)[0]
     g2 = torch.autograd.grad(f_zt.sum(), alpha, create_graph=create_graph, retain_graph=True, allow_unused=True)[0]
