@@ -16,11 +16,16 @@ hard sample). Estimators (one sample per data point unless said):
 * rebar         -- REBAR with eta and temperature tuned online on the estimated variance;
 * rloo2         -- RLOO over 2 samples per data point (2 evaluations of f);
 * disarm2       -- DisARM, one antithetic pair per data point (2 evaluations of f);
-* disarm4       -- DisARM, two pairs per data point (4 evaluations, as reinforce_loo).
+* disarm4       -- DisARM, two pairs per data point (4 evaluations, as reinforce_loo);
+* arms4         -- ARMS, 4 mutually antithetic draws per data point (4 evaluations);
+* double_cv2, double_cv4 -- RLOO over 2 / 4 samples plus the Taylor control variate (Titsias &
+                   Shi 2022; one extra gradient of f at E[b]);
+* relax         -- RELAX: REBAR plus a learned control variate (a 32-unit tanh network of the
+                   noise), trained online on the variance like REBAR's eta and temperature.
 
 Evaluations of f per data point and step: reinforce_ma 1, concrete 1 (relaxed), rebar 3 (hard,
-relaxed, conditional relaxed, with backward passes), rloo2 and disarm2 2, reinforce_loo (= RLOO
-over 4) and disarm4 4.
+relaxed, conditional relaxed, with backward passes; relax likewise, plus its network), rloo2,
+disarm2 and double_cv2 2, reinforce_loo (= RLOO over 4), disarm4, arms4 and double_cv4 4.
 
 Recorded over training: the training ELBO (10 samples per point, analytic entropy) and the log10
 variance of the encoder-parameter gradient of one fixed mini-batch of 100 points (variance over
@@ -44,7 +49,20 @@ import torch
 
 import mixgrad.torch as mt
 
-ESTIMATORS = ("reinforce_ma", "reinforce_loo", "concrete", "rebar", "rloo2", "disarm2", "disarm4")
+ESTIMATORS = (
+    "reinforce_ma",
+    "reinforce_loo",
+    "concrete",
+    "rebar",
+    "relax",
+    "rloo2",
+    "disarm2",
+    "double_cv2",
+    "disarm4",
+    "arms4",
+    "double_cv4",
+)
+TUNED = ("rebar", "relax")  # estimators with control-variate parameters trained on the variance
 
 
 def load_digits_binary(seed: int = 0):
@@ -93,7 +111,7 @@ class SBN(torch.nn.Module):
         return (torch.nn.functional.softplus(logits) - p * logits).sum(-1)
 
 
-def make_estimator(name: str):
+def make_estimator(name: str, n_latent: int):
     if name == "reinforce_ma":
         return mt.Reinforce("bernoulli", baseline="moving_average", decay=0.9), None
     if name == "reinforce_loo":
@@ -108,6 +126,15 @@ def make_estimator(name: str):
         return mt.Disarm(), None  # one antithetic pair: 2 evaluations of f
     if name == "disarm4":
         return mt.Disarm(), 2  # two pairs: 4 evaluations
+    if name == "arms4":
+        return mt.Arms(4), None  # one group of 4 antithetic draws
+    if name in ("double_cv2", "double_cv4"):
+        return mt.DoubleCV("bernoulli"), int(name[-1])
+    if name == "relax":
+        net = torch.nn.Sequential(
+            torch.nn.Linear(n_latent, 32), torch.nn.Tanh(), torch.nn.Linear(32, 1), torch.nn.Flatten(-2)
+        )
+        return mt.Relax(net, "bernoulli", eta=1.0, temperature=0.5), None
     raise ValueError(name)
 
 
@@ -145,9 +172,9 @@ def train(name, nonlinear, n_latent, data, epochs, checkpoints, reps, seed, lr=3
     torch.manual_seed(seed)
     xtr, xte = data
     model = SBN(n_latent, nonlinear)
-    est, n_samples = make_estimator(name)
+    est, n_samples = make_estimator(name, n_latent)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    est_opt = torch.optim.Adam(est.parameters(), lr=lr) if name == "rebar" else None
+    est_opt = torch.optim.Adam(est.parameters(), lr=lr) if name in TUNED else None
     gen = torch.Generator().manual_seed(seed + 1)
     eval_gen = torch.Generator()
     probe = xtr[:100]
@@ -175,7 +202,7 @@ def train(name, nonlinear, n_latent, data, epochs, checkpoints, reps, seed, lr=3
             opt.step()
     hist["seconds"] = time.perf_counter() - t0
     hist["test_elbo"] = elbo(model, xte, eval_gen.manual_seed(4321), n=100)
-    if name == "rebar":
+    if name in TUNED:
         hist["eta"] = float(est.eta.detach().mean())
         hist["temperature"] = est.temperature
     return model, est, n_samples, hist
@@ -189,6 +216,7 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=None, help="repeats per variance measurement")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="sbn_digits_out")
+    ap.add_argument("--estimators", nargs="+", choices=ESTIMATORS, default=None, help="subset (rebar always runs)")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     epochs = args.epochs or (15 if args.quick else 300)
@@ -198,14 +226,15 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     results = {}
     common = {}
+    names = [n for n in ESTIMATORS if args.estimators is None or n in args.estimators or n == "rebar"]
     for variant, nonlinear in (("linear", False), ("nonlinear", True)):
         trained = {}
-        for name in ESTIMATORS:
+        for name in names:
             model, est, ns, hist = train(name, nonlinear, args.latent, data, epochs, checkpoints, reps, args.seed)
             trained[name] = (est, ns)
             results[(variant, name)] = hist
             extra = ""
-            if name == "rebar":
+            if name in TUNED:
                 extra = f"  eta={hist['eta']:.3f} lambda={hist['temperature']:.3f}"
             print(
                 f"[{variant:9s}] {name:14s} train ELBO {hist['elbo'][-1]:8.3f}  test ELBO "
@@ -219,10 +248,10 @@ def main(argv=None):
         gen = torch.Generator().manual_seed(777)
         for name, (est, ns) in trained.items():
             common[(variant, name)] = grad_log_variance(rebar_model, est, ns, data[0][:100], gen, reps)
-    write_outputs(results, common, args, epochs, reps)
+    write_outputs(results, common, args, epochs, reps, names)
 
 
-def write_outputs(results, common, args, epochs, reps):
+def write_outputs(results, common, args, epochs, reps, names):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -235,7 +264,7 @@ def write_outputs(results, common, args, epochs, reps):
     ):
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for ax, variant in zip(axes, variants):
-            for name in ESTIMATORS:
+            for name in names:
                 h = results[(variant, name)]
                 ax.plot(h["epoch"], h[key], marker="o", ms=3, label=name)
             ax.set_title(f"SBN digits, {variant}, H={args.latent}")
@@ -254,7 +283,7 @@ def write_outputs(results, common, args, epochs, reps):
         "|---|---|---|---|---|---|---|---|",
     ]
     for variant in variants:
-        for name in ESTIMATORS:
+        for name in names:
             h = results[(variant, name)]
             lines.append(
                 f"| {variant} | {name} | {h['elbo'][-1]:.2f} | {h['test_elbo']:.2f} | "
