@@ -102,9 +102,9 @@ def test_special_graph_declares_dtype_without_calling_the_kernel():
 
 
 # ------------------------------------------------------------------ a batch of mixtures
-# B = 37 takes the per-lane parameter layout (B >= 32) and B = 12 with several samples the shared
+# B = 33 takes the per-lane parameter layout (B >= 32) and B = 12 with several samples the shared
 # one: a chunk of a few mixtures must still compute as the whole batch does.
-BATCH_CASES = [(37, 3, 4, np.float64), (12, 4, 3, np.float32)]
+BATCH_CASES = [(33, 3, 4, np.float64), (12, 4, 3, np.float32)]
 
 
 def _batch_chunkings(B):
@@ -128,7 +128,7 @@ def test_batch_of_mixtures_bit_identical_for_any_batch_chunking(compute, B, K, D
     ]
     for bchunks in _batch_chunkings(B):
         dm = md.DiagGaussianMixture(*_chunked(a, m, s, bchunks))
-        xd = da.from_array(x, chunks=(2, 7, -1))  # rechunked along the batch axis inside
+        xd = da.from_array(x, chunks=(3, 7, -1))  # rechunked along the batch axis inside
         xs, grad = dm.sample_and_vjp(6, da.from_array(g, chunks=(3, -1, -1)), seed=4)
         got = compute(
             dm.sample(seed=3),
@@ -163,11 +163,11 @@ def test_one_mixture_sample_axis_chunks(compute, dtype):
     a, m, s = _params((), 5, 3, dtype, seed=7)
     ref = mixgrad.DiagGaussianMixture(a, m, s)
     dm = md.DiagGaussianMixture(a, m, s)
-    n, seed = 3001, 21
+    n, seed = 101, 21
     g = np.linspace(-1, 1, 3).astype(dtype)
     x_ref, grad_ref = ref.sample_and_vjp(n, g, seed=seed)
     key = philox_key(seed)
-    for chunks in [1000, (1, 1999, 1001), (517,) * 5 + (416,)]:
+    for chunks in [1, (1, 60, 40), 25]:
         sizes = da.core.normalize_chunks((chunks,), shape=(n,))[0]
         x, grad = dm.sample_and_vjp(n, g, seed=seed, chunks=chunks)
         got_x, *got_g = compute(x, *grad)
@@ -183,7 +183,6 @@ def test_one_mixture_sample_axis_chunks(compute, dtype):
             assert np.array_equal(got_g[k], expected)
             tol = 1e-11 if dtype == np.float64 else 2e-4
             np.testing.assert_allclose(got_g[k], grad_ref[k], rtol=tol, atol=tol * np.abs(grad_ref[k]).max())
-    assert np.array_equal(compute(dm.sample(n, seed=seed, chunks=1))[0], x_ref)
 
 
 def test_tree_sum_order_and_scheduler_independence(client):
