@@ -54,7 +54,8 @@ def _chunked(a, m, s, bchunks):
 def _equal(got, want):
     assert len(got) == len(want)
     for g, w in zip(got, want):
-        assert g.dtype == w.dtype and g.shape == w.shape
+        assert g.dtype == w.dtype
+        assert g.shape == w.shape
         assert np.array_equal(g, w), np.max(np.abs(g.astype(np.float64) - w))
 
 
@@ -94,7 +95,8 @@ def test_special_graph_declares_dtype_without_calling_the_kernel():
     # with 0-d arrays), only checking the declared dtype.
     x = da.zeros((4, 3), chunks=2, dtype=np.float32)
     y = md.special.ndtri(x)
-    assert y.dtype == np.float32 and y.chunks == x.chunks
+    assert y.dtype == np.float32
+    assert y.chunks == x.chunks
     with pytest.raises(TypeError, match="x must be real"):
         md.special.ndtr(da.from_array(np.array(["a", "b"])))
     with pytest.raises(ValueError, match="broadcast"):

@@ -35,7 +35,7 @@ def block_keys(arr: da.Array) -> list[tuple[Hashable, ...]]:
 
 def new_array(
     name: str,
-    layer: dict[Hashable, Any],
+    layer: dict[Any, Any],
     dependencies: Sequence[Any],
     chunks: tuple[tuple[int, ...], ...],
     dtype: np.dtype,
@@ -55,16 +55,17 @@ def _add(a: Any, b: Any) -> Any:
 
 
 def tree_sum_keys(
-    layer: dict[Hashable, Any], name: str, keys: Sequence[Hashable], add: Callable[[Any, Any], Any] = _add
+    layer: dict[Any, Any], name: str, keys: Sequence[Hashable], add: Callable[[Any, Any], Any] = _add
 ) -> Hashable:
     """Add tasks to ``layer`` that sum the values at ``keys`` pairwise; return the key of the sum.
 
     The order is fixed by ``len(keys)`` alone: level by level, neighbours ``(2i, 2i+1)`` are
     added and an odd last one moves up unchanged -- the order of :func:`tree_sum`.
     """
-    level, depth = list(keys), 0
+    level: list[Hashable] = list(keys)
+    depth = 0
     while len(level) > 1:
-        nxt = []
+        nxt: list[Hashable] = []
         for i in range(0, len(level) - 1, 2):
             key = (name, depth, i // 2)
             layer[key] = (add, level[i], level[i + 1])

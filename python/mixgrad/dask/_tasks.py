@@ -37,7 +37,7 @@ def sample_block(logits, means, scales, n: int | None, key: tuple[int, int], win
 
 def sample_vjp_block(
     logits, means, scales, n: int | None, grad, key: tuple[int, int], window: Window, nthreads: int | None
-) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     x, g = _mixture(logits, means, scales)._sample_and_vjp(n, grad, key, nthreads, window)
     return x, tuple(g)
 

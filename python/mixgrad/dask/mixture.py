@@ -69,12 +69,12 @@ class DiagGaussianMixture:
 
     Examples
     --------
-    >>> import dask.array as da, numpy as np, mixgrad.dask
-    >>> m = mixgrad.dask.DiagGaussianMixture(np.zeros(2), [[-1.0], [1.0]], np.ones((2, 1)))
-    >>> x = m.sample(10_000, seed=0, chunks=2_500)          # four tasks
-    >>> x.shape, x.chunks[0]
-    ((10000, 1), (2500, 2500, 2500, 2500))
-    >>> np.array_equal(x.compute(), mixgrad.DiagGaussianMixture(np.zeros(2), [[-1.0], [1.0]], np.ones((2, 1))).sample(10_000, seed=0))
+    >>> import numpy as np, mixgrad, mixgrad.dask
+    >>> params = (np.zeros(2), np.array([[-1.0], [1.0]]), np.ones((2, 1)))
+    >>> x = mixgrad.dask.DiagGaussianMixture(*params).sample(10_000, seed=0, chunks=2_500)  # 4 tasks
+    >>> x.chunks[0]
+    (2500, 2500, 2500, 2500)
+    >>> np.array_equal(x.compute(), mixgrad.DiagGaussianMixture(*params).sample(10_000, seed=0))
     True
     """
 
@@ -186,12 +186,14 @@ class DiagGaussianMixture:
     def _window(self, j: int, s0: int, n_samples: int) -> Window:
         return Window(s0, self._bstarts[j], self._B, n_samples)
 
-    def _per_row(self, fn: Callable[..., np.ndarray], x: Any, width: bool, label: str, nthreads: int | None) -> da.Array:
+    def _per_row(
+        self, fn: Callable[..., np.ndarray], x: Any, width: bool, label: str, nthreads: int | None
+    ) -> da.Array:
         rows = self._rows(x, "x")
         nt = _check_nthreads(nthreads)
         S = math.prod(rows.shape[: rows.ndim - 1 - self._nb])
         name = f"mixgrad-{label}-{token(rows, self._a, self._m, self._s, nt)}"
-        layer: dict[Hashable, Any] = {}
+        layer: dict[Any, Any] = {}
         for idx in np.ndindex(*rows.numblocks[:-1]):
             j = self._batch_index(idx)
             out = (name, *idx, 0) if width else (name, *idx)
@@ -244,12 +246,16 @@ class DiagGaussianMixture:
         count = check_count(n, "n", minimum=1)
         if chunks is None:
             tail = (self._bchunks, (self._D,)) if self._nb else ((self._D,),)
-            norm = da.core.normalize_chunks(("auto", *tail), shape=(count, *self.batch_shape, self._D), dtype=self._dtype)
+            norm = da.core.normalize_chunks(
+                ("auto", *tail), shape=(count, *self.batch_shape, self._D), dtype=self._dtype
+            )
             return count, tuple(norm[0])
         try:
             return count, tuple(da.core.normalize_chunks((chunks,), shape=(count,))[0])
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"chunks: expected a chunk size or sizes along the sample axis, got {chunks!r} ({exc})") from None
+            raise ValueError(
+                f"chunks: expected a chunk size or sizes along the sample axis, got {chunks!r} ({exc})"
+            ) from None
 
     def _out_shape(self, n: int | None, count: int) -> tuple[int, ...]:
         lead = () if n is None else (count,)
@@ -294,15 +300,16 @@ class DiagGaussianMixture:
         count, schunks = self._sample_chunks(n, chunks)
         key, nt = philox_key(seed), _check_nthreads(nthreads)
         name = f"mixgrad-sample-{token(self._a, self._m, self._s, n, key, schunks, nt)}"
-        layer: dict[Hashable, Any] = {}
+        layer: dict[Any, Any] = {}
         for _i, j, s0, c, idx in self._blocks(n, schunks):
             cnt = None if n is None else c
-            layer[(name, *idx)] = (_tasks.sample_block, *self._param_keys(j), cnt, key, self._window(j, s0, count), nt)
+            out = (name, *idx)
+            layer[out] = (_tasks.sample_block, *self._param_keys(j), cnt, key, self._window(j, s0, count), nt)
         return new_array(name, layer, [self._a, self._m, self._s], self._out_chunks(n, schunks), self._dtype)
 
     # ---------------------------------------------------------------- gradients
     def _gradient_arrays(
-        self, layer: dict[Hashable, Any], name: str, parts: dict[int, list[Hashable]], deps: list[Any]
+        self, layer: dict[Any, Any], name: str, parts: dict[int, list[Hashable]], deps: list[Any]
     ) -> MixtureGradient:
         """Tree-sum the per-block gradients of every batch chunk; three Dask arrays."""
         names = (f"{name}-logits", f"{name}-means", f"{name}-scales")
@@ -311,16 +318,16 @@ class DiagGaussianMixture:
             final = (f"{name}-total", j)
             layer[final] = (_tasks.finish_gradient, total, self._dtype)
             lead = (j,) if self._nb else ()
-            layer[(names[0], *lead, 0)] = (_tasks.getitem, final, 0)
-            layer[(names[1], *lead, 0, 0)] = (_tasks.getitem, final, 1)
-            layer[(names[2], *lead, 0, 0)] = (_tasks.getitem, final, 2)
+            for field, (nm, tail) in enumerate(zip(names, ((0,), (0, 0), (0, 0)))):
+                out = (nm, *lead, *tail)
+                layer[out] = (_tasks.getitem, final, field)
         batch = (self._bchunks,) if self._nb else ()
         shapes = (((self._K,),), ((self._K,), (self._D,)), ((self._K,), (self._D,)))
-        out = []
-        for nm, tail in zip(names, shapes):
-            # one graph for all three: each array carries the whole layer
-            out.append(new_array(nm, dict(layer), deps, (*batch, *tail), self._dtype))
-        return MixtureGradient(*out)
+        # each of the three arrays carries the whole layer (the shared tasks run once)
+        arrays: list[Any] = [
+            new_array(nm, dict(layer), deps, (*batch, *tail), self._dtype) for nm, tail in zip(names, shapes)
+        ]
+        return MixtureGradient(*arrays)
 
     def vjp(self, x: Any, grad_x: Any, *, nthreads: int | None = None) -> MixtureGradient:
         """Gradient of sum(grad_x * x) with respect to the parameters, u = T(x) held fixed.
@@ -348,7 +355,7 @@ class DiagGaussianMixture:
         nt = _check_nthreads(nthreads)
         S = math.prod(rows.shape[: rows.ndim - 1 - self._nb])
         name = f"mixgrad-vjp-{token(rows, g, self._a, self._m, self._s, nt)}"
-        layer: dict[Hashable, Any] = {}
+        layer: dict[Any, Any] = {}
         parts: dict[int, list[Hashable]] = {j: [] for j in range(len(self._bchunks))}
         for idx in np.ndindex(*rows.numblocks[:-1]):
             j = self._batch_index(idx)
@@ -405,14 +412,15 @@ class DiagGaussianMixture:
         g = g.rechunk(out_chunks)
         name = f"mixgrad-sample-vjp-{token(self._a, self._m, self._s, n, key, schunks, g, nt)}"
         xname = f"{name}-x"
-        layer: dict[Hashable, Any] = {}
+        layer: dict[Any, Any] = {}
         parts: dict[int, list[Hashable]] = {j: [] for j in range(len(self._bchunks))}
         for _i, j, s0, c, idx in self._blocks(n, schunks):
             task = (f"{name}-task", *idx)
             cnt = None if n is None else c
             window = self._window(j, s0, count)
             layer[task] = (_tasks.sample_vjp_block, *self._param_keys(j), cnt, (g.name, *idx), key, window, nt)
-            layer[(xname, *idx)] = (_tasks.getitem, task, 0)
+            xkey = (xname, *idx)
+            layer[xkey] = (_tasks.getitem, task, 0)
             part = (f"{name}-part", *idx)
             layer[part] = (_tasks.getitem, task, 1)
             parts[j].append(part)

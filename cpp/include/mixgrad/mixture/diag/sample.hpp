@@ -44,8 +44,9 @@ std::vector<double> weight_table(const Args<T>& a, int nthreads) {
   return cw;
 }
 
-// Draws rows rows[0 .. count) (exactly as sample() does, with the counters of a.win) into out and the lane buffer s.x, with
-// their upstream gradients in s.gx; lanes beyond count as gather_rows leaves them.
+// Draws rows rows[0 .. count) (exactly as sample() does, with the counters of a.win) into out and
+// the lane buffer s.x, with their upstream gradients in s.gx; lanes beyond count as gather_rows
+// leaves them.
 template <bool PL, class T>
 inline void sample_rows(const Args<T>& a, philox::Key key, const double* cw, const Prepared& p, Scratch& s,
                         const std::size_t* rows, std::size_t count, NormalsBuffer& nb, T* out) {
