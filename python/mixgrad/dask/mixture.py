@@ -27,6 +27,7 @@ from .._threads import _check_count
 from ..mixture import MixtureGradient, Window
 from . import _tasks
 from ._graph import as_dask, new_array, starts, token, tree_sum_keys
+from ._upstream import Upstream
 
 __all__ = ["DiagGaussianMixture"]
 
@@ -169,15 +170,6 @@ class DiagGaussianMixture:
         if nb:
             arr = arr.rechunk({arr.ndim - 2: self._bchunks})
         return arr
-
-    def _like(self, g: Any, x: da.Array, name: str) -> da.Array:
-        """An upstream gradient broadcast to ``x``'s shape and chunks."""
-        arr = as_dask(g, name)
-        try:
-            arr = da.broadcast_to(arr, x.shape)
-        except ValueError:
-            raise ValueError(f"{name}: expected a shape broadcastable to {x.shape}, got {arr.shape}") from None
-        return arr.rechunk(x.chunks)
 
     def _batch_index(self, idx: tuple[int, ...]) -> int:
         """The batch chunk of a block of rows (block index without the event axis)."""
@@ -351,19 +343,20 @@ class DiagGaussianMixture:
             their block indices), rounded to the dtype.
         """
         rows = self._rows(x, "x")
-        g = self._like(grad_x, rows, "grad_x")
+        g = Upstream(grad_x, rows.shape, rows.chunks, "grad_x")
         nt = _check_nthreads(nthreads)
         S = math.prod(rows.shape[: rows.ndim - 1 - self._nb])
-        name = f"mixgrad-vjp-{token(rows, g, self._a, self._m, self._s, nt)}"
+        name = f"mixgrad-vjp-{token(rows, grad_x, self._a, self._m, self._s, nt)}"
         layer: dict[Any, Any] = {}
         parts: dict[int, list[Hashable]] = {j: [] for j in range(len(self._bchunks))}
         for idx in np.ndindex(*rows.numblocks[:-1]):
             j = self._batch_index(idx)
             key = (f"{name}-part", *idx)
             window = self._window(j, 0, S)
-            layer[key] = (_tasks.vjp_block, (rows.name, *idx, 0), (g.name, *idx, 0), *self._param_keys(j), window, nt)
+            xb, gb = (rows.name, *idx, 0), g.block((*idx, 0))
+            layer[key] = (_tasks.vjp_block, xb, gb, *self._param_keys(j), window, nt)
             parts[j].append(key)
-        return self._gradient_arrays(layer, name, parts, [rows, g, self._a, self._m, self._s])
+        return self._gradient_arrays(layer, name, parts, [rows, *g.dependencies, self._a, self._m, self._s])
 
     def sample_and_vjp(
         self,
@@ -403,14 +396,8 @@ class DiagGaussianMixture:
         count, schunks = self._sample_chunks(n, chunks)
         key, nt = philox_key(seed), _check_nthreads(nthreads)
         out_chunks = self._out_chunks(n, schunks)
-        g = as_dask(grad, "grad")
-        shape = self._out_shape(n, count)
-        try:
-            g = da.broadcast_to(g, shape)
-        except ValueError:
-            raise ValueError(f"grad: expected a shape broadcastable to {shape}, got {g.shape}") from None
-        g = g.rechunk(out_chunks)
-        name = f"mixgrad-sample-vjp-{token(self._a, self._m, self._s, n, key, schunks, g, nt)}"
+        g = Upstream(grad, self._out_shape(n, count), out_chunks, "grad")
+        name = f"mixgrad-sample-vjp-{token(self._a, self._m, self._s, n, key, schunks, grad, nt)}"
         xname = f"{name}-x"
         layer: dict[Any, Any] = {}
         parts: dict[int, list[Hashable]] = {j: [] for j in range(len(self._bchunks))}
@@ -418,12 +405,12 @@ class DiagGaussianMixture:
             task = (f"{name}-task", *idx)
             cnt = None if n is None else c
             window = self._window(j, s0, count)
-            layer[task] = (_tasks.sample_vjp_block, *self._param_keys(j), cnt, (g.name, *idx), key, window, nt)
+            layer[task] = (_tasks.sample_vjp_block, *self._param_keys(j), cnt, g.block(idx), key, window, nt)
             xkey = (xname, *idx)
             layer[xkey] = (_tasks.getitem, task, 0)
             part = (f"{name}-part", *idx)
             layer[part] = (_tasks.getitem, task, 1)
             parts[j].append(part)
-        deps = [g, self._a, self._m, self._s]
+        deps = [*g.dependencies, self._a, self._m, self._s]
         x = new_array(xname, dict(layer), deps, out_chunks, self._dtype)
         return x, self._gradient_arrays(layer, name, parts, deps)
