@@ -264,3 +264,21 @@ def test_worker_threads_follow_the_worker_budget(client):
     want = mixgrad.DiagGaussianMixture(a, m, s).sample(40, seed=1)
     (got,) = client.compute([dm.sample(40, seed=1, chunks=7, nthreads=2)], sync=True)
     assert np.array_equal(got, want)
+
+
+def test_more_threads_per_worker_on_request(client):
+    client.run(mixgrad.set_num_threads, 2)
+    try:
+        assert set(client.run(mixgrad.get_num_threads).values()) == {2}
+    finally:
+        client.run(mixgrad.set_num_threads, None)
+    assert set(client.run(mixgrad.get_num_threads).values()) == {1}
+
+
+def test_sample_and_vjp_with_a_callable_upstream_gradient():
+    a, m, s = _params((), 3, 2, np.float64, seed=4)
+    ref = mixgrad.DiagGaussianMixture(a, m, s)
+    dm = md.DiagGaussianMixture(a, m, s)
+    x, grad = dm.sample_and_vjp(40, lambda x: 2 * x, seed=6)  # one sample chunk: bit-identical
+    x_ref, grad_ref = ref.sample_and_vjp(40, lambda x: 2 * x, seed=6)
+    _equal(dask.compute(x, *grad, scheduler="sync"), [x_ref, *grad_ref])
