@@ -61,54 +61,28 @@ def ndtr(x: Any, *, nthreads: int | None = None) -> da.Array:
 
 
 def log_ndtr(x: Any, *, nthreads: int | None = None) -> da.Array:
-    """log Phi(x), element-wise (see :func:`mixgrad.special.log_ndtr`).
+    """log Phi(x), element-wise (:func:`mixgrad.special.log_ndtr`).
 
-    Parameters
-    ----------
-    x : dask.array.Array or array_like
-    nthreads : int, optional
-        Threads per task (default: mixgrad's default in the process that runs the task).
-
-    Returns
-    -------
-    dask.array.Array
-        Lazy; bit-identical to :func:`mixgrad.special.log_ndtr` on the computed input.
+    ``x``: a Dask array or array_like.
+    See :func:`ndtr` for ``nthreads`` and the result.
     """
     return _elementwise("log_ndtr", (x,), ("x",), nthreads)
 
 
 def ndtri(p: Any, *, nthreads: int | None = None) -> da.Array:
-    """Inverse standard normal CDF, element-wise (see :func:`mixgrad.special.ndtri`).
+    """Inverse standard normal CDF, element-wise (:func:`mixgrad.special.ndtri`).
 
-    Parameters
-    ----------
-    p : dask.array.Array or array_like
-        Probabilities in [0, 1].
-    nthreads : int, optional
-        Threads per task (default: mixgrad's default in the process that runs the task).
-
-    Returns
-    -------
-    dask.array.Array
-        Lazy; bit-identical to :func:`mixgrad.special.ndtri` on the computed input.
+    ``p``: probabilities in [0, 1], a Dask array or array_like.
+    See :func:`ndtr` for ``nthreads`` and the result.
     """
     return _elementwise("ndtri", (p,), ("p",), nthreads)
 
 
 def ndtri_exp(log_p: Any, *, nthreads: int | None = None) -> da.Array:
-    """Phi^{-1}(exp(log_p)), element-wise (see :func:`mixgrad.special.ndtri_exp`).
+    """Phi^{-1}(exp(log_p)), element-wise (:func:`mixgrad.special.ndtri_exp`).
 
-    Parameters
-    ----------
-    log_p : dask.array.Array or array_like
-        Log-probabilities, <= 0.
-    nthreads : int, optional
-        Threads per task (default: mixgrad's default in the process that runs the task).
-
-    Returns
-    -------
-    dask.array.Array
-        Lazy; bit-identical to :func:`mixgrad.special.ndtri_exp` on the computed input.
+    ``log_p``: log-probabilities <= 0, a Dask array or array_like.
+    See :func:`ndtr` for ``nthreads`` and the result.
     """
     return _elementwise("ndtri_exp", (log_p,), ("log_p",), nthreads)
 
@@ -116,33 +90,16 @@ def ndtri_exp(log_p: Any, *, nthreads: int | None = None) -> da.Array:
 def erfcx(x: Any, *, nthreads: int | None = None) -> da.Array:
     """Scaled complementary error function exp(x^2) erfc(x), element-wise.
 
-    Parameters
-    ----------
-    x : dask.array.Array or array_like
-    nthreads : int, optional
-        Threads per task (default: mixgrad's default in the process that runs the task).
-
-    Returns
-    -------
-    dask.array.Array
-        Lazy; bit-identical to :func:`mixgrad.special.erfcx` on the computed input.
+    ``x``: a Dask array or array_like.
+    See :func:`ndtr` for ``nthreads`` and the result.
     """
     return _elementwise("erfcx", (x,), ("x",), nthreads)
 
 
 def log_ndtr_diff(a: Any, b: Any, *, nthreads: int | None = None) -> da.Array:
-    """log(Phi(b) - Phi(a)), element-wise with broadcasting (see :func:`mixgrad.special.log_ndtr_diff`).
+    """log(Phi(b) - Phi(a)), element-wise with broadcasting (:func:`mixgrad.special.log_ndtr_diff`).
 
-    Parameters
-    ----------
-    a, b : dask.array.Array or array_like
-        Broadcastable; their chunks are unified (rechunked to common boundaries) first.
-    nthreads : int, optional
-        Threads per task (default: mixgrad's default in the process that runs the task).
-
-    Returns
-    -------
-    dask.array.Array
-        Lazy; bit-identical to :func:`mixgrad.special.log_ndtr_diff` on the computed inputs.
+    ``a``, ``b``: broadcastable Dask arrays or array_likes (their chunks are unified first).
+    See :func:`ndtr` for ``nthreads`` and the result.
     """
     return _elementwise("log_ndtr_diff", (a, b), ("a", "b"), nthreads)
