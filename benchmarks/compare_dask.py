@@ -8,7 +8,8 @@ Workload: sample N rows and the gradient of sum(g * x) with respect to logits, m
 the gradient; on Dask only the gradient comes back (each task draws its rows, differentiates them
 and drops them; the partial gradients are tree-summed). Also measured: the scheduler's overhead
 per task (tiny tasks) and the bytes that go in and out of one task. Medians; cluster start-up and
-the workers' first import of mixgrad (a small warm-up graph) are not timed. The machine may be shared: compare ratios from one run, and say so.
+the workers' first import of mixgrad (a small warm-up graph) are not timed. The machine may be
+shared: compare ratios from one run, and say so.
 """
 
 from __future__ import annotations
