@@ -117,27 +117,28 @@ def _batch_chunkings(B):
 def test_batch_of_mixtures_bit_identical_for_any_batch_chunking(compute, B, K, D, dtype):
     a, m, s = _params((B,), K, D, dtype)
     ref = mixgrad.DiagGaussianMixture(a, m, s)
-    x = ref.sample(6, seed=11)
+    # 20 samples per mixture: more than the 8 lanes, so that the two layouts sum in different orders
+    x = ref.sample(20, seed=11)
     g = np.cos(x).astype(dtype)
     want = [
         ref.sample(seed=3),
-        ref.sample(6, seed=3),
+        ref.sample(20, seed=3),
         ref.log_prob(x),
         ref.cdf_transform(x),
         *ref.vjp(x, g),
-        *ref.sample_and_vjp(6, g, seed=4)[1],
-        ref.sample_and_vjp(6, g, seed=4)[0],
+        *ref.sample_and_vjp(20, g, seed=4)[1],
+        ref.sample_and_vjp(20, g, seed=4)[0],
     ]
     for bchunks in _batch_chunkings(B):
         dm = md.DiagGaussianMixture(*_chunked(a, m, s, bchunks))
-        xd = da.from_array(x, chunks=(3, 7, -1))  # rechunked along the batch axis inside
-        xs, grad = dm.sample_and_vjp(6, da.from_array(g, chunks=(3, -1, -1)), seed=4)
+        xd = da.from_array(x, chunks=(10, 7, -1))  # rechunked along the batch axis inside
+        xs, grad = dm.sample_and_vjp(20, da.from_array(g, chunks=(3, -1, -1)), seed=4)
         got = compute(
             dm.sample(seed=3),
-            dm.sample(6, seed=3, chunks=(1, 5)),
+            dm.sample(20, seed=3, chunks=(1, 19)),
             dm.log_prob(xd),
             dm.cdf_transform(xd),
-            *dm.vjp(da.from_array(x, chunks=(6, 5, -1)), g),
+            *dm.vjp(da.from_array(x, chunks=(20, 5, -1)), g),
             *grad,
             xs,
         )
