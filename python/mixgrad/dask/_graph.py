@@ -12,7 +12,7 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-__all__ = ["as_dask", "block_keys", "new_array", "starts", "tree_sum", "tree_sum_keys"]
+__all__ = ["as_dask", "new_array", "starts", "token", "tree_sum", "tree_sum_keys"]
 
 
 def as_dask(a: Any, name: str) -> da.Array:
@@ -26,11 +26,6 @@ def as_dask(a: Any, name: str) -> da.Array:
 def starts(chunks: Sequence[int]) -> list[int]:
     """The first index of every chunk along one axis."""
     return [0, *itertools.accumulate(chunks)][:-1]
-
-
-def block_keys(arr: da.Array) -> list[tuple[Hashable, ...]]:
-    """The keys of ``arr``'s blocks, in C order of their block indices."""
-    return [(arr.name, *idx) for idx in np.ndindex(*arr.numblocks)]
 
 
 def new_array(
