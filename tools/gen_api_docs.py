@@ -30,9 +30,16 @@ MODULES = [
     "mixgrad.experiments.vi",
     "mixgrad.torch",
     "mixgrad.jax",
+    "mixgrad.dask",
+    "mixgrad.dask.special",
 ]
 # Modules that need an optional extra, with the package that extra installs.
-OPTIONAL = {"mixgrad.torch": "torch", "mixgrad.jax": "jax"}
+OPTIONAL = {
+    "mixgrad.torch": "torch",
+    "mixgrad.jax": "jax",
+    "mixgrad.dask": "dask",
+    "mixgrad.dask.special": "dask",
+}
 
 
 def _signature(obj) -> str:

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <string>
 #include <tuple>
 
@@ -54,11 +55,30 @@ void rows(mx::Args<T>& a, const carray<T>& x, const char* name) {
   a.S = static_cast<std::size_t>(x.shape(0)) / a.dm.B;
 }
 
+// (s0, b0, B_whole, S_whole): where the rows sit in a larger call (mx::Window; zeros: nowhere).
+using WindowArg = std::array<std::size_t, 4>;
+
+// After a.dm and a.S are set.
+template <class T>
+void set_window(mx::Args<T>& a, const WindowArg& w) {
+  mx::Window win{w[0], w[1], w[2], w[3]};
+  const std::size_t B_whole = win.B_whole ? win.B_whole : a.dm.B;
+  if (win.b0 > B_whole || a.dm.B > B_whole - win.b0)
+    throw py::value_error("window: mixtures [" + std::to_string(win.b0) + ", " + std::to_string(win.b0 + a.dm.B) +
+                          ") outside a batch of " + std::to_string(B_whole));
+  if (win.S_whole && (win.s0 > win.S_whole || a.S > win.S_whole - win.s0))
+    throw py::value_error("window: samples [" + std::to_string(win.s0) + ", " + std::to_string(win.s0 + a.S) +
+                          ") outside " + std::to_string(win.S_whole));
+  a.win = win;
+}
+
 // log_prob (one value per row of x) or cdf_transform, log_tail (D values per row).
 template <class T, mx::Op OP>
-carray<T> per_row_op(carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, int nthreads) {
+carray<T> per_row_op(carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, int nthreads,
+                     const WindowArg& window) {
   auto a = params(logits, means, scales);
   rows(a, x, "x");
+  set_window(a, window);
   a.x = x.data();
   constexpr bool kScalar = OP == mx::Op::LogProb;
   carray<T> out = kScalar ? carray<T>(x.shape(0)) : carray<T>({x.shape(0), x.shape(1)});
@@ -73,11 +93,14 @@ carray<T> per_row_op(carray<T> logits, carray<T> means, carray<T> scales, carray
 template <class T>
 void def_all(py::module_& m) {
   m.def("mixture_log_prob", &per_row_op<T, mx::Op::LogProb>, py::arg("logits").noconvert(),
-        py::arg("means").noconvert(), py::arg("scales").noconvert(), py::arg("x").noconvert(), py::arg("nthreads") = 0);
+        py::arg("means").noconvert(), py::arg("scales").noconvert(), py::arg("x").noconvert(), py::arg("nthreads") = 0,
+        py::arg("window") = WindowArg{});
   m.def("mixture_cdf_transform", &per_row_op<T, mx::Op::Cdf>, py::arg("logits").noconvert(),
-        py::arg("means").noconvert(), py::arg("scales").noconvert(), py::arg("x").noconvert(), py::arg("nthreads") = 0);
+        py::arg("means").noconvert(), py::arg("scales").noconvert(), py::arg("x").noconvert(), py::arg("nthreads") = 0,
+        py::arg("window") = WindowArg{});
   m.def("mixture_log_tail", &per_row_op<T, mx::Op::LogTail>, py::arg("logits").noconvert(),
-        py::arg("means").noconvert(), py::arg("scales").noconvert(), py::arg("x").noconvert(), py::arg("nthreads") = 0);
+        py::arg("means").noconvert(), py::arg("scales").noconvert(), py::arg("x").noconvert(), py::arg("nthreads") = 0,
+        py::arg("window") = WindowArg{});
   m.def(
       "mixture_quantile",
       [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> u, int nthreads, bool log_tail) {
@@ -97,9 +120,10 @@ void def_all(py::module_& m) {
   m.def(
       "mixture_sample",
       [](carray<T> logits, carray<T> means, carray<T> scales, std::size_t n_per_mixture, std::uint32_t k0,
-         std::uint32_t k1, int nthreads) {
+         std::uint32_t k1, int nthreads, const WindowArg& window) {
         auto a = params(logits, means, scales);
         a.S = n_per_mixture;
+        set_window(a, window);
         carray<T> out({static_cast<py::ssize_t>(a.S * a.dm.B), static_cast<py::ssize_t>(a.dm.D)});
         T* o = out.mutable_data();
         {
@@ -109,12 +133,14 @@ void def_all(py::module_& m) {
         return out;
       },
       py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
-      py::arg("n_per_mixture"), py::arg("k0"), py::arg("k1"), py::arg("nthreads") = 0);
+      py::arg("n_per_mixture"), py::arg("k0"), py::arg("k1"), py::arg("nthreads") = 0, py::arg("window") = WindowArg{});
   m.def(
       "mixture_vjp",
-      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, carray<T> grad_x, int nthreads) {
+      [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, carray<T> grad_x, int nthreads,
+         const WindowArg& window) {
         auto a = params(logits, means, scales);
         rows(a, x, "x");
+        set_window(a, window);
         if (grad_x.ndim() != 2 || grad_x.shape(0) != x.shape(0) || grad_x.shape(1) != x.shape(1))
           throw py::value_error("grad_x: expected the shape of x " + shape_str(x) + ", got " + shape_str(grad_x));
         a.x = x.data();
@@ -132,13 +158,15 @@ void def_all(py::module_& m) {
         return std::make_tuple(ga, gmu, gs);
       },
       py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
-      py::arg("x").noconvert(), py::arg("grad_x").noconvert(), py::arg("nthreads") = 0);
+      py::arg("x").noconvert(), py::arg("grad_x").noconvert(), py::arg("nthreads") = 0,
+      py::arg("window") = WindowArg{});
   m.def(
       "mixture_sample_vjp",
       [](carray<T> logits, carray<T> means, carray<T> scales, std::size_t n_per_mixture, std::uint32_t k0,
-         std::uint32_t k1, carray<T> grad_x, int nthreads) {
+         std::uint32_t k1, carray<T> grad_x, int nthreads, const WindowArg& window) {
         auto a = params(logits, means, scales);
         a.S = n_per_mixture;
+        set_window(a, window);
         const auto N = static_cast<py::ssize_t>(a.S * a.dm.B), D = static_cast<py::ssize_t>(a.dm.D);
         if (grad_x.ndim() != 2 || grad_x.shape(0) != N || grad_x.shape(1) != D)
           throw py::value_error("grad_x: expected shape (" + std::to_string(N) + ", " + std::to_string(D) + "), got " +
@@ -159,7 +187,8 @@ void def_all(py::module_& m) {
         return std::make_tuple(x, ga, gmu, gs);
       },
       py::arg("logits").noconvert(), py::arg("means").noconvert(), py::arg("scales").noconvert(),
-      py::arg("n_per_mixture"), py::arg("k0"), py::arg("k1"), py::arg("grad_x").noconvert(), py::arg("nthreads") = 0);
+      py::arg("n_per_mixture"), py::arg("k0"), py::arg("k1"), py::arg("grad_x").noconvert(), py::arg("nthreads") = 0,
+      py::arg("window") = WindowArg{});
   m.def(
       "mixture_jvp",
       [](carray<T> logits, carray<T> means, carray<T> scales, carray<T> x, carray<T> t_logits, carray<T> t_means,

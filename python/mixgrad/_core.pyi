@@ -35,15 +35,32 @@ def fill_uniform(out: npt.NDArray[_F], k0: int, k1: int, stream: int = 0, nthrea
 def fill_normal(out: npt.NDArray[np.float64], k0: int, k1: int, stream: int = 0, nthreads: int = 0) -> None: ...
 def philox4x32_10(counter: Sequence[int], key: Sequence[int]) -> list[int]: ...
 
-# diagonal Gaussian mixtures: logits (B, K), means/scales (B, K, D); rows (S*B, D), row i of mixture i % B
+# diagonal Gaussian mixtures: logits (B, K), means/scales (B, K, D); rows (S*B, D), row i of mixture i % B;
+# window (s0, b0, B_whole, S_whole): the rows are samples s0.. of mixtures b0.. of a larger call
+# (Philox counters and parameter layout as in that call; zeros: none)
 def mixture_log_prob(
-    logits: npt.NDArray[_F], means: npt.NDArray[_F], scales: npt.NDArray[_F], x: npt.NDArray[_F], nthreads: int = 0
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scales: npt.NDArray[_F],
+    x: npt.NDArray[_F],
+    nthreads: int = 0,
+    window: Sequence[int] = (0, 0, 0, 0),
 ) -> npt.NDArray[_F]: ...
 def mixture_cdf_transform(
-    logits: npt.NDArray[_F], means: npt.NDArray[_F], scales: npt.NDArray[_F], x: npt.NDArray[_F], nthreads: int = 0
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scales: npt.NDArray[_F],
+    x: npt.NDArray[_F],
+    nthreads: int = 0,
+    window: Sequence[int] = (0, 0, 0, 0),
 ) -> npt.NDArray[_F]: ...
 def mixture_log_tail(
-    logits: npt.NDArray[_F], means: npt.NDArray[_F], scales: npt.NDArray[_F], x: npt.NDArray[_F], nthreads: int = 0
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scales: npt.NDArray[_F],
+    x: npt.NDArray[_F],
+    nthreads: int = 0,
+    window: Sequence[int] = (0, 0, 0, 0),
 ) -> npt.NDArray[_F]: ...
 def mixture_quantile(
     logits: npt.NDArray[_F],
@@ -61,6 +78,7 @@ def mixture_sample(
     k0: int,
     k1: int,
     nthreads: int = 0,
+    window: Sequence[int] = (0, 0, 0, 0),
 ) -> npt.NDArray[_F]: ...
 def mixture_vjp(
     logits: npt.NDArray[_F],
@@ -69,6 +87,7 @@ def mixture_vjp(
     x: npt.NDArray[_F],
     grad_x: npt.NDArray[_F],
     nthreads: int = 0,
+    window: Sequence[int] = (0, 0, 0, 0),
 ) -> tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]: ...
 def mixture_sample_vjp(
     logits: npt.NDArray[_F],
@@ -79,6 +98,7 @@ def mixture_sample_vjp(
     k1: int,
     grad_x: npt.NDArray[_F],
     nthreads: int = 0,
+    window: Sequence[int] = (0, 0, 0, 0),
 ) -> tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]: ...
 def mixture_jvp(
     logits: npt.NDArray[_F],

@@ -31,6 +31,24 @@ class MixtureGradient(NamedTuple):
     scales: np.ndarray
 
 
+class Window(NamedTuple):
+    """Where the rows of one call sit in a larger call (a chunk of a Dask array).
+
+    Samples ``s0 ..`` of mixtures ``b0 ..`` of a call on ``B_whole`` mixtures and ``S_whole``
+    samples each: the rows draw with the Philox counters of those rows, and the kernels choose
+    their parameter layout from the whole call's shapes, so every row, and every mixture's sum
+    over its samples, comes out as in the whole call. Zeros: this call is the whole.
+    """
+
+    s0: int = 0
+    b0: int = 0
+    B_whole: int = 0
+    S_whole: int = 0
+
+
+WHOLE = Window()
+
+
 def _as_param(a: Any, name: str) -> np.ndarray:
     arr = np.asarray(a)
     if arr.dtype.kind not in "fiub":
@@ -197,8 +215,11 @@ class DiagGaussianMixture:
 
         NaN in a row gives NaN for that row only.
         """
+        return self._log_prob(x, nthreads, WHOLE)
+
+    def _log_prob(self, x: Any, nthreads: int | None, window: Window) -> np.ndarray:
         rows, shape = self._rows(x, "x")
-        out = _core.mixture_log_prob(*self._params(), rows, resolve_nthreads(nthreads))
+        out = _core.mixture_log_prob(*self._params(), rows, resolve_nthreads(nthreads), window)
         return out.reshape(shape[:-1])
 
     def cdf_transform(self, x: Any, *, nthreads: int | None = None) -> np.ndarray:
@@ -206,8 +227,11 @@ class DiagGaussianMixture:
 
         Maps samples of the mixture to independent uniforms. Same shape as ``x``.
         """
+        return self._cdf_transform(x, nthreads, WHOLE)
+
+    def _cdf_transform(self, x: Any, nthreads: int | None, window: Window) -> np.ndarray:
         rows, shape = self._rows(x, "x")
-        return _core.mixture_cdf_transform(*self._params(), rows, resolve_nthreads(nthreads)).reshape(shape)
+        return _core.mixture_cdf_transform(*self._params(), rows, resolve_nthreads(nthreads), window).reshape(shape)
 
     def quantile(self, u: Any, *, nthreads: int | None = None) -> np.ndarray:
         """Inverse of :meth:`cdf_transform`: solves F_d(x_d | x_<d) = u_d coordinate by coordinate.
@@ -261,9 +285,11 @@ class DiagGaussianMixture:
         seed : None, int, SeedSequence or Generator
             Philox key source; the same seed gives bit-identical samples for any thread count.
         """
+        return self._sample(n, philox_key(seed), nthreads, WHOLE)
+
+    def _sample(self, n: int | None, key: tuple[int, int], nthreads: int | None, window: Window) -> np.ndarray:
         count, lead = self._sample_count(n)
-        k0, k1 = philox_key(seed)
-        out = _core.mixture_sample(*self._params(), count, k0, k1, resolve_nthreads(nthreads))
+        out = _core.mixture_sample(*self._params(), count, key[0], key[1], resolve_nthreads(nthreads), window)
         return out.reshape(lead + self._batch_shape + self.event_shape)
 
     def _sample_count(self, n: int | None) -> tuple[int, tuple[int, ...]]:
@@ -299,9 +325,12 @@ class DiagGaussianMixture:
             ``logits`` (*batch, K), ``means`` and ``scales`` (*batch, K, D), summed over the
             sample dimensions.
         """
+        return self._vjp(x, grad_x, nthreads, WHOLE)
+
+    def _vjp(self, x: Any, grad_x: Any, nthreads: int | None, window: Window) -> MixtureGradient:
         rows, shape = self._rows(x, "x")
         g = self._grad_rows(grad_x, shape)
-        ga, gm, gs = _core.mixture_vjp(*self._params(), rows, g, resolve_nthreads(nthreads))
+        ga, gm, gs = _core.mixture_vjp(*self._params(), rows, g, resolve_nthreads(nthreads), window)
         return self._as_grad(ga, gm, gs)
 
     def _grad_rows(self, grad_x: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -420,11 +449,17 @@ class DiagGaussianMixture:
         if callable(grad):
             x = self.sample(n, seed, nthreads=nthreads)
             return x, self.vjp(x, grad(x), nthreads=nthreads)
+        return self._sample_and_vjp(n, grad, philox_key(seed), nthreads, WHOLE)
+
+    def _sample_and_vjp(
+        self, n: int | None, grad: Any, key: tuple[int, int], nthreads: int | None, window: Window
+    ) -> tuple[np.ndarray, MixtureGradient]:
         count, lead = self._sample_count(n)
         shape = lead + self._batch_shape + self.event_shape
         g = self._grad_rows(grad, shape)
-        k0, k1 = philox_key(seed)
         # One pass: each block of rows is drawn and differentiated while in cache (the same
         # numbers as sample() followed by vjp()).
-        x, ga, gm, gs = _core.mixture_sample_vjp(*self._params(), count, k0, k1, g, resolve_nthreads(nthreads))
+        x, ga, gm, gs = _core.mixture_sample_vjp(
+            *self._params(), count, key[0], key[1], g, resolve_nthreads(nthreads), window
+        )
         return x.reshape(shape), self._as_grad(ga, gm, gs)

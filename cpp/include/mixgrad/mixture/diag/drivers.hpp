@@ -44,7 +44,7 @@ void per_row(const Args<T>& a, T* out, std::size_t width, int nthreads) {
     for (std::size_t l = 0; l < count; ++l)
       for (std::size_t c = 0; c < width; ++c) out[rows[l] * width + c] = static_cast<T>(buf[c * L + l]);
   };
-  if (use_lanes(dm, S)) {
+  if (use_lanes(whole_dims(a), whole_samples(a))) {
     const std::size_t groups = (B + L - 1) / L;
     detail::dynamic_blocks(
         groups, std::max<std::size_t>(1, groups / 64), nthreads, 2, [&](std::size_t g0, std::size_t g1) {
@@ -97,7 +97,7 @@ template <class T, class Fill>
 void vjp_rows(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads, Fill&& fill) {
   const Dims dm = a.dm;
   const std::size_t B = dm.B, S = a.S, K = dm.K, D = dm.D;
-  if (use_lanes(dm, S)) {
+  if (use_lanes(whole_dims(a), whole_samples(a))) {
     const std::size_t groups = (B + L - 1) / L;
     detail::dynamic_blocks(groups, std::max<std::size_t>(1, groups / 64), nthreads, 2,
                            [&](std::size_t g0, std::size_t g1) {

@@ -44,18 +44,21 @@ std::vector<double> weight_table(const Args<T>& a, int nthreads) {
   return cw;
 }
 
-// Draws rows rows[0 .. count) (exactly as sample() does) into out and the lane buffer s.x, with
-// their upstream gradients in s.gx; lanes beyond count as gather_rows leaves them.
+// Draws rows rows[0 .. count) (exactly as sample() does, with the counters of a.win) into out and
+// the lane buffer s.x, with their upstream gradients in s.gx; lanes beyond count as gather_rows
+// leaves them.
 template <bool PL, class T>
 inline void sample_rows(const Args<T>& a, philox::Key key, const double* cw, const Prepared& p, Scratch& s,
                         const std::size_t* rows, std::size_t count, NormalsBuffer& nb, T* out) {
   const std::size_t B = a.dm.B, K = a.dm.K, D = a.dm.D, W = 2 * ((D + 1) / 2);
-  nb.draw(key, rows, count, D);
+  std::size_t whole[L];  // the rows' Philox counters
+  for (std::size_t l = 0; l < count; ++l) whole[l] = whole_row(a, rows[l]);
+  nb.draw(key, whole, count, D);
   const double* eps = nb.eps.data();
   for (std::size_t l = 0; l < L; ++l) {
     if (l < count) {
       const std::size_t i = rows[l], b = i % B;
-      const std::size_t k = pick_component(cw + b * K, K, philox::uniform(key, i, 0));
+      const std::size_t k = pick_component(cw + b * K, K, philox::uniform(key, whole[l], 0));
       const double* e = eps + l * W;
       const T* m = a.means + (b * K + k) * D;
       const T* sc = a.scales + (b * K + k) * D;
@@ -99,11 +102,11 @@ void sample(const Args<T>& a, philox::Key key, T* out, int nthreads) {
     std::size_t rows[L];
     for (std::size_t r0 = i0; r0 < i1; r0 += L) {
       const std::size_t count = std::min(L, i1 - r0);
-      for (std::size_t r = 0; r < count; ++r) rows[r] = r0 + r;
+      for (std::size_t r = 0; r < count; ++r) rows[r] = whole_row(a, r0 + r);  // Philox counters
       nb.draw(key, rows, count, D);
       for (std::size_t r = 0; r < count; ++r) {
         const std::size_t i = r0 + r, b = i % B;
-        const std::size_t k = pick_component(cw.data() + b * K, K, philox::uniform(key, i, 0));
+        const std::size_t k = pick_component(cw.data() + b * K, K, philox::uniform(key, rows[r], 0));
         const T* m = a.means + (b * K + k) * D;
         const T* sc = a.scales + (b * K + k) * D;
         const double* e = nb.eps.data() + r * W;
