@@ -15,7 +15,18 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["Params", "cdf_transform", "coordinate", "jvp", "next_log_weights", "one_side", "prepare", "vjp"]
+__all__ = [
+    "Params",
+    "cdf_transform",
+    "coordinate",
+    "jvp",
+    "next_log_weights",
+    "one_side",
+    "prepare",
+    "scaled_lower_tail",
+    "vjp",
+    "vjp_chunked",
+]
 
 WORK_DTYPE = torch.float64
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -23,6 +34,10 @@ _SQRT_HALF = math.sqrt(0.5)
 # exp(x/2)^2 with x clamped here is finite, so term_k = (t_k e^{x/2}) e^{x/2} is 0 for t_k = 0 and
 # overflows to an infinity of the right sign only where the exact value does (DESIGN 9).
 _MAX_LOG_SCALE = 1400.0
+# Phi(z) ~ sigmoid(1.702 z) within 0.01: enough to tell which tail is smaller.
+_LOGISTIC_SCALE = 1.702
+# Elements (rows x K) per block of vjp_chunked: a block's per-coordinate arrays stay in cache.
+CHUNK_ELEMENTS = 1 << 17
 
 
 class Params(NamedTuple):
@@ -53,12 +68,12 @@ def scaled_lower_tail(y: torch.Tensor) -> torch.Tensor:
 
 
 def one_side(
-    log_w: torch.Tensor, z: torch.Tensor, sign: torch.Tensor
+    log_w: torch.Tensor, z: torch.Tensor, sign: torch.Tensor, q: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The smaller tail of one coordinate, scaled so that no term overflows.
 
-    With t_k = sign * z_k (sign = +1: the lower tail F, -1: the upper tail S) and
-    M = max_k (log w_k - z_k^2/2 where t_k < 0, else log w_k), returns
+    With q = Q(|z|) (:func:`scaled_lower_tail`), t_k = sign * z_k (sign = +1: the lower tail F,
+    -1: the upper tail S) and M = max_k (log w_k - z_k^2/2 where t_k < 0, else log w_k), returns
     X_k = w_k Phi(t_k) e^{-M} (each at most 1), M (keepdim) and P_k = w_k e^{-z_k^2/2 - M}
     (for the density). The tail is e^M sum_k X_k; the terms with t_k < 0 come from
     Q(|z_k|) e^{log w_k - z_k^2/2 - M}, never from 1 - Phi (DESIGN 9).
@@ -69,7 +84,7 @@ def one_side(
     m = torch.where(below, a, log_w).amax(-1, keepdim=True)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
     p = torch.exp(a - m)
-    tail = p * scaled_lower_tail(z.abs())
+    tail = p * q
     # exp of the guarded argument: the unused branch stays finite (no NaN in double backward).
     whole = torch.exp(torch.where(below, torch.zeros_like(a), log_w - m))
     return torch.where(below, tail, whole - tail), m, p
@@ -116,11 +131,11 @@ def coordinate(
     """One step of the forward recurrence at x_d (shape (...,)); w = exp(log_w)."""
     z = (x_d.unsqueeze(-1) - mu) * inv_sigma
     log_r, log_f = next_log_weights(log_w, z, log_sigma)
-    # Which tail is smaller: a cheap estimate suffices (both forms are exact near F = 1/2).
+    # Which tail is smaller: an estimate suffices (both forms are exact near F = 1/2).
     with torch.no_grad():
-        lower = (w * torch.special.ndtr(z)).sum(-1, keepdim=True) <= 0.5
+        lower = (w * torch.sigmoid(_LOGISTIC_SCALE * z)).sum(-1, keepdim=True) <= 0.5
     sign = torch.where(lower, 1.0, -1.0).to(z.dtype)
-    x_scaled, m, _ = one_side(log_w, z, sign)
+    x_scaled, m, _ = one_side(log_w, z, sign, scaled_lower_tail(z.abs()))
     total = x_scaled.sum(-1, keepdim=True)
     log_tail = m + torch.log(total)
     term = None
@@ -151,6 +166,37 @@ def cdf_transform(logits: torch.Tensor, means: torch.Tensor, scales: torch.Tenso
         log_w = c.log_r
         w = torch.exp(log_w)
     return torch.stack(out, -1).to(x.dtype)
+
+
+def vjp_chunked(
+    logits: torch.Tensor,
+    means: torch.Tensor,
+    scales: torch.Tensor,
+    x: torch.Tensor,
+    grad_x: torch.Tensor,
+    *,
+    with_u: bool = False,
+    chunk_elements: int = CHUNK_ELEMENTS,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """:func:`vjp` over blocks of the sample dimensions (for a first derivative without a graph):
+    the per-coordinate scratch of a block stays in cache and the memory is that of one block.
+    Parameters batch-shaped, x of shape (*sample, *batch, D)."""
+    lead = x.dim() - logits.dim()
+    if lead < 1 or x.numel() == 0:
+        return vjp(logits, means, scales, x, grad_x, with_u=with_u)
+    rows = x.reshape(-1, *x.shape[lead:])
+    g = grad_x.expand_as(x).reshape(rows.shape)
+    per_row = max(1, rows[0].numel() // x.shape[-1] * logits.shape[-1])
+    step = max(1, chunk_elements // per_row)
+    totals: list[torch.Tensor] = []
+    parts_u: list[torch.Tensor] = []
+    for i in range(0, rows.shape[0], step):
+        ga, gm, gs, gu = vjp(logits, means, scales, rows[i : i + step], g[i : i + step], with_u=with_u)
+        totals = [ga, gm, gs] if not totals else [t + v for t, v in zip(totals, (ga, gm, gs))]
+        if gu is not None:
+            parts_u.append(gu)
+    gu_all = torch.cat(parts_u).reshape(x.shape) if with_u else None
+    return totals[0], totals[1], totals[2], gu_all
 
 
 def vjp(

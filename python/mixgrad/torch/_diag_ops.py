@@ -145,7 +145,9 @@ class _Implicit(torch.autograd.Function):
         if _first_order_on_core(ctx, (logits, means, scales, x, grad_x)):
             ga, gm, gs = core_vjp(logits, means, scales, x, grad_x)
             return ga, gm, gs, None, None, None
-        ga, gm, gs, gu = _diag_math.vjp(logits, means, scales, x, grad_x, with_u=ctx.needs_input_grad[4])
+        # Without a graph, blocks of samples (less memory, faster); with one, a single pass.
+        vjp = _diag_math.vjp if torch.is_grad_enabled() else _diag_math.vjp_chunked
+        ga, gm, gs, gu = vjp(logits, means, scales, x, grad_x, with_u=ctx.needs_input_grad[4])
         return ga, gm, gs, None, gu, None
 
 

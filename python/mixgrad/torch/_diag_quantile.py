@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from ._diag_math import WORK_DTYPE, next_log_weights, one_side, prepare
+from ._diag_math import WORK_DTYPE, next_log_weights, one_side, prepare, scaled_lower_tail
 
 __all__ = ["STEPS", "quantile"]
 
@@ -42,7 +42,7 @@ def _solve(log_w, mu, sigma, inv_sigma, u):
     tol = 4.0 * _EPS * (1.0 + target.abs())
     for _ in range(STEPS):
         z = (x.unsqueeze(-1) - mu) * inv_sigma
-        x_scaled, m, p = one_side(log_w, z, sign)
+        x_scaled, m, p = one_side(log_w, z, sign, scaled_lower_tail(z.abs()))
         total = x_scaled.sum(-1)
         log_c = m.squeeze(-1) + torch.log(total)
         slope = (p * inv_sigma).sum(-1) / total * _INV_SQRT_2PI  # f / C: d log C / dx, up to sign

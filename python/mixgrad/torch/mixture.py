@@ -283,8 +283,8 @@ class DiagGaussianMixture(torch.distributions.Distribution):
             x = draw(a, m, s, shape, generator)
         else:
             x = self._core_draw(shape, seed, generator)
-        x = implicit_reparameterization(*params, x.reshape(*shape, *self.batch_shape, *self.event_shape), None, True)
-        return x
+        x = x.reshape(*shape, *self.batch_shape, *self.event_shape)
+        return implicit_reparameterization(*params, x, None, self.backend == "core")
 
     def _core_draw(self, shape: torch.Size, seed, generator: torch.Generator | None) -> torch.Tensor:
         """Samples from the C++ core (the custom op, which torch.compile traces, for int seeds)."""
