@@ -2,7 +2,7 @@
 F_d(x_d | x_<d) = u_d coordinate by coordinate (DESIGN.md 3.4) with at most a fixed number
 of safeguarded Newton steps, every lane in lockstep (converged lanes are frozen; the loop ends
 when all are). Runs on any device; torch.compile sees it as one op
-(``_diag_ops.native_quantile``), so the loop is never unrolled. Not differentiable itself: the
+(``_diag_custom_ops.native_quantile``), so the loop is never unrolled. Not differentiable itself: the
 implicit gradient is attached by the caller."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _solve(log_w, mu, sigma, inv_sigma, u):
 @torch.no_grad()
 def quantile(logits: torch.Tensor, means: torch.Tensor, scales: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """x = T^{-1}(u) (u of shape (*sample, *batch, D) in [0, 1]; 0 and 1 give -inf and +inf, NaN
-    a NaN row from there on), in u's dtype. No gradient: see ``_diag_ops.quantile``."""
+    a NaN row from there on), in u's dtype. No gradient: see ``_diag_implicit``."""
     p = prepare(logits, means, scales)
     uw = u.to(WORK_DTYPE)
     lead = torch.broadcast_shapes(uw.shape[:-1], p.log_w.shape[:-1])

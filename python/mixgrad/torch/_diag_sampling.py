@@ -1,12 +1,12 @@
 """Diagonal Gaussian mixtures in torch ops: draws from torch's generator on the parameters'
 device. The parameters come detached: no gradient here, the implicit gradient is attached by
-``_diag_ops``."""
+``_diag_implicit``."""
 
 from __future__ import annotations
 
 import torch
 
-from ._diag_ops import native_quantile
+from ._diag_custom_ops import native_quantile
 
 __all__ = ["sample_exact", "sample_quantile"]
 

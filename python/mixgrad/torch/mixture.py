@@ -16,7 +16,8 @@ require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
 
 from . import _diag_math, _diag_sampling  # noqa: E402
-from ._diag_ops import core_quantile, core_sample, implicit_reparameterization, native_quantile  # noqa: E402
+from ._diag_custom_ops import core_quantile, core_sample, native_quantile  # noqa: E402
+from ._diag_implicit import implicit_reparameterization  # noqa: E402
 
 constraints = torch.distributions.constraints
 
