@@ -44,6 +44,9 @@ __all__ = [
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 _SQRT_HALF = math.sqrt(0.5)
+#: The gap in nats, -max_k log(w_k phi(z_k) sqrt(2 pi) / sigma_k), above which a point takes the
+#: scaled form (the core's kScaledFormGap); below it W_k = w_k / f_d stays far from overflow.
+SCALED_FORM_GAP = 30.0
 
 
 class Stacked(NamedTuple):
@@ -109,7 +112,8 @@ def coordinate(
     resp = g / sum_g
     log_norm = top + jnp.log(sum_g)  # log(sqrt(2 pi) f_d)
     log_f = log_norm - HALF_LOG_2PI
-    v = resp * sigma * (SQRT_2PI * scaled_tail(jnp.abs(z)))
+    q = scaled_tail(jnp.abs(z))
+    v = resp * sigma * (SQRT_2PI * q)
     big = jnp.exp(log_w - log_f)
     neg = z < 0.0
     a = jnp.where(neg, v, big - v)
@@ -119,7 +123,48 @@ def coordinate(
     lower = sum_a <= sum_b
     term = jnp.where(lower, a - w * sum_a, w * sum_b - b)
     log_tail = log_f + jnp.log(jnp.where(lower, sum_a, sum_b))
-    return Coordinate(z, resp, term, log_f[..., 0], lower[..., 0], log_tail[..., 0], ell - log_norm)
+    # Points more than SCALED_FORM_GAP nats below every component: W_k = w_k / f_d may
+    # overflow although F_d, S_d and term_k do not; those points take the scaled form. A branch
+    # (not a select) inside the scan, so the common case pays nothing for it.
+    far = -top > SCALED_FORM_GAP
+    term, lower, log_tail = lax.cond(
+        jnp.any(far),
+        lambda: _with_scaled_form(far, (term, lower, log_tail), log_w, w, z, q, log_f),
+        lambda: (term, lower, log_tail),
+    )
+    next_lw = (ell - top) - jnp.log(sum_g)  # not ell - log_norm: ell may be ~-1e16
+    return Coordinate(z, resp, term, log_f[..., 0], lower[..., 0], log_tail[..., 0], next_lw)
+
+
+def _with_scaled_form(far, plain, log_w, w, z, q, log_f):
+    """(term, lower, log_tail) with the points marked ``far`` in the scaled form of the core's
+    ``scaled_sides``: with a_k = log w_k - z_k^2/2, each side has its own scale e^{M_A}, e^{M_B}
+    (M_A the largest of a_k over z_k < 0 and of log w_k over z_k >= 0; M_B the mirror image):
+
+        X_k = w_k Phi(z_k) e^{-M_A},  Y_k = w_k Phi(-z_k) e^{-M_B}  (each <= 1),
+        F_d = e^{M_A} sum X,  term_k = (X_k - w_k sum X) e^{M_A - log f_d}  (or the Y form).
+    """
+    a = log_w - 0.5 * (z * z)
+    neg = z < 0.0
+    m_a = _max_finite(jnp.where(neg, a, log_w))
+    m_b = _max_finite(jnp.where(neg, log_w, a))
+    tail_a = jnp.exp(a - m_a) * q
+    tail_b = jnp.exp(a - m_b) * q
+    x = jnp.where(neg, tail_a, jnp.exp(log_w - m_a) - tail_a)
+    y = jnp.where(neg, jnp.exp(log_w - m_b) - tail_b, tail_b)
+    sum_x = jnp.sum(x, axis=-1, keepdims=True)
+    sum_y = jnp.sum(y, axis=-1, keepdims=True)
+    log_fx = m_a + jnp.log(sum_x)
+    log_fy = m_b + jnp.log(sum_y)
+    lower = log_fx <= log_fy
+    t = jnp.where(lower, x - w * sum_x, w * sum_y - y)
+    # t e^{scale} as sign * exp(scale + log|t|): finite whenever the product is, 0 for t = 0.
+    scale = jnp.where(lower, m_a, m_b) - log_f
+    safe = jnp.where(t == 0.0, 1.0, jnp.abs(t))
+    term = jnp.where(t == 0.0, 0.0, jnp.sign(t) * jnp.exp(scale + jnp.log(safe)))
+    log_tail = jnp.where(lower, log_fx, log_fy)
+    scaled = (term, lower, log_tail)
+    return tuple(jnp.where(far, s_, p_) for s_, p_ in zip(scaled, plain))
 
 
 def _initial(p: Stacked, n: int) -> tuple[jax.Array, jax.Array]:

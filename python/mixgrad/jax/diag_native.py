@@ -34,12 +34,35 @@ __all__ = ["MAX_STEPS", "cdf_transform", "log_prob", "native_key", "quantile", "
 # scales (B, K, D), points and uniforms (N, B, D)) ---------------------------------------------
 
 
+#: Samples per chunk of the tangent recurrence (times the batch size): reverse mode keeps the
+#: per-(sample, component, coordinate) residuals of one chunk at a time, recomputing them in the
+#: backward pass (jax.checkpoint), instead of O(N K D) for the whole batch.
+CHUNK_ROWS = 8192
+
+
 def _implicit_tangent(a, m, s, x, da, dm, ds, du):
     """Tangent (N, B, D) of the points x at fixed u = T(x) (plus du / f where du is given)."""
     p = stack_params(a, m, s)
-    moved = (None if t is None else jnp.moveaxis(t, -1, 0) for t in (x, dm, ds, du))
-    xt, dmt, dst, dut = moved
-    return jnp.moveaxis(tangent_scan(p, xt, da, dmt, dst, dut), 0, -1)
+    dmt, dst = (jnp.moveaxis(t, -1, 0) for t in (dm, ds))
+
+    def rows(xs):
+        xc, duc = xs
+        dut = None if duc is None else jnp.moveaxis(duc, -1, 0)
+        return jnp.moveaxis(tangent_scan(p, jnp.moveaxis(xc, -1, 0), da, dmt, dst, dut), 0, -1)
+
+    n, b, d = x.shape
+    chunk = max(1, CHUNK_ROWS // max(b, 1))
+    if n <= chunk:
+        return rows((x, du))
+    count = -(-n // chunk)
+    pad = count * chunk - n
+
+    def split(t):  # (N, B, D) -> (count, chunk, B, D), padded with copies of the first row
+        t = jnp.concatenate([t, jnp.broadcast_to(t[:1], (pad, b, d))]) if pad else t
+        return t.reshape(count, chunk, b, d)
+
+    out = jax.lax.map(jax.checkpoint(rows), (split(x), None if du is None else split(du)))
+    return out.reshape(count * chunk, b, d)[:n]
 
 
 @jax.custom_jvp
