@@ -15,6 +15,7 @@ Precision: float64 inputs are computed in float64; float32 inputs are computed i
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -40,6 +41,7 @@ __all__ = ["MAX_STEPS", "cdf_transform", "log_prob", "native_key", "quantile", "
 CHUNK_ROWS = 8192
 
 
+@jax.jit  # compiled once per shape, also when called eagerly
 def _implicit_tangent(a, m, s, x, da, dm, ds, du):
     """Tangent (N, B, D) of the points x at fixed u = T(x) (plus du / f where du is given)."""
     p = stack_params(a, m, s)
@@ -80,10 +82,27 @@ def _reparameterized_jvp(primals, tangents):
     return x, _implicit_tangent(a, m, s, x, da, dm, ds, None)
 
 
+@jax.jit
+def _solve_rows(a, m, s, u):
+    return jnp.moveaxis(solve(stack_params(a, m, s), jnp.moveaxis(u, -1, 0)), 0, -1)
+
+
+@jax.jit
+def _log_prob_rows(a, m, s, x):
+    return log_prob_scan(stack_params(a, m, s), jnp.moveaxis(x, -1, 0))
+
+
+@jax.jit
+def _cdf_rows(a, m, s, x):
+    lower, log_tail = transform_scan(stack_params(a, m, s), jnp.moveaxis(x, -1, 0))
+    tail = jnp.exp(log_tail)
+    return jnp.moveaxis(jnp.where(lower, tail, 1.0 - tail), 0, -1)
+
+
 @jax.custom_jvp
 def _quantile(a, m, s, u):
     """x with T(x) = u; differentiable in (a, m, s, u) by the implicit function theorem."""
-    return jnp.moveaxis(solve(stack_params(a, m, s), jnp.moveaxis(u, -1, 0)), 0, -1)
+    return _solve_rows(a, m, s, u)
 
 
 @_quantile.defjvp
@@ -92,6 +111,18 @@ def _quantile_jvp(primals, tangents):
     da, dm, ds, du = tangents
     x = _quantile(a, m, s, u)
     return x, _implicit_tangent(a, m, s, x, da, dm, ds, du)
+
+
+@functools.partial(jax.jit, static_argnums=(4, 5))
+def _exact_points(key, a, m, s, n, dtype):
+    """n points (n, B, D) in ``dtype``: component k ~ Cat(softmax(a)), then mu_k + sigma_k eps
+    (no gradient: the caller attaches the implicit one)."""
+    a, m, s = (jax.lax.stop_gradient(t) for t in (a, m, s))
+    k_comp, k_noise = jax.random.split(key)
+    comp = jax.random.categorical(k_comp, a, axis=-1, shape=(n, a.shape[0]))
+    eps = jax.random.normal(k_noise, (n, *m.shape[::2]), dtype)
+    rows = jnp.arange(a.shape[0])[None, :]
+    return m.astype(dtype)[rows, comp] + s.astype(dtype)[rows, comp] * eps
 
 
 # --- arguments ------------------------------------------------------------------------------
@@ -182,8 +213,7 @@ def log_prob(logits: Any, means: Any, scales: Any, x: Any) -> jax.Array:
     """
     c = _Canonical(logits, means, scales)
     xr, lead = c.rows(x, "x")
-    out = log_prob_scan(stack_params(c.a, c.m, c.s), jnp.moveaxis(xr, -1, 0))
-    return out.astype(c.dtype).reshape(lead)
+    return _log_prob_rows(c.a, c.m, c.s, xr).astype(c.dtype).reshape(lead)
 
 
 def cdf_transform(logits: Any, means: Any, scales: Any, x: Any) -> jax.Array:
@@ -205,10 +235,7 @@ def cdf_transform(logits: Any, means: Any, scales: Any, x: Any) -> jax.Array:
     """
     c = _Canonical(logits, means, scales)
     xr, lead = c.rows(x, "x")
-    lower, log_tail = transform_scan(stack_params(c.a, c.m, c.s), jnp.moveaxis(xr, -1, 0))
-    tail = jnp.exp(log_tail)
-    u = jnp.where(lower, tail, 1.0 - tail)
-    return jnp.moveaxis(u, 0, -1).astype(c.dtype).reshape(*lead, c.D)
+    return _cdf_rows(c.a, c.m, c.s, xr).astype(c.dtype).reshape(*lead, c.D)
 
 
 def quantile(logits: Any, means: Any, scales: Any, u: Any) -> jax.Array:
@@ -276,12 +303,8 @@ def rsample(
     n = math.prod(shape)
     key = native_key(seed)
     if method == "exact":
-        k_comp, k_noise = jax.random.split(key)
-        comp = jax.random.categorical(k_comp, jax.lax.stop_gradient(c.a), axis=-1, shape=(n, c.B))
-        eps = jax.random.normal(k_noise, (n, c.B, c.D), c.dtype)
-        rows = jnp.arange(c.B)[None, :]
-        m, s = (jax.lax.stop_gradient(t.astype(c.dtype))[rows, comp] for t in (c.m, c.s))
-        x = _reparameterized(c.a, c.m, c.s, (m + s * eps).astype(c.a.dtype))
+        x0 = _exact_points(key, c.a, c.m, c.s, n, c.dtype)
+        x = _reparameterized(c.a, c.m, c.s, x0.astype(c.a.dtype))
     else:
         tiny = jnp.finfo(c.dtype).tiny
         u = jax.random.uniform(key, (n, c.B, c.D), c.dtype, minval=tiny, maxval=1.0)
