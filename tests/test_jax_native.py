@@ -329,6 +329,8 @@ def test_seeds_and_backends(x64):
     x2 = mj.rsample(a, m, s, jax.random.key(3), (2,), backend="native")
     np.testing.assert_array_equal(np.asarray(x1), np.asarray(x2))
     assert mj.default_backend() == ("core" if jax.default_backend() == "cpu" else "native")
+    with pytest.raises(TypeError, match="forward-mode"):  # the core path is reverse mode only
+        jax.jvp(lambda m: mj.rsample(a, m, s, 3, backend="core"), (m,), (m,))
     with pytest.raises(ValueError, match="backend"):
         mj.rsample(a, m, s, 3, backend="gpu")
     with pytest.raises(TypeError, match="seed"):

@@ -30,9 +30,10 @@ MODULES = [
     "mixgrad.experiments.vi",
     "mixgrad.torch",
     "mixgrad.jax",
+    "mixgrad.jax.diag_native",
 ]
 # Modules that need an optional extra, with the package that extra installs.
-OPTIONAL = {"mixgrad.torch": "torch", "mixgrad.jax": "jax"}
+OPTIONAL = {"mixgrad.torch": "torch", "mixgrad.jax": "jax", "mixgrad.jax.diag_native": "jax"}
 
 
 def _signature(obj) -> str:

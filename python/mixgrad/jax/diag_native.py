@@ -129,7 +129,7 @@ def _exact_points(key, a, m, s, n, dtype):
 
 
 def _compute_dtype(dtype: Any) -> Any:
-    return jnp.float64 if jax.config.jax_enable_x64 else dtype
+    return jnp.float64 if jax.config.read("jax_enable_x64") else dtype
 
 
 class _Canonical:
