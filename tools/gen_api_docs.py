@@ -30,6 +30,7 @@ MODULES = [
     "mixgrad.experiments.vi",
     "mixgrad.torch",
     "mixgrad.jax",
+    "mixgrad.jax.diag_native",
     "mixgrad.dask",
     "mixgrad.dask.special",
 ]
@@ -37,6 +38,7 @@ MODULES = [
 OPTIONAL = {
     "mixgrad.torch": "torch",
     "mixgrad.jax": "jax",
+    "mixgrad.jax.diag_native": "jax",
     "mixgrad.dask": "dask",
     "mixgrad.dask.special": "dask",
 }

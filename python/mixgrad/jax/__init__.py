@@ -1,13 +1,26 @@
 """JAX adapter of mixgrad (optional extra ``mixgrad[jax]``).
 
-* :func:`rsample` and :func:`seed_words` (in :mod:`mixgrad.jax.mixture`) -- reparameterized
-  samples of diagonal Gaussian mixtures with implicit gradients for logits, means and scales.
+* :func:`rsample` (in :mod:`mixgrad.jax.mixture`) -- reparameterized samples of diagonal
+  Gaussian mixtures with implicit gradients for logits, means and scales, from the C++ core
+  (``backend="core"``, CPU, reverse mode) or pure JAX (``backend="native"``, any device, every
+  transformation); :func:`seed_words` turns a seed into the core's words.
+* :func:`log_prob`, :func:`cdf_transform`, :func:`quantile` (in :mod:`mixgrad.jax.diag_native`)
+  -- the log density, the distributional transform and its inverse, in pure JAX.
 
 Importing this package imports JAX; a clear ImportError names the extra when it is missing.
 """
 
 from __future__ import annotations
 
-from .mixture import rsample, seed_words
+try:
+    import jax  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "mixgrad.jax needs JAX, which is not installed. Install the optional extra with "
+        "`pip install mixgrad[jax]` (or `pip install jax`)."
+    ) from exc
 
-__all__ = ["rsample", "seed_words"]
+from .diag_native import cdf_transform, log_prob, quantile
+from .mixture import default_backend, rsample, seed_words
+
+__all__ = ["cdf_transform", "default_backend", "log_prob", "quantile", "rsample", "seed_words"]

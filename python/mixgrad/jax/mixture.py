@@ -10,30 +10,18 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable
+from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .. import _adapter_mixture as _adapter
-from .._checks import check_count, check_size
-from ..mixture import DiagGaussianMixture
+from . import _arguments as _args
 
-try:
-    import jax
-    import jax.numpy as jnp
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "mixgrad.jax needs JAX, which is not installed. Install the optional extra with "
-        "`pip install mixgrad[jax]` (or `pip install jax`)."
-    ) from exc
+__all__ = ["BACKENDS", "default_backend", "rsample", "seed_words"]
 
-_concrete_or_error: Callable[..., Any] | None
-try:  # JAX >= 0.4.36
-    from jax.extend.core import concrete_or_error as _concrete_or_error
-except ImportError:  # pragma: no cover - older JAX: only untraced values are checked up front
-    _concrete_or_error = None
-
-__all__ = ["rsample", "seed_words"]
+BACKENDS = ("core", "native")
 
 
 def seed_words(seed: Any) -> jax.Array:
@@ -115,6 +103,18 @@ def _rsample_bwd(n, method, res, g):
 _rsample.defvjp(_rsample_fwd, _rsample_bwd)
 
 
+def default_backend() -> str:
+    """The backend :func:`rsample` uses when none is given: ``"native"`` when JAX's default
+    platform is an accelerator, ``"core"`` (the faster one there) on the CPU.
+
+    Returns
+    -------
+    str
+        ``"core"`` or ``"native"``.
+    """
+    return "core" if jax.default_backend() == "cpu" else "native"
+
+
 def rsample(
     logits: Any,
     means: Any,
@@ -123,6 +123,7 @@ def rsample(
     sample_shape: tuple[int, ...] = (),
     *,
     method: str = "exact",
+    backend: str | None = None,
 ) -> jax.Array:
     """Reparameterized samples of a batch of diagonal Gaussian mixtures.
 
@@ -134,13 +135,22 @@ def rsample(
         Component means and standard deviations (> 0). The leading dimensions of the three
         arrays broadcast to the batch shape; all three share one float dtype.
     seed : int, uint32[2] array or typed JAX key
-        See :func:`seed_words`. With an int s the samples equal
+        ``backend="core"``: see :func:`seed_words`; with an int s the samples equal
         ``mixgrad.DiagGaussianMixture(...).sample(n, seed=s)`` bit for bit.
+        ``backend="native"``: see :func:`mixgrad.jax.diag_native.native_key`; JAX's own random
+        stream, so the samples differ from the core's for the same seed (the maps from noise to
+        sample, and the gradients, agree).
     sample_shape : tuple of int
         Leading sample dimensions.
     method : {"exact", "quantile"}
         ``"exact"``: component then Gaussian; ``"quantile"``: quantile transform of seeded
         uniforms (smooth in the parameters for a fixed seed).
+    backend : {None, "core", "native"}
+        ``"core"``: the C++ core through :func:`jax.pure_callback` (CPU only; a
+        :func:`jax.custom_vjp`, so reverse mode only: ``grad``, ``vjp``, ``jacrev``).
+        ``"native"``: pure JAX (:mod:`mixgrad.jax.diag_native`) on any device, with a
+        :func:`jax.custom_jvp`, so forward mode (``jvp``, ``jacfwd``, ``hessian``,
+        ``linearize``) and higher derivatives work too. ``None``: :func:`default_backend`.
 
     Returns
     -------
@@ -151,70 +161,26 @@ def rsample(
     ------
     TypeError, ValueError
         For mixed or non-float dtypes, shapes that do not fit, sample shapes that are not
-        non-negative ints or too large, and (when the arrays are concrete, not traced) parameter
-        values out of their domain: NaN or ``+inf`` logits, non-finite means, scales that are
-        not finite and > 0. Each message names the argument. Under :func:`jax.jit` and other
-        transformations the values are only known when the core runs: the same ValueError then
-        arrives wrapped in JAX's runtime error.
+        non-negative ints or too large, an unknown method or backend, and (when the arrays are
+        concrete, not traced) parameter values out of their domain: NaN or ``+inf`` logits,
+        non-finite means, scales that are not finite and > 0. Each message names the argument.
+        Under :func:`jax.jit` and other transformations the core checks the values when it runs:
+        the same ValueError then arrives wrapped in JAX's runtime error.
     """
     _adapter.check_method(method)
-    a, m, s = (jnp.asarray(t) for t in (logits, means, scales))
-    dts = {a.dtype, m.dtype, s.dtype}
-    if len(dts) > 1 or not jnp.issubdtype(m.dtype, jnp.floating) or m.dtype not in (jnp.float32, jnp.float64):
-        raise TypeError(
-            f"logits, means and scales must share one dtype, float32 or float64; got {a.dtype}, {m.dtype}, {s.dtype}"
-        )
-    if m.ndim < 2 or a.ndim < 1 or s.shape[-2:] != m.shape[-2:] or a.shape[-1] != m.shape[-2]:
-        raise ValueError(
-            f"expected logits (..., K), means and scales (..., K, D); got shapes {a.shape}, {m.shape}, {s.shape}"
-        )
-    K, D = m.shape[-2:]
-    try:
-        batch = np.broadcast_shapes(a.shape[:-1], m.shape[:-2], s.shape[:-2])
-    except ValueError:
-        raise ValueError(
-            f"the batch dimensions of logits {a.shape[:-1]}, means {m.shape[:-2]} and scales "
-            f"{s.shape[:-2]} do not broadcast"
-        ) from None
-    a = jnp.broadcast_to(a, (*batch, K))
-    m = jnp.broadcast_to(m, (*batch, K, D))
-    s = jnp.broadcast_to(s, (*batch, K, D))
-    sample_shape = _check_sample_shape(sample_shape, int(np.prod(batch, dtype=np.int64)) * D, m.dtype.itemsize)
+    if backend is None:
+        backend = default_backend()
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be None or one of {BACKENDS}, got {backend!r}")
+    if backend == "native":
+        from .diag_native import rsample as native_rsample
+
+        return native_rsample(logits, means, scales, seed, sample_shape, method=method)
+    a, m, s, batch = _args.params(logits, means, scales)
+    D = m.shape[-1]
+    sample_shape = _args.check_sample_shape(sample_shape, int(np.prod(batch, dtype=np.int64)) * D, m.dtype.itemsize)
     n = math.prod(sample_shape) if sample_shape else None
     words = seed_words(seed)
-    _check_values(a, m, s)
+    _args.check_values(a, m, s)
     x = _rsample(a, m, s, words, n, method)
     return x.reshape(sample_shape + batch + (D,))
-
-
-def _check_sample_shape(sample_shape: Any, per_sample: int, itemsize: int) -> tuple[int, ...]:
-    """``sample_shape`` as a tuple of non-negative ints whose samples fit in one array."""
-    dims = (sample_shape,) if isinstance(sample_shape, (int, np.integer)) else tuple(sample_shape)
-    out = tuple(check_count(d, "sample_shape entries", minimum=0) for d in dims)
-    check_size(math.prod(out), per_sample, itemsize, "sample_shape's product")
-    return out
-
-
-def _check_values(a: jax.Array, m: jax.Array, s: jax.Array) -> None:
-    """Check the parameter values (logits not NaN/+inf, finite means, finite positive scales)
-    here, with a ValueError naming the argument, whenever they are concrete. Traced values
-    (under jax.jit, jax.grad, jax.vmap) are checked by the core when the callback runs, and an
-    error then reaches the caller wrapped in JAX's runtime error (its message ends with the same
-    ValueError)."""
-    values = [_concrete(t) for t in (a, m, s)]
-    if any(v is None for v in values):
-        return
-    DiagGaussianMixture(*values)
-
-
-def _concrete(x: jax.Array) -> np.ndarray | None:
-    """The value of ``x`` as a numpy array when it is known now (also under jax.grad without jit),
-    else None."""
-    if not isinstance(x, jax.core.Tracer):
-        return np.asarray(x)
-    if _concrete_or_error is None:
-        return None
-    try:
-        return np.asarray(_concrete_or_error(None, x))
-    except jax.errors.ConcretizationTypeError:
-        return None
