@@ -30,9 +30,11 @@ MODULES = [
     "mixgrad.experiments.vi",
     "mixgrad.torch",
     "mixgrad.jax",
+    "mixgrad.pyro",
+    "mixgrad.numpyro",
 ]
 # Modules that need an optional extra, with the package that extra installs.
-OPTIONAL = {"mixgrad.torch": "torch", "mixgrad.jax": "jax"}
+OPTIONAL = {"mixgrad.torch": "torch", "mixgrad.jax": "jax", "mixgrad.pyro": "pyro", "mixgrad.numpyro": "numpyro"}
 
 
 def _signature(obj) -> str:
