@@ -97,7 +97,9 @@ def train_pyro(make_guide_dist, seed, steps=STEPS):
     a0, m0, s0 = (torch.tensor(t) for t in initial_guide(seed))
     y = torch.tensor(Y)
     prior = dist.MixtureOfDiagNormals(
-        torch.tensor(PRIOR_MEANS), torch.full((2, 2), PRIOR_SCALE, dtype=torch.float64), torch.tensor(np.log(PRIOR_WEIGHTS))
+        torch.tensor(PRIOR_MEANS),
+        torch.full((2, 2), PRIOR_SCALE, dtype=torch.float64),
+        torch.tensor(np.log(PRIOR_WEIGHTS)),
     )
 
     def model():
@@ -110,7 +112,12 @@ def train_pyro(make_guide_dist, seed, steps=STEPS):
         scales = pyro.param("scales", s0, constraint=dist.constraints.positive)
         pyro.sample("z", make_guide_dist(logits, means, scales))
 
-    svi = SVI(model, guide, ClippedAdam({"lr": LR, "lrd": LR_DECAY, "betas": BETAS}), Trace_ELBO(PARTICLES, vectorize_particles=True))
+    svi = SVI(
+        model,
+        guide,
+        ClippedAdam({"lr": LR, "lrd": LR_DECAY, "betas": BETAS}),
+        Trace_ELBO(PARTICLES, vectorize_particles=True),
+    )
     with pyro.validation_enabled(False):  # the checks cost more than the tiny model here
         for _ in range(steps):
             svi.step()

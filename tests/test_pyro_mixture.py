@@ -148,6 +148,7 @@ def test_svi_finds_both_modes_and_is_no_worse_than_pyro_mixture_of_diag_normals(
     assert mine[:, 0].max() < 0.01  # close to the exact posterior (KL 0.047 with the weights wrong at 1/2)
 
 
+@pytest.mark.slow  # one more SVI run; the same model as the comparison test
 def test_docs_example_runs_and_finds_both_modes():
     ns = runpy.run_path(str(EXAMPLE))
     weights, means, _ = ns["fit"](steps=ppl_bimodal.STEPS)
