@@ -14,8 +14,9 @@ mn = pytest.importorskip("mixgrad.numpyro")
 
 import jax.numpy as jnp  # noqa: E402
 import numpyro.distributions as dist  # noqa: E402
-import ppl_bimodal  # noqa: E402
 from numpyro.infer import Trace_ELBO  # noqa: E402
+
+import ppl_bimodal  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "svi_numpyro_mixture.py"
 
@@ -39,10 +40,12 @@ def _params(batch=(), K=3, D=2, dtype=np.float64, seed=0):
 def test_shapes_and_reparameterized(x64):
     a, m, s = _params(batch=(4,))
     d = mn.DiagGaussianMixture(a[:1], m, s[0])
-    assert d.batch_shape == (4,) and d.event_shape == (2,)
+    assert d.batch_shape == (4,)
+    assert d.event_shape == (2,)
     assert d.has_rsample
     x = d.sample(jax.random.PRNGKey(0), (3,))
-    assert x.shape == (3, 4, 2) and x.dtype == jnp.float64
+    assert x.shape == (3, 4, 2)
+    assert x.dtype == jnp.float64
     assert d.rsample(jax.random.key(1), (2,)).shape == (2, 4, 2)
     assert d.log_prob(x).shape == (3, 4)
     assert mn.DiagGaussianMixture.infer_shapes((5, 1, 3), (4, 3, 2), (3, 2)) == ((5, 4), (2,))
@@ -51,7 +54,8 @@ def test_shapes_and_reparameterized(x64):
 def test_float32():
     d = mn.DiagGaussianMixture(*(jnp.asarray(t) for t in _params(dtype=np.float32)))
     x = d.sample(jax.random.PRNGKey(0), (5,))
-    assert x.dtype == jnp.float32 and d.log_prob(x).dtype == jnp.float32
+    assert x.dtype == jnp.float32
+    assert d.log_prob(x).dtype == jnp.float32
 
 
 def test_errors_name_the_argument(x64):
@@ -84,7 +88,9 @@ def test_pytree_round_trip_under_jit(x64):
     leaves, tree = jax.tree_util.tree_flatten(d)
     assert len(leaves) == 3
     back = jax.tree_util.tree_unflatten(tree, leaves)
-    assert type(back) is mn.DiagGaussianMixture and back.method == "quantile" and back.batch_shape == (2,)
+    assert type(back) is mn.DiagGaussianMixture
+    assert back.method == "quantile"
+    assert back.batch_shape == (2,)
     x = jax.jit(lambda dd, k: dd.sample(k, (3,)))(d, jax.random.PRNGKey(2))
     np.testing.assert_allclose(x, d.sample(jax.random.PRNGKey(2), (3,)), rtol=1e-15)
 

@@ -13,8 +13,9 @@ pyro = pytest.importorskip("pyro")
 mp = pytest.importorskip("mixgrad.pyro")
 
 import pyro.distributions as dist  # noqa: E402
-import ppl_bimodal  # noqa: E402
 from pyro.infer import Trace_ELBO  # noqa: E402
+
+import ppl_bimodal  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "svi_pyro_mixture.py"
 
@@ -55,7 +56,8 @@ def test_infer_shapes():
 def test_to_event_and_mask():
     d = mp.DiagGaussianMixture(*_params(batch=(4,)))
     ind = d.to_event(1)
-    assert ind.batch_shape == () and ind.event_shape == (4, 2)
+    assert ind.batch_shape == ()
+    assert ind.event_shape == (4, 2)
     assert ind.has_rsample
     x = ind.rsample((3,))
     assert x.shape == (3, 4, 2)
