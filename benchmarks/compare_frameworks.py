@@ -208,7 +208,11 @@ def main(argv=None):
                 cmd += ["--threads", str(args.threads), "--scale", str(args.scale), "--device", args.device]
                 try:
                     out = subprocess.run(
-                        cmd, capture_output=True, text=True, env=_child_env(args.threads, args.device), timeout=args.timeout
+                        cmd,
+                        capture_output=True,
+                        text=True,
+                        env=_child_env(args.threads, args.device),
+                        timeout=args.timeout,
                     )
                     lines = out.stdout.strip().splitlines()
                     row[column] = json.loads(lines[-1]) if out.returncode == 0 and lines else {"note": "crashed"}

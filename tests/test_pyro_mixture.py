@@ -155,3 +155,11 @@ def test_docs_example_runs_and_finds_both_modes():
     ns = runpy.run_path(str(EXAMPLE))
     weights, means, _ = ns["fit"](steps=ppl_bimodal.STEPS)
     assert ppl_bimodal.modes_found(weights, means), (weights, means)
+
+
+def test_docs_show_the_examples_verbatim():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "ppl.md").read_text()
+    blocks = doc.split("```python\n")[1:]
+    for block, name in zip(blocks, ("svi_pyro_mixture.py", "svi_numpyro_mixture.py")):
+        assert block.split("```")[0] in (EXAMPLE.parent / name).read_text()
+    assert len(blocks) == 2

@@ -67,7 +67,7 @@ class DiagGaussianMixture(_torch_mixture.DiagGaussianMixture, TorchDistributionM
     """
 
     @staticmethod
-    def infer_shapes(logits, means, scales):
+    def infer_shapes(logits, means, scales):  # type: ignore[override]  # named shapes, as Pyro's own subclasses
         """Batch and event shapes of a mixture with parameters of the given shapes.
 
         Parameters
