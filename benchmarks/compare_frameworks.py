@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from mixgrad.cli.mixture_workloads import SPECS, make_inputs, peer_workload, workloads
+from mixgrad.cli.mixture_workloads import SPECS, make_inputs, n_samples, peer_workload, workloads
 
 COLUMNS = (
     "core",
@@ -50,11 +50,6 @@ COLUMNS = (
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _n_samples(name: str, scale: float) -> int | None:
-    N = SPECS[name][3]
-    return None if N is None else max(1, int(N * scale))
 
 
 def _backend_kwargs(fn, column: str) -> dict | None:
@@ -79,7 +74,7 @@ def _jax_cell(name, dtype, scale, column):
     if kwargs is None:
         return None
     a, m, s, g = (jnp.asarray(t) for t in make_inputs(name, dtype, scale=scale))
-    n = _n_samples(name, scale)
+    n = n_samples(name, scale)
     shape = (n,) if n is not None else ()
 
     def loss(params, key):
@@ -103,9 +98,10 @@ def _torch_cell(name, dtype, scale, column, device):
     kwargs = _backend_kwargs(mt.DiagGaussianMixture.__init__, column)
     if kwargs is None:
         return None
-    a, m, s = (torch.tensor(t, device=device, requires_grad=True) for t in make_inputs(name, dtype, scale=scale)[:3])
-    g = torch.tensor(make_inputs(name, dtype, scale=scale)[3], device=device)
-    n = _n_samples(name, scale)
+    *params, g_np = make_inputs(name, dtype, scale=scale)
+    a, m, s = (torch.tensor(t, device=device, requires_grad=True) for t in params)
+    g = torch.tensor(g_np, device=device)
+    n = n_samples(name, scale)
     shape = (n,) if n is not None else ()
 
     def step(a, m, s, g):

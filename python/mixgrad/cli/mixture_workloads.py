@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["SPECS", "make_inputs", "peer_workload", "peer_workloads", "workloads"]
+__all__ = ["SPECS", "make_inputs", "n_samples", "peer_workload", "peer_workloads", "workloads"]
 
 # name -> (M mixtures or None for a single mixture, K, D, N samples per mixture or None for one)
 SPECS: dict[str, tuple[int | None, int, int, int | None]] = {
@@ -47,7 +47,8 @@ def make_inputs(name: str, dtype=np.float64, seed: int = 0, scale: float = 1.0):
     return logits, means, scales, g
 
 
-def _n_samples(name: str, scale: float) -> int | None:
+def n_samples(name: str, scale: float = 1.0) -> int | None:
+    """Samples per mixture of workload ``name`` shrunk by ``scale`` (None: one sample each, W2)."""
     N = SPECS[name][3]
     return None if N is None else max(1, int(N * scale))
 
@@ -60,7 +61,7 @@ def workloads(nthreads: int | None = None, dtype=np.float64, scale: float = 1.0)
     for name in SPECS:
         logits, means, scales, g = make_inputs(name, dtype, scale=scale)
         mix = DiagGaussianMixture(logits, means, scales)
-        n = _n_samples(name, scale)
+        n = n_samples(name, scale)
 
         def run(mix=mix, g=g, n=n):
             return mix.sample_and_vjp(n, g, seed=1, nthreads=nthreads)[1]
@@ -84,7 +85,7 @@ def _pyro(name: str, scale: float, dtype=np.float64, device: str = "cpu") -> Cal
     scales_t = torch.tensor(scales, device=device, requires_grad=True)
     logits_t = torch.tensor(logits, device=device, requires_grad=True)
     g_t = torch.tensor(g, device=device)
-    n = _n_samples(name, scale)
+    n = n_samples(name, scale)
     if means.shape[-1] == 1:
         return None  # Pyro's MixtureOfDiagNormals does not support D = 1
 
@@ -110,7 +111,7 @@ def _tfp(name: str, scale: float, dtype=np.float64) -> Callable[[], object] | No
 
     tfd = tfp.distributions
     logits, means, scales, g = make_inputs(name, dtype, scale=scale)
-    n = _n_samples(name, scale)
+    n = n_samples(name, scale)
     params = (jnp.asarray(means), jnp.asarray(scales), jnp.asarray(logits))
     gj = jnp.asarray(g)
 
