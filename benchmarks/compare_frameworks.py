@@ -211,7 +211,11 @@ def main(argv=None):
                         timeout=args.timeout,
                     )
                     lines = out.stdout.strip().splitlines()
-                    row[column] = json.loads(lines[-1]) if out.returncode == 0 and lines else {"note": "crashed"}
+                    if out.returncode == 0 and lines:
+                        row[column] = json.loads(lines[-1])
+                    else:  # e.g. exit -9: killed for memory
+                        err = (out.stderr.strip().splitlines() or [""])[-1][:80]
+                        row[column] = {"note": f"crashed (exit {out.returncode}) {err}".strip()}
                 except subprocess.TimeoutExpired:
                     row[column] = {"note": f"over {args.timeout:.0f} s"}
                 print(f"{name} {dtype} {column}: {row[column]}", file=sys.stderr, flush=True)
