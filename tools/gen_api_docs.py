@@ -31,6 +31,8 @@ MODULES = [
     "mixgrad.torch",
     "mixgrad.jax",
     "mixgrad.jax.diag_native",
+    "mixgrad.pyro",
+    "mixgrad.numpyro",
     "mixgrad.dask",
     "mixgrad.dask.special",
 ]
@@ -39,6 +41,8 @@ OPTIONAL = {
     "mixgrad.torch": "torch",
     "mixgrad.jax": "jax",
     "mixgrad.jax.diag_native": "jax",
+    "mixgrad.pyro": "pyro",
+    "mixgrad.numpyro": "numpyro",
     "mixgrad.dask": "dask",
     "mixgrad.dask.special": "dask",
 }

@@ -8,7 +8,8 @@
 The numpy API lives at the top (``special``, ``random``, ``mixture``, ``discrete``,
 ``objectives``, ``estimators``, ``tuning``, ``implicit``); the subpackages ``gmm`` (the
 mixture-weight application), ``experiments`` (toy study, VI, figures), ``cli`` (the ``mixgrad``
-command), ``torch`` and ``jax`` (adapters) and ``dask`` (Dask arrays) load on first attribute access.
+command), ``torch`` and ``jax`` (adapters), ``pyro`` and ``numpyro`` (distributions for
+probabilistic programs) and ``dask`` (Dask arrays) load on first attribute access.
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ __all__ = [
 ]
 
 # Subpackages load on first attribute access (PEP 562), so `import mixgrad` stays light: it
-# imports neither torch, jax nor matplotlib. The old flat module names resolve to their new homes.
-_SUBPACKAGES = ("gmm", "experiments", "cli", "torch", "jax", "dask")
+# imports neither torch, jax, pyro, numpyro, dask nor matplotlib. The old flat module names resolve to their new
+# homes.
+_SUBPACKAGES = ("gmm", "experiments", "cli", "torch", "jax", "pyro", "numpyro", "dask")
 _MOVED = {
     "toy": "experiments.toy",
     "toy_plots": "experiments.toy_plots",

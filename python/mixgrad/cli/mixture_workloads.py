@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["SPECS", "make_inputs", "peer_workloads", "workloads"]
+__all__ = ["SPECS", "make_inputs", "n_samples", "peer_workload", "peer_workloads", "workloads"]
 
 # name -> (M mixtures or None for a single mixture, K, D, N samples per mixture or None for one)
 SPECS: dict[str, tuple[int | None, int, int, int | None]] = {
@@ -47,7 +47,8 @@ def make_inputs(name: str, dtype=np.float64, seed: int = 0, scale: float = 1.0):
     return logits, means, scales, g
 
 
-def _n_samples(name: str, scale: float) -> int | None:
+def n_samples(name: str, scale: float = 1.0) -> int | None:
+    """Samples per mixture of workload ``name`` shrunk by ``scale`` (None: one sample each, W2)."""
     N = SPECS[name][3]
     return None if N is None else max(1, int(N * scale))
 
@@ -60,7 +61,7 @@ def workloads(nthreads: int | None = None, dtype=np.float64, scale: float = 1.0)
     for name in SPECS:
         logits, means, scales, g = make_inputs(name, dtype, scale=scale)
         mix = DiagGaussianMixture(logits, means, scales)
-        n = _n_samples(name, scale)
+        n = n_samples(name, scale)
 
         def run(mix=mix, g=g, n=n):
             return mix.sample_and_vjp(n, g, seed=1, nthreads=nthreads)[1]
@@ -73,18 +74,18 @@ def _have(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _pyro(name: str, scale: float) -> Callable[[], object] | None:
+def _pyro(name: str, scale: float, dtype=np.float64, device: str = "cpu") -> Callable[[], object] | None:
     if not (_have("torch") and _have("pyro")):
         return None
     import torch
     from pyro.distributions import MixtureOfDiagNormals
 
-    logits, means, scales, g = make_inputs(name, scale=scale)
-    locs_t = torch.tensor(means, requires_grad=True)
-    scales_t = torch.tensor(scales, requires_grad=True)
-    logits_t = torch.tensor(logits, requires_grad=True)
-    g_t = torch.tensor(g)
-    n = _n_samples(name, scale)
+    logits, means, scales, g = make_inputs(name, dtype, scale=scale)
+    locs_t = torch.tensor(means, device=device, requires_grad=True)
+    scales_t = torch.tensor(scales, device=device, requires_grad=True)
+    logits_t = torch.tensor(logits, device=device, requires_grad=True)
+    g_t = torch.tensor(g, device=device)
+    n = n_samples(name, scale)
     if means.shape[-1] == 1:
         return None  # Pyro's MixtureOfDiagNormals does not support D = 1
 
@@ -92,12 +93,14 @@ def _pyro(name: str, scale: float) -> Callable[[], object] | None:
         d = MixtureOfDiagNormals(locs_t, scales_t, logits_t)
         x = d.rsample((n,)) if n is not None else d.rsample()
         (x * g_t).sum().backward()
+        if device != "cpu":
+            torch.cuda.synchronize()
         return locs_t.grad
 
     return run
 
 
-def _tfp(name: str, scale: float) -> Callable[[], object] | None:
+def _tfp(name: str, scale: float, dtype=np.float64) -> Callable[[], object] | None:
     if not (_have("jax") and _have("tensorflow_probability")):
         return None
     import jax
@@ -107,8 +110,8 @@ def _tfp(name: str, scale: float) -> Callable[[], object] | None:
     import tensorflow_probability.substrates.jax as tfp
 
     tfd = tfp.distributions
-    logits, means, scales, g = make_inputs(name, scale=scale)
-    n = _n_samples(name, scale)
+    logits, means, scales, g = make_inputs(name, dtype, scale=scale)
+    n = n_samples(name, scale)
     params = (jnp.asarray(means), jnp.asarray(scales), jnp.asarray(logits))
     gj = jnp.asarray(g)
 
@@ -132,9 +135,36 @@ def _tfp(name: str, scale: float) -> Callable[[], object] | None:
     return run
 
 
-def peer_workloads(scale: float = 1.0) -> dict[str, dict[str, Callable[[], object] | None]]:
+def peer_workloads(scale: float = 1.0, dtype=np.float64) -> dict[str, dict[str, Callable[[], object] | None]]:
     """name -> {"pyro": callable or None, "tfp": callable or None} (None: not installed).
 
     The TFP callables are jit-compiled on their first call; time them after one warm-up call.
     """
-    return {name: {"pyro": _pyro(name, scale), "tfp": _tfp(name, scale)} for name in SPECS}
+    return {name: {peer: peer_workload(name, peer, scale, dtype) for peer in ("pyro", "tfp")} for name in SPECS}
+
+
+def peer_workload(name: str, peer: str, scale: float = 1.0, dtype=np.float64, device: str = "cpu"):
+    """One peer's callable for workload ``name`` (None: not installed).
+
+    Parameters
+    ----------
+    name : {"W1", "W2", "W3"}
+    peer : {"pyro", "tfp"}
+        Pyro's MixtureOfDiagNormals (torch tensors on ``device``) or TFP-on-JAX
+        MixtureSameFamily(reparameterize=True) (JAX's default device).
+    scale : float
+        Shrinks N (or M) for quick runs.
+    dtype : numpy dtype
+        float32 or float64.
+    device : str
+        Torch device of the Pyro inputs.
+
+    Returns
+    -------
+    callable or None
+    """
+    if peer == "pyro":
+        return _pyro(name, scale, dtype, device)
+    if peer == "tfp":
+        return _tfp(name, scale, dtype)
+    raise ValueError(f"peer must be 'pyro' or 'tfp', got {peer!r}")
