@@ -24,8 +24,9 @@ from .concrete import Concrete  # noqa: E402
 from .disarm import Disarm, Rloo  # noqa: E402
 from .exact import exact_expectation  # noqa: E402
 from .mixture import DiagGaussianMixture  # noqa: E402
+from .mixture_full import GaussianMixture  # noqa: E402
 from .rebar import Rebar  # noqa: E402
 from .reinforce import Reinforce  # noqa: E402
 
 __all__ = ["Concrete", "DiagGaussianMixture", "EstimatorOutput", "Rebar", "Reinforce", "exact_expectation", "noise"]
-__all__ += ["Disarm", "Rloo"]
+__all__ += ["Disarm", "GaussianMixture", "Rloo"]
