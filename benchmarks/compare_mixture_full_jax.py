@@ -77,7 +77,7 @@ def jax_peer(mix: mixgrad.GaussianMixture, g: np.ndarray, n: int | None, chunk: 
             return jax.lax.scan(body, zero, (keys, gc))[0]
 
     else:  # a batch of mixtures, one sample each, `chunk` mixtures at a time (memory)
-        c = math.gcd(B, chunk)
+        c = math.gcd(B, chunk)  # pick M a multiple of the chunk: a small c makes the peer slow
         blocks = jax.tree_util.tree_map(lambda t: t.reshape(B // c, c, *t.shape[1:]), (a, mu, L, jnp.asarray(g)))
 
         @jax.jit
@@ -134,6 +134,7 @@ def main(argv=None) -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="shrink N (or M) for a quick run")
     ap.add_argument("--chunk", type=int, default=2000, help="samples per JAX scan step (W4)")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--workloads", nargs="+", default=list(SPECS), choices=list(SPECS))
     args = ap.parse_args(argv)
     if args.check:
         check()
@@ -141,7 +142,7 @@ def main(argv=None) -> None:
     # The JAX peers are built and compiled before mixgrad runs: on this machine a first JAX
     # computation started after an OpenMP region of mixgrad's in the same process did not finish.
     cases = {}
-    for name in SPECS:
+    for name in args.workloads:
         mix, g, n = make_full_inputs(name, "float64")
         if args.scale < 1:
             if n is not None:
