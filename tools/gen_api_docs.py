@@ -17,6 +17,7 @@ MODULES = [
     "mixgrad.special",
     "mixgrad.random",
     "mixgrad.mixture",
+    "mixgrad.mixture_full",
     "mixgrad.implicit",
     "mixgrad.discrete",
     "mixgrad.objectives",

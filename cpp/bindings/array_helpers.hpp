@@ -16,6 +16,13 @@ namespace py = pybind11;
 template <class T>
 using carray = py::array_t<T, py::array::c_style>;
 
+// "(2, 3)" for error messages.
+inline std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
 // An output array: the caller's (checked for size) or a fresh one shaped like `like`.
 template <class T>
 carray<T> output_like(const py::array& like, std::optional<carray<T>>& out, const char* name = "out") {

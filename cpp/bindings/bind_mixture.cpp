@@ -14,15 +14,10 @@
 
 namespace py = pybind11;
 using mixgrad::bind::carray;
+using mixgrad::bind::shape_str;
 namespace mx = mixgrad::mixture;
 
 namespace {
-
-std::string shape_str(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-  return s + (a.ndim() == 1 ? ",)" : ")");
-}
 
 // logits (B, K), means and scales (B, K, D).
 template <class T>

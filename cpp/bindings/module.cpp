@@ -7,6 +7,7 @@ void register_special(py::module_& m);
 void register_random(py::module_& m);
 void register_threads(py::module_& m);
 void register_mixture(py::module_& m);
+void register_mixture_full(py::module_& m);
 void register_rebar(py::module_& m);
 
 #define MIXGRAD_STR_(x) #x
@@ -23,5 +24,6 @@ PYBIND11_MODULE(_core, m) {
   register_special(m);
   register_random(m);
   register_mixture(m);
+  register_mixture_full(m);
   register_rebar(m);
 }

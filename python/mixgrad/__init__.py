@@ -34,6 +34,7 @@ from .estimators import (
     straight_through,
 )
 from .mixture import DiagGaussianMixture, MixtureGradient
+from .mixture_full import FullMixtureGradient, GaussianMixture
 from .objectives import Callback, GMMComponentLikelihood, Quadratic, QuadraticForm
 from .tuning import OnlineTuner, TuneResult, tune
 
@@ -46,7 +47,9 @@ __all__ = [
     "Callback",
     "Categorical",
     "DiagGaussianMixture",
+    "FullMixtureGradient",
     "GMMComponentLikelihood",
+    "GaussianMixture",
     "GradientEstimate",
     "MixtureGradient",
     "OnlineTuner",

@@ -111,6 +111,62 @@ def mixture_jvp(
     nthreads: int = 0,
 ) -> npt.NDArray[_F]: ...
 
+# full-covariance Gaussian mixtures: as above with scale_tril (B, K, D, D), lower triangular
+def mixture_full_log_prob(
+    logits: npt.NDArray[_F], means: npt.NDArray[_F], scale_tril: npt.NDArray[_F], x: npt.NDArray[_F], nthreads: int = 0
+) -> npt.NDArray[_F]: ...
+def mixture_full_cdf_transform(
+    logits: npt.NDArray[_F], means: npt.NDArray[_F], scale_tril: npt.NDArray[_F], x: npt.NDArray[_F], nthreads: int = 0
+) -> npt.NDArray[_F]: ...
+def mixture_full_log_tail(
+    logits: npt.NDArray[_F], means: npt.NDArray[_F], scale_tril: npt.NDArray[_F], x: npt.NDArray[_F], nthreads: int = 0
+) -> npt.NDArray[_F]: ...
+def mixture_full_quantile(
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scale_tril: npt.NDArray[_F],
+    u: npt.NDArray[_F],
+    nthreads: int = 0,
+    log_tail: bool = False,
+) -> npt.NDArray[_F]: ...
+def mixture_full_sample(
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scale_tril: npt.NDArray[_F],
+    n_per_mixture: int,
+    k0: int,
+    k1: int,
+    nthreads: int = 0,
+) -> npt.NDArray[_F]: ...
+def mixture_full_vjp(
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scale_tril: npt.NDArray[_F],
+    x: npt.NDArray[_F],
+    grad_x: npt.NDArray[_F],
+    nthreads: int = 0,
+) -> tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]: ...
+def mixture_full_sample_vjp(
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scale_tril: npt.NDArray[_F],
+    n_per_mixture: int,
+    k0: int,
+    k1: int,
+    grad_x: npt.NDArray[_F],
+    nthreads: int = 0,
+) -> tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]: ...
+def mixture_full_jvp(
+    logits: npt.NDArray[_F],
+    means: npt.NDArray[_F],
+    scale_tril: npt.NDArray[_F],
+    x: npt.NDArray[_F],
+    t_logits: npt.NDArray[_F],
+    t_means: npt.NDArray[_F],
+    t_scale_tril: npt.NDArray[_F],
+    nthreads: int = 0,
+) -> npt.NDArray[_F]: ...
+
 # discrete-gradient estimators (REBAR and peers): alpha is (R, E) float64; kind 0 logistic,
 # 1 probit, 2 categorical; mode 0 rebar, 1 reinforce, 2 concrete, 3 straight-through.
 def rebar_estimate(

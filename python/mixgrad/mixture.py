@@ -15,8 +15,9 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ._arrays import result_dtype
-from ._checks import check_count, check_size, real_array
+from ._checks import real_array
 from ._loader import _core
+from ._mixture_common import _as_param, _MixtureCommon, _owned
 from ._seeding import SeedLike, philox_key
 from ._threads import resolve_nthreads
 
@@ -49,21 +50,7 @@ class Window(NamedTuple):
 WHOLE = Window()
 
 
-def _as_param(a: Any, name: str) -> np.ndarray:
-    arr = np.asarray(a)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
-    return arr
-
-
-def _owned(a: np.ndarray, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-    """A C-contiguous, read-only copy of ``a`` in ``dtype`` with ``shape``."""
-    out = np.array(a, dtype=dtype, order="C", copy=True).reshape(shape)
-    out.setflags(write=False)
-    return out
-
-
-class DiagGaussianMixture:
+class DiagGaussianMixture(_MixtureCommon):
     """A batch of Gaussian mixtures with diagonal covariances.
 
     Parameters
@@ -132,58 +119,9 @@ class DiagGaussianMixture:
 
     # ---------------------------------------------------------------- properties
     @property
-    def batch_shape(self) -> tuple[int, ...]:
-        """Shape of the batch of mixtures."""
-        return self._batch_shape
-
-    @property
-    def event_shape(self) -> tuple[int]:
-        """``(D,)``."""
-        return (self._m.shape[-1],)
-
-    @property
-    def n_components(self) -> int:
-        """Number of components K."""
-        return self._m.shape[1]
-
-    @property
-    def dtype(self) -> np.dtype:
-        """Computation dtype (float32 or float64)."""
-        return self._dtype
-
-    @property
-    def logits(self) -> np.ndarray:
-        """Logits, shape ``(*batch_shape, K)`` (a read-only view)."""
-        return self._view(self._a, (self.n_components,))
-
-    @property
-    def means(self) -> np.ndarray:
-        """Means, shape ``(*batch_shape, K, D)``."""
-        return self._view(self._m, (self.n_components, self.event_shape[0]))
-
-    @property
     def scales(self) -> np.ndarray:
         """Scales, shape ``(*batch_shape, K, D)``."""
         return self._view(self._s, (self.n_components, self.event_shape[0]))
-
-    @property
-    def weights(self) -> np.ndarray:
-        """Mixing weights softmax(logits), shape ``(*batch_shape, K)``."""
-        a = self._a.astype(np.float64)
-        e = np.exp(a - a.max(axis=-1, keepdims=True))
-        w = e / e.sum(axis=-1, keepdims=True)
-        return w.astype(self._dtype).reshape((*self._batch_shape, self.n_components))
-
-    def mean(self) -> np.ndarray:
-        """Mixture mean sum_k w_k mu_k, shape ``(*batch_shape, D)``."""
-        w = self.weights.reshape(-1, self.n_components).astype(np.float64)
-        mu = np.einsum("bk,bkd->bd", w, self._m.astype(np.float64))
-        return mu.astype(self._dtype).reshape(self._batch_shape + self.event_shape)
-
-    def _view(self, arr: np.ndarray, tail: tuple[int, ...]) -> np.ndarray:
-        v = arr.reshape(self._batch_shape + tail).view()
-        v.flags.writeable = False
-        return v
 
     def __repr__(self) -> str:
         return (
@@ -194,20 +132,6 @@ class DiagGaussianMixture:
     # ---------------------------------------------------------------- helpers
     def _params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._a, self._m, self._s
-
-    def _rows(self, x: Any, name: str) -> tuple[np.ndarray, tuple[int, ...]]:
-        """``x`` of shape (*sample, *batch, D) as contiguous rows (N, D) and its full shape."""
-        arr = np.asarray(x)
-        if arr.dtype.kind not in "fiub":
-            raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
-        nb = len(self._batch_shape)
-        D = self.event_shape[0]
-        if arr.ndim < nb + 1 or arr.shape[-1] != D or tuple(arr.shape[arr.ndim - 1 - nb : -1]) != self._batch_shape:
-            raise ValueError(
-                f"{name}: expected shape (*sample_shape, *{self._batch_shape}, {D}) for this mixture, got {arr.shape}"
-            )
-        flat = np.ascontiguousarray(arr, dtype=self._dtype).reshape(-1, D)
-        return flat, tuple(arr.shape)
 
     # ---------------------------------------------------------------- densities and transforms
     def log_prob(self, x: Any, *, nthreads: int | None = None) -> np.ndarray:
@@ -292,19 +216,6 @@ class DiagGaussianMixture:
         out = _core.mixture_sample(*self._params(), count, key[0], key[1], resolve_nthreads(nthreads), window)
         return out.reshape(lead + self._batch_shape + self.event_shape)
 
-    def _sample_count(self, n: int | None) -> tuple[int, tuple[int, ...]]:
-        """Samples per mixture and the leading sample shape for ``n``.
-
-        Refuses bools, floats and other non-integers (TypeError), negative counts and counts
-        whose result could not be allocated as one array (ValueError), naming ``n``.
-        """
-        if n is None:
-            return 1, ()
-        count = check_count(n, "n", minimum=0)
-        rows_per_sample = int(np.prod(self._batch_shape, dtype=np.int64)) * self.event_shape[0]
-        check_size(count, rows_per_sample, self._dtype.itemsize, "n")
-        return count, (count,)
-
     # ---------------------------------------------------------------- gradients
     def vjp(self, x: Any, grad_x: Any, *, nthreads: int | None = None) -> MixtureGradient:
         """Implicit-reparameterization gradient of sum(grad_x * x) with respect to the parameters.
@@ -332,16 +243,6 @@ class DiagGaussianMixture:
         g = self._grad_rows(grad_x, shape)
         ga, gm, gs = _core.mixture_vjp(*self._params(), rows, g, resolve_nthreads(nthreads), window)
         return self._as_grad(ga, gm, gs)
-
-    def _grad_rows(self, grad_x: Any, shape: tuple[int, ...]) -> np.ndarray:
-        g = np.asarray(grad_x)
-        if g.dtype.kind not in "fiub":
-            raise TypeError(f"grad_x must be real numbers, got dtype {g.dtype}")
-        try:
-            g = np.broadcast_to(g, shape)
-        except ValueError:
-            raise ValueError(f"grad_x: expected a shape broadcastable to x's {shape}, got {g.shape}") from None
-        return np.ascontiguousarray(g, dtype=self._dtype).reshape(-1, shape[-1])
 
     def _as_grad(self, ga: np.ndarray, gm: np.ndarray, gs: np.ndarray) -> MixtureGradient:
         K, D = self.n_components, self.event_shape[0]

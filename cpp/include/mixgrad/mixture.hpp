@@ -20,8 +20,12 @@
 //   log_prob   log density                          dispatch   ISA-dispatched units, run_unit
 //   args       inputs of a call (Args)              drivers    per_row, vjp_rows, vjp
 //   sample     sample, sample_vjp                   quantile   quantile transform and driver
-// Full-covariance kernels (scale_tril, DESIGN.md section 3.5) go in mixture/full/ beside diag/,
-// with the same split, reusing the headers of mixture/; include them here as well.
+// mixture/full/ holds the full-covariance kernels (scale_tril, DESIGN.md section 3.5), which run
+// the diagonal per-coordinate kernels with the conditional locations m_kd supplied by a hook:
+//   params     scale_tril's lower part, TrilArgs   locations  m_kd coordinate by coordinate
+//   scratch    eps and the extra adjoints          vjp        reverse recurrence, O(K*D^2)
+//   dispatch   ISA-dispatched units                drivers    tril_per_row, tril_vjp_rows
+//   sample     tril_sample, tril_sample_vjp        quantile   tril_quantile
 // Everything is in namespace mixgrad::mixture.
 #pragma once
 
@@ -42,4 +46,12 @@
 #include "mixgrad/mixture/pick_component.hpp"
 #include "mixgrad/mixture/diag/sample.hpp"
 #include "mixgrad/mixture/diag/quantile.hpp"
+#include "mixgrad/mixture/full/params.hpp"
+#include "mixgrad/mixture/full/locations.hpp"
+#include "mixgrad/mixture/full/scratch.hpp"
+#include "mixgrad/mixture/full/vjp.hpp"
+#include "mixgrad/mixture/full/dispatch.hpp"
+#include "mixgrad/mixture/full/drivers.hpp"
+#include "mixgrad/mixture/full/sample.hpp"
+#include "mixgrad/mixture/full/quantile.hpp"
 // clang-format on

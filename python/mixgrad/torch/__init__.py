@@ -29,9 +29,10 @@ from .disarm import Disarm, Rloo  # noqa: E402
 from .double_cv import DoubleCV  # noqa: E402
 from .exact import exact_expectation  # noqa: E402
 from .mixture import DiagGaussianMixture  # noqa: E402
+from .mixture_full import GaussianMixture  # noqa: E402
 from .rebar import Rebar  # noqa: E402
 from .reinforce import Reinforce  # noqa: E402
 from .relax import Relax  # noqa: E402
 
 __all__ = ["Concrete", "DiagGaussianMixture", "EstimatorOutput", "Rebar", "Reinforce", "exact_expectation", "noise"]
-__all__ += ["Arms", "Disarm", "DoubleCV", "Relax", "Rloo"]
+__all__ += ["Arms", "Disarm", "DoubleCV", "GaussianMixture", "Relax", "Rloo"]

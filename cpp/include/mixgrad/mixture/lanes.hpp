@@ -19,6 +19,12 @@ struct Dims {
   std::size_t B = 1, K = 1, D = 1;
 };
 
+// The per-coordinate hook of the forward and quantile recurrences, called with d at the start of
+// coordinate d: the diagonal kernels need none; full covariance sets the locations there.
+struct NoCoordinateHook {
+  MIXGRAD_INLINE void operator()(std::size_t) const {}
+};
+
 namespace detail {
 
 template <bool PL>

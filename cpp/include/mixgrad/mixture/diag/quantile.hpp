@@ -36,8 +36,9 @@ namespace detail {
 // the same safeguarded Newton iteration in log space inside the bracket of the component
 // quantiles; a lane stops at its own convergence test and is then left untouched, so its
 // result never depends on the other lanes (hence not on how rows are grouped or threaded).
-template <bool PL>
-MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScratch& s) {
+// hook(d) runs first in coordinate d (full covariance sets coordinate d's locations there).
+template <bool PL, class Hook = NoCoordinateHook>
+MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScratch& s, const Hook& hook = {}) {
   const std::size_t K = dm.K, D = dm.D;
   double* ell = s.ell.data();  // running log weights, normalized each coordinate
   double* v1 = s.v1.data();
@@ -56,6 +57,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
     for (std::size_t l = 0; l < L; ++l) ell[k * L + l] = p.logw[at<PL>(k, l)];
   }
   for (std::size_t d = 0; d < D; ++d) {
+    hook(d);
     lse_lanes<L>(ell, K, Lw);
     for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd

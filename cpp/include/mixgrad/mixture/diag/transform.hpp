@@ -128,9 +128,10 @@ MIXGRAD_INLINE void scale_terms(std::size_t K, const int* scaled, const double* 
 // out leaves later ones exact; lanes whose gap exceeds kScaledFormGap take detail::scaled_sides
 // (selected per lane, so the other lanes of the unit keep their bits).
 // Mode Vjp stores z, r, term for the reverse pass; Jvp computes the tangent of x (into out,
-// [D][L]); Cdf writes u_d = F_d (into out).
-template <bool PL, Fwd MODE>
-MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, double* out) {
+// [D][L]); Cdf writes u_d = F_d (into out). hook(d) runs first in coordinate d (it may rewrite
+// coordinate d's means and mean tangents in p: full covariance's conditional locations).
+template <bool PL, Fwd MODE, class Hook = NoCoordinateHook>
+MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, double* out, const Hook& hook = {}) {
   const std::size_t K = dm.K, D = dm.D;
   double* ell = s.ell.data();
   double* e = s.e.data();
@@ -156,6 +157,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
   }
   for (std::size_t l = 0; l < L; ++l) sume[l] = 1.0;  // e_k = w_k: log-weights centred on 0
   for (std::size_t d = 0; d < D; ++d) {
+    hook(d);
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) {
       xd[l] = s.x[d * L + l];

@@ -12,43 +12,51 @@
 
 namespace mixgrad::mixture {
 
+namespace detail {
+
+// One coordinate of the reverse recurrence of section 3.3: with gxd the upstream gradient of x_d
+// and lam the adjoint of ell^(d+1), adds the adjoints of mu_d, sigma_d into amu, as ([K][L]) and
+// turns lam into the adjoint of ell^(d). zd, rd, td: coordinate d of forward_unit<PL, Vjp>.
+template <bool PL>
+MIXGRAD_INLINE void reverse_coordinate(std::size_t K, std::size_t d, const double* invs, const double* zd,
+                                       const double* rd, const double* td, const double* gxd, double* lam, double* amu,
+                                       double* as) {
+  alignas(64) double xbar[L];
+#pragma omp simd
+  for (std::size_t l = 0; l < L; ++l) xbar[l] = gxd[l];
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) xbar[l] -= lam[k * L + l] * zd[k * L + l] * invs[at<PL>(d * K + k, l)];
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      const std::size_t i = k * L + l;
+      const double is = invs[at<PL>(d * K + k, l)];
+      const double zz = zd[i];
+      const double lm = lam[i];
+      const double xr = xbar[l] * rd[i];
+      amu[i] += lm * zz * is + xr;
+      as[i] += lm * (zz * zz - 1.0) * is + xr * zz;
+      lam[i] = lm - xbar[l] * td[i];
+    }
+  }
+}
+
+}  // namespace detail
+
 // The reverse recurrence of section 3.3 over one unit (after forward_unit<PL, Vjp>): adds each
 // lane's gradient into the accumulators s.amu, s.as ([D][K][L]) and s.aa ([K][L]).
 template <bool PL>
 MIXGRAD_INLINE void reverse_unit(const Dims& dm, const Prepared& p, Scratch& s) {
   const std::size_t K = dm.K, D = dm.D;
-  double* lam = s.lam.data();
-  const double* invs = p.invs.data();
-  alignas(64) double xbar[L];
   std::fill(s.lam.begin(), s.lam.end(), 0.0);
   for (std::size_t d = D; d-- > 0;) {
-    const double* zd = s.z.data() + d * K * L;
-    const double* rd = s.r.data() + d * K * L;
-    const double* td = s.term.data() + d * K * L;
-    double* amu = s.amu.data() + d * K * L;
-    double* as = s.as.data() + d * K * L;
-#pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) xbar[l] = s.gx[d * L + l];
-    for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-      for (std::size_t l = 0; l < L; ++l)
-        xbar[l] -= lam[k * L + l] * zd[k * L + l] * invs[detail::at<PL>(d * K + k, l)];
-    }
-    for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-      for (std::size_t l = 0; l < L; ++l) {
-        const std::size_t i = k * L + l;
-        const double is = invs[detail::at<PL>(d * K + k, l)];
-        const double zz = zd[i];
-        const double lm = lam[i];
-        const double xr = xbar[l] * rd[i];
-        amu[i] += lm * zz * is + xr;
-        as[i] += lm * (zz * zz - 1.0) * is + xr * zz;
-        lam[i] = lm - xbar[l] * td[i];
-      }
-    }
+    const std::size_t o = d * K * L;
+    detail::reverse_coordinate<PL>(K, d, p.invs.data(), s.z.data() + o, s.r.data() + o, s.term.data() + o,
+                                   s.gx.data() + d * L, s.lam.data(), s.amu.data() + o, s.as.data() + o);
   }
-  for (std::size_t i = 0; i < K * L; ++i) s.aa[i] += lam[i];
+  for (std::size_t i = 0; i < K * L; ++i) s.aa[i] += s.lam[i];
 }
 
 }  // namespace mixgrad::mixture
