@@ -151,6 +151,29 @@ def test_narrow_rows_many_samples(compute):
     _check(compute, "reinforce", mixgrad.Quadratic(0.4), mixgrad.Bernoulli(a), 200, 1, [1], baseline="loo")
 
 
+ANTITHETIC = [("disarm", {}), ("arms", {}), ("arms", {"n_draws": 5, "keep_samples": False})]
+
+
+@pytest.mark.parametrize(("name", "options"), ANTITHETIC)
+@pytest.mark.parametrize("objective", ["quadratic", "callback"])
+def test_antithetic_estimators(name, options, objective):
+    objective, dist = _small_case("logistic")
+    if objective == "callback":
+        objective = CALLBACK
+    _check(_threads, name, objective, dist, 30, 5, SMALL_CHUNKS, **options)
+
+
+@pytest.mark.parametrize("name", ["disarm", "arms"])
+def test_antithetic_estimators_on_process_workers_and_many_rows(compute, name):
+    # 2500 x 4: two row blocks of the whole tiling, cut by the chunks; (5, 1): the whole call
+    # draws many groups of its 5 coordinates at a time, and single rows must too
+    a = _logits((2500, 4), seed=12)
+    obj = mixgrad.Quadratic(np.random.default_rng(13).uniform(size=(2500, 4)))
+    _check(compute, name, obj, mixgrad.Bernoulli(a), 3, 9, [(1, 2047, 2, 450)])
+    b = _logits((5, 1), seed=14)
+    _check(compute, name, mixgrad.Quadratic(0.3), mixgrad.Bernoulli(b), 300, 9, [1, (2, 3)])
+
+
 def test_generator_seed_is_used_once_like_the_in_memory_call():
     a = _logits(SMALL, seed=10)
     dist, obj = mixgrad.Bernoulli(a), mixgrad.Quadratic(0.5)

@@ -252,7 +252,7 @@ carray<double> ema(carray<double> fb, double decay, carray<double> init) {
 // draws_only, the hard draws [S][n][R][E] (for Python callbacks, evaluated before the estimate).
 py::tuple arms(carray<double> alpha, std::uint64_t S, std::size_t n, bool pair, std::uint32_t k0, std::uint32_t k1,
                std::uint32_t stream, bool keep_samples, bool want_mean, bool draws_only, const std::string& obj_kind,
-               std::vector<OptArr> obj_arrays, int nthreads) {
+               std::vector<OptArr> obj_arrays, int nthreads, std::size_t row0, std::size_t rows_whole) {
   if (alpha.ndim() != 2) throw py::value_error("alpha must be 2-D (rows, coordinates)");
   rb::ArmsProblem P;
   P.alpha = alpha.data();
@@ -264,6 +264,8 @@ py::tuple arms(carray<double> alpha, std::uint64_t S, std::size_t n, bool pair, 
   P.key = {k0, k1};
   P.stream = stream;
   P.nthreads = nthreads;
+  P.r0 = row0;
+  P.R_whole = rows_whole;
   try {
     rb::check_arms(P);
   } catch (const std::invalid_argument& e) {
@@ -326,6 +328,7 @@ void register_rebar(py::module_& m) {
         "p(x_i | component k) / normalizer_i for diagonal Gaussian components, shape (B, K).");
   m.def("arms_estimate", &arms, py::arg("alpha").noconvert(), py::arg("n_samples"), py::arg("n_draws"), py::arg("pair"),
         py::arg("k0"), py::arg("k1"), py::arg("stream"), py::arg("keep_samples"), py::arg("want_mean"),
-        py::arg("draws_only"), py::arg("obj_kind"), py::arg("obj_arrays"), py::arg("nthreads") = 0,
+        py::arg("draws_only"), py::arg("obj_kind"), py::arg("obj_arrays"), py::arg("nthreads") = 0, py::arg("row0") = 0,
+        py::arg("rows_whole") = 0,
         "ARMS / DisARM per-group estimates (Bernoulli logits); returns (samples or draws, mean, m2).");
 }

@@ -41,18 +41,22 @@ def _check_n_draws(n_draws) -> int:
     return int(n_draws)
 
 
-def _antithetic(objective, dist, S, n, pair, seed, keep_samples, nthreads, diag):
+def _antithetic(objective, dist, S, n, pair, seed, keep_samples, nthreads, diag, window: RowWindow = WHOLE_ROWS):
     if S * n >= 2**32:
         raise ValueError("n_samples * n_draws must be < 2**32")
     k0, k1 = philox_key(seed)
     nt = resolve_nthreads(nthreads)
     if isinstance(objective, Callback):
-        draws = _core.arms_estimate(dist._alpha2d, S, n, pair, k0, k1, 0, False, False, True, "none", [], nt)[0]
+        draws = _core.arms_estimate(
+            dist._alpha2d, S, n, pair, k0, k1, 0, False, False, True, "none", [], nt, window.r0, window.R_whole
+        )[0]
         values = objective.value(draws.reshape((S * n, *dist.shape))).reshape(-1)
         spec = ("precomputed", [np.ascontiguousarray(values, dtype=np.float64), None, None, None, None])
     else:
         spec = objective._spec(dist)
-    out = _core.arms_estimate(dist._alpha2d, S, n, pair, k0, k1, 0, keep_samples, True, False, spec[0], spec[1], nt)
+    out = _core.arms_estimate(
+        dist._alpha2d, S, n, pair, k0, k1, 0, keep_samples, True, False, spec[0], spec[1], nt, window.r0, window.R_whole
+    )
     diag.update({"n_draws": n, "n_evaluations": S * n})
     return _finish(dist, S, (*out, None), keep_samples, diag)
 
@@ -65,6 +69,7 @@ def disarm(
     *,
     keep_samples: bool = True,
     nthreads: int | None = None,
+    _window: RowWindow = WHOLE_ROWS,
 ) -> GradientEstimate:
     """DisARM / U2G (Dong, Mnih & Tucker 2020; Yin et al. 2020) for Bernoulli logits.
 
@@ -95,7 +100,7 @@ def disarm(
     S = _check_args(objective, distribution, n_samples)
     _check_logistic_bernoulli(distribution, "disarm")
     diag: dict[str, Any] = {"estimator": "disarm"}
-    return _antithetic(objective, distribution, S, 2, True, seed, keep_samples, nthreads, diag)
+    return _antithetic(objective, distribution, S, 2, True, seed, keep_samples, nthreads, diag, _window)
 
 
 def arms(
@@ -107,6 +112,7 @@ def arms(
     n_draws: int = 4,
     keep_samples: bool = True,
     nthreads: int | None = None,
+    _window: RowWindow = WHOLE_ROWS,
 ) -> GradientEstimate:
     """ARMS (Dimitriev & Zhou 2021): ``n_draws`` mutually antithetic Bernoulli draws through the
     Dirichlet copula, an RLOO-form estimate times a debiasing factor.
@@ -141,7 +147,7 @@ def arms(
     n = _check_n_draws(n_draws)
     _check_logistic_bernoulli(distribution, "arms")
     diag: dict[str, Any] = {"estimator": "arms"}
-    return _antithetic(objective, distribution, S, n, False, seed, keep_samples, nthreads, diag)
+    return _antithetic(objective, distribution, S, n, False, seed, keep_samples, nthreads, diag, _window)
 
 
 def rloo(

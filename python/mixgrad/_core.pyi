@@ -187,4 +187,6 @@ def arms_estimate(
     obj_kind: str,
     obj_arrays: Sequence[npt.NDArray[np.float64] | None],
     nthreads: int = 0,
+    row0: int = 0,
+    rows_whole: int = 0,
 ) -> tuple: ...

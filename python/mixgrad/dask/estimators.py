@@ -30,7 +30,9 @@ from ._graph import new_array, starts, token
 
 __all__ = [
     "GradientEstimate",
+    "arms",
     "concrete",
+    "disarm",
     "double_cv",
     "rebar",
     "reinforce",
@@ -235,100 +237,53 @@ _COMMON = """
 """
 
 
-def _doc(name: str, extra: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn.__doc__ = (fn.__doc__ or "") + _COMMON.format(name=name, extra=extra)
-        return fn
-
-    return deco
-
-
-@_doc("rebar", ' except ``eta="optimal"`` (it pools all rows)')
-def rebar(
-    objective: Objective,
-    distribution: _Discrete,
-    n_samples: int,
-    seed: SeedLike = None,
-    *,
-    chunks: Any = None,
-    **options: Any,
-) -> GradientEstimate:
-    """REBAR (:func:`mixgrad.rebar`) over logits rows chunked along the rows."""
+def _refuse_optimal_eta(options: dict[str, Any]) -> None:
     if isinstance(options.get("eta"), str):
         raise ValueError(
             "eta='optimal' pools A.B over all rows, which no chunk sees; pass a number "
             "(e.g. diagnostics['eta_optimal'] of an in-memory call)"
         )
-    return _run("rebar", objective, distribution, n_samples, seed, chunks, options)
 
 
-@_doc("reinforce")
-def reinforce(
-    objective: Objective,
-    distribution: _Discrete,
-    n_samples: int,
-    seed: SeedLike = None,
-    *,
-    chunks: Any = None,
-    **options: Any,
-) -> GradientEstimate:
-    """REINFORCE (:func:`mixgrad.reinforce`) over logits rows chunked along the rows; a per-row
-    ``baseline_init`` is sliced to each chunk.
-    """
-    return _run("reinforce", objective, distribution, n_samples, seed, chunks, options, per_row=("baseline_init",))
+def _estimator(
+    name: str,
+    summary: str,
+    extra: str = "",
+    per_row: tuple[str, ...] = (),
+    check: Callable[[dict[str, Any]], None] | None = None,
+) -> Callable[..., GradientEstimate]:
+    """The Dask version of ``mixgrad.<name>``: same arguments plus ``chunks``."""
+
+    def estimator(
+        objective: Objective,
+        distribution: _Discrete,
+        n_samples: int,
+        seed: SeedLike = None,
+        *,
+        chunks: Any = None,
+        **options: Any,
+    ) -> GradientEstimate:
+        if check is not None:
+            check(options)
+        return _run(name, objective, distribution, n_samples, seed, chunks, options, per_row)
+
+    estimator.__name__ = estimator.__qualname__ = name
+    estimator.__doc__ = f"{summary} over logits rows chunked along the rows.\n" + _COMMON.format(name=name, extra=extra)
+    return estimator
 
 
-@_doc("rloo")
-def rloo(
-    objective: Objective,
-    distribution: _Discrete,
-    n_samples: int,
-    seed: SeedLike = None,
-    *,
-    chunks: Any = None,
-    **options: Any,
-) -> GradientEstimate:
-    """RLOO (:func:`mixgrad.rloo`) over logits rows chunked along the rows."""
-    return _run("rloo", objective, distribution, n_samples, seed, chunks, options)
-
-
-@_doc("concrete")
-def concrete(
-    objective: Objective,
-    distribution: _Discrete,
-    n_samples: int,
-    seed: SeedLike = None,
-    *,
-    chunks: Any = None,
-    **options: Any,
-) -> GradientEstimate:
-    """Concrete (:func:`mixgrad.concrete`) over logits rows chunked along the rows."""
-    return _run("concrete", objective, distribution, n_samples, seed, chunks, options)
-
-
-@_doc("straight_through")
-def straight_through(
-    objective: Objective,
-    distribution: _Discrete,
-    n_samples: int,
-    seed: SeedLike = None,
-    *,
-    chunks: Any = None,
-    **options: Any,
-) -> GradientEstimate:
-    """Straight-through (:func:`mixgrad.straight_through`) over logits rows chunked along the rows."""
-    return _run("straight_through", objective, distribution, n_samples, seed, chunks, options)
-
-
-@_doc("double_cv")
-def double_cv(
-    objective: Objective,
-    distribution: _Discrete,
-    n_samples: int,
-    seed: SeedLike = None,
-    *,
-    chunks: Any = None,
-    **options: Any,
-) -> GradientEstimate:
-    """Double control variates (:func:`mixgrad.double_cv`) over logits rows chunked along the rows."""
-    return _run("double_cv", objective, distribution, n_samples, seed, chunks, options)
+rebar = _estimator(
+    "rebar", "REBAR (:func:`mixgrad.rebar`)", ' except ``eta="optimal"`` (it pools all rows)', check=_refuse_optimal_eta
+)
+reinforce = _estimator(
+    "reinforce",
+    "REINFORCE (:func:`mixgrad.reinforce`)",
+    "; a per-row ``baseline_init`` is sliced to each chunk",
+    per_row=("baseline_init",),
+)
+rloo = _estimator("rloo", "RLOO (:func:`mixgrad.rloo`)")
+concrete = _estimator("concrete", "Concrete (:func:`mixgrad.concrete`)")
+straight_through = _estimator("straight_through", "Straight-through (:func:`mixgrad.straight_through`)")
+double_cv = _estimator("double_cv", "Double control variates (:func:`mixgrad.double_cv`)")
+disarm = _estimator("disarm", "DisARM (:func:`mixgrad.disarm`)")
+arms = _estimator("arms", "ARMS (:func:`mixgrad.arms`)")
