@@ -83,7 +83,8 @@ void with_objective(const std::string& kind, const std::vector<OptArr>& arrays, 
 }
 
 rb::Problem base_problem(int kind, const carray<double>& alpha, std::uint64_t S, double lam, bool coupled,
-                         std::uint32_t k0, std::uint32_t k1, std::uint32_t stream, int nthreads) {
+                         std::uint32_t k0, std::uint32_t k1, std::uint32_t stream, int nthreads, std::size_t row0 = 0,
+                         std::size_t rows_whole = 0) {
   if (kind < 0 || kind > 2) throw py::value_error("kind must be 0 (logistic), 1 (probit) or 2 (categorical)");
   if (alpha.ndim() != 2) throw py::value_error("alpha must be 2-D (rows, coordinates)");
   rb::Problem P;
@@ -97,6 +98,8 @@ rb::Problem base_problem(int kind, const carray<double>& alpha, std::uint64_t S,
   P.key = {k0, k1};
   P.stream = stream;
   P.nthreads = nthreads;
+  P.r0 = row0;
+  P.R_whole = rows_whole;
   try {
     rb::check_problem(P);
   } catch (const std::invalid_argument& e) {
@@ -108,8 +111,8 @@ rb::Problem base_problem(int kind, const carray<double>& alpha, std::uint64_t S,
 py::tuple estimate(int kind, carray<double> alpha, std::uint64_t S, double lam, bool coupled, std::uint32_t k0,
                    std::uint32_t k1, std::uint32_t stream, int mode, OptArr eta, double eta_scalar, OptArr baseline,
                    bool keep_samples, bool want_mean, bool want_stats, const std::string& obj_kind,
-                   std::vector<OptArr> obj_arrays, int nthreads) {
-  rb::Problem P = base_problem(kind, alpha, S, lam, coupled, k0, k1, stream, nthreads);
+                   std::vector<OptArr> obj_arrays, int nthreads, std::size_t row0, std::size_t rows_whole) {
+  rb::Problem P = base_problem(kind, alpha, S, lam, coupled, k0, k1, stream, nthreads, row0, rows_whole);
   if (mode < 0 || mode > 3) throw py::value_error("mode must be in 0..3");
   P.mode = mode;
   const std::size_t R = P.R, E = P.E;
@@ -154,8 +157,8 @@ py::tuple estimate(int kind, carray<double> alpha, std::uint64_t S, double lam, 
 }
 
 py::tuple noise(int kind, carray<double> alpha, std::uint64_t S, double lam, bool coupled, std::uint32_t k0,
-                std::uint32_t k1, std::uint32_t stream, int nthreads) {
-  rb::Problem P = base_problem(kind, alpha, S, lam, coupled, k0, k1, stream, nthreads);
+                std::uint32_t k1, std::uint32_t stream, int nthreads, std::size_t row0, std::size_t rows_whole) {
+  rb::Problem P = base_problem(kind, alpha, S, lam, coupled, k0, k1, stream, nthreads, row0, rows_whole);
   const py::ssize_t n = static_cast<py::ssize_t>(static_cast<std::size_t>(S) * P.R * P.E);
   carray<double> z({n}), hard({n}), zt({n}), dzt({n}), sz({n}), szt({n});
   P.out_z = z.mutable_data();
@@ -249,7 +252,7 @@ carray<double> ema(carray<double> fb, double decay, carray<double> init) {
 // draws_only, the hard draws [S][n][R][E] (for Python callbacks, evaluated before the estimate).
 py::tuple arms(carray<double> alpha, std::uint64_t S, std::size_t n, bool pair, std::uint32_t k0, std::uint32_t k1,
                std::uint32_t stream, bool keep_samples, bool want_mean, bool draws_only, const std::string& obj_kind,
-               std::vector<OptArr> obj_arrays, int nthreads) {
+               std::vector<OptArr> obj_arrays, int nthreads, std::size_t row0, std::size_t rows_whole) {
   if (alpha.ndim() != 2) throw py::value_error("alpha must be 2-D (rows, coordinates)");
   rb::ArmsProblem P;
   P.alpha = alpha.data();
@@ -261,6 +264,8 @@ py::tuple arms(carray<double> alpha, std::uint64_t S, std::size_t n, bool pair, 
   P.key = {k0, k1};
   P.stream = stream;
   P.nthreads = nthreads;
+  P.r0 = row0;
+  P.R_whole = rows_whole;
   try {
     rb::check_arms(P);
   } catch (const std::invalid_argument& e) {
@@ -303,10 +308,13 @@ void register_rebar(py::module_& m) {
   m.def("rebar_estimate", &estimate, py::arg("kind"), py::arg("alpha").noconvert(), py::arg("n_samples"),
         py::arg("lam"), py::arg("coupled"), py::arg("k0"), py::arg("k1"), py::arg("stream"), py::arg("mode"),
         py::arg("eta"), py::arg("eta_scalar"), py::arg("baseline"), py::arg("keep_samples"), py::arg("want_mean"),
-        py::arg("want_stats"), py::arg("obj_kind"), py::arg("obj_arrays"), py::arg("nthreads") = 0,
-        "Per-sample discrete gradient estimates; returns (samples, mean, m2, stats).");
+        py::arg("want_stats"), py::arg("obj_kind"), py::arg("obj_arrays"), py::arg("nthreads") = 0, py::arg("row0") = 0,
+        py::arg("rows_whole") = 0,
+        "Per-sample discrete gradient estimates; returns (samples, mean, m2, stats). row0, rows_whole: "
+        "these rows are rows row0.. of a call on rows_whole rows (0: the whole call).");
   m.def("rebar_noise", &noise, py::arg("kind"), py::arg("alpha").noconvert(), py::arg("n_samples"), py::arg("lam"),
         py::arg("coupled"), py::arg("k0"), py::arg("k1"), py::arg("stream"), py::arg("nthreads") = 0,
+        py::arg("row0") = 0, py::arg("rows_whole") = 0,
         "Noise transform: (z, b, z_tilde, dz_tilde (categorical: w), sigma(z/lam), sigma(z_tilde/lam)).");
   m.def("rebar_exact", &exact, py::arg("kind"), py::arg("alpha").noconvert(), py::arg("obj_kind"),
         py::arg("obj_arrays"), py::arg("nthreads") = 0, "Exact (E f_i, d E f_i / d alpha_i) by enumeration.");
@@ -320,6 +328,7 @@ void register_rebar(py::module_& m) {
         "p(x_i | component k) / normalizer_i for diagonal Gaussian components, shape (B, K).");
   m.def("arms_estimate", &arms, py::arg("alpha").noconvert(), py::arg("n_samples"), py::arg("n_draws"), py::arg("pair"),
         py::arg("k0"), py::arg("k1"), py::arg("stream"), py::arg("keep_samples"), py::arg("want_mean"),
-        py::arg("draws_only"), py::arg("obj_kind"), py::arg("obj_arrays"), py::arg("nthreads") = 0,
+        py::arg("draws_only"), py::arg("obj_kind"), py::arg("obj_arrays"), py::arg("nthreads") = 0, py::arg("row0") = 0,
+        py::arg("rows_whole") = 0,
         "ARMS / DisARM per-group estimates (Bernoulli logits); returns (samples or draws, mean, m2).");
 }

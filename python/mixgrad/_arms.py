@@ -14,7 +14,7 @@ import numpy as np
 from ._loader import _core
 from ._seeding import SeedLike, philox_key
 from ._threads import resolve_nthreads
-from .discrete import Bernoulli, Categorical, _Discrete
+from .discrete import WHOLE_ROWS, Bernoulli, Categorical, RowWindow, _Discrete
 from .estimators import GradientEstimate, _check_args, _finish, _loo_mean, _run, reinforce
 from .objectives import Callback, Objective
 
@@ -41,18 +41,22 @@ def _check_n_draws(n_draws) -> int:
     return int(n_draws)
 
 
-def _antithetic(objective, dist, S, n, pair, seed, keep_samples, nthreads, diag):
+def _antithetic(objective, dist, S, n, pair, seed, keep_samples, nthreads, diag, window: RowWindow = WHOLE_ROWS):
     if S * n >= 2**32:
         raise ValueError("n_samples * n_draws must be < 2**32")
     k0, k1 = philox_key(seed)
     nt = resolve_nthreads(nthreads)
     if isinstance(objective, Callback):
-        draws = _core.arms_estimate(dist._alpha2d, S, n, pair, k0, k1, 0, False, False, True, "none", [], nt)[0]
+        draws = _core.arms_estimate(
+            dist._alpha2d, S, n, pair, k0, k1, 0, False, False, True, "none", [], nt, window.r0, window.R_whole
+        )[0]
         values = objective.value(draws.reshape((S * n, *dist.shape))).reshape(-1)
         spec = ("precomputed", [np.ascontiguousarray(values, dtype=np.float64), None, None, None, None])
     else:
         spec = objective._spec(dist)
-    out = _core.arms_estimate(dist._alpha2d, S, n, pair, k0, k1, 0, keep_samples, True, False, spec[0], spec[1], nt)
+    out = _core.arms_estimate(
+        dist._alpha2d, S, n, pair, k0, k1, 0, keep_samples, True, False, spec[0], spec[1], nt, window.r0, window.R_whole
+    )
     diag.update({"n_draws": n, "n_evaluations": S * n})
     return _finish(dist, S, (*out, None), keep_samples, diag)
 
@@ -65,6 +69,7 @@ def disarm(
     *,
     keep_samples: bool = True,
     nthreads: int | None = None,
+    _window: RowWindow = WHOLE_ROWS,
 ) -> GradientEstimate:
     """DisARM / U2G (Dong, Mnih & Tucker 2020; Yin et al. 2020) for Bernoulli logits.
 
@@ -95,7 +100,7 @@ def disarm(
     S = _check_args(objective, distribution, n_samples)
     _check_logistic_bernoulli(distribution, "disarm")
     diag: dict[str, Any] = {"estimator": "disarm"}
-    return _antithetic(objective, distribution, S, 2, True, seed, keep_samples, nthreads, diag)
+    return _antithetic(objective, distribution, S, 2, True, seed, keep_samples, nthreads, diag, _window)
 
 
 def arms(
@@ -107,6 +112,7 @@ def arms(
     n_draws: int = 4,
     keep_samples: bool = True,
     nthreads: int | None = None,
+    _window: RowWindow = WHOLE_ROWS,
 ) -> GradientEstimate:
     """ARMS (Dimitriev & Zhou 2021): ``n_draws`` mutually antithetic Bernoulli draws through the
     Dirichlet copula, an RLOO-form estimate times a debiasing factor.
@@ -141,7 +147,7 @@ def arms(
     n = _check_n_draws(n_draws)
     _check_logistic_bernoulli(distribution, "arms")
     diag: dict[str, Any] = {"estimator": "arms"}
-    return _antithetic(objective, distribution, S, n, False, seed, keep_samples, nthreads, diag)
+    return _antithetic(objective, distribution, S, n, False, seed, keep_samples, nthreads, diag, _window)
 
 
 def rloo(
@@ -152,6 +158,7 @@ def rloo(
     *,
     keep_samples: bool = True,
     nthreads: int | None = None,
+    _window: RowWindow = WHOLE_ROWS,
 ) -> GradientEstimate:
     """REINFORCE with the leave-one-out baseline (RLOO, Kool et al. 2019): the same estimator as
     ``reinforce(..., baseline="loo")``, under the name users know.
@@ -165,7 +172,14 @@ def rloo(
     """
     _check_args(objective, distribution, n_samples, 2, " for rloo (the leave-one-out baseline)")
     est = reinforce(
-        objective, distribution, n_samples, seed, baseline="loo", keep_samples=keep_samples, nthreads=nthreads
+        objective,
+        distribution,
+        n_samples,
+        seed,
+        baseline="loo",
+        keep_samples=keep_samples,
+        nthreads=nthreads,
+        _window=_window,
     )
     est.diagnostics["estimator"] = "rloo"
     return est
@@ -198,6 +212,7 @@ def double_cv(
     *,
     keep_samples: bool = True,
     nthreads: int | None = None,
+    _window: RowWindow = WHOLE_ROWS,
 ) -> GradientEstimate:
     """Double control variates (Titsias & Shi 2022): RLOO plus the first-order Taylor control
     variate ``h(b) = grad f(theta) . (b - theta)`` (``theta = E[b]``).
@@ -235,12 +250,28 @@ def double_cv(
     c = np.asarray(objective.grad(theta, dist), dtype=np.float64).reshape(R, E)
     if not np.all(np.isfinite(c)):
         raise ValueError("the objective's gradient at theta = E[b] is not finite")
-    out, spec = _run(objective, dist, S, 1, key=key, keep_samples=False, want_mean=False, want_stats=True, nthreads=nt)
+    out, spec = _run(
+        objective,
+        dist,
+        S,
+        1,
+        key=key,
+        keep_samples=False,
+        want_mean=False,
+        want_stats=True,
+        nthreads=nt,
+        window=_window,
+    )
     fb = out[3][0].reshape(S, R)
-    b = _core.rebar_noise(dist.kind, dist._alpha2d, S, 1.0, False, key[0], key[1], 0, nt)[1].reshape(S, R, E)
+    noise = _core.rebar_noise(
+        dist.kind, dist._alpha2d, S, 1.0, False, key[0], key[1], 0, nt, _window.r0, _window.R_whole
+    )
+    b = noise[1].reshape(S, R, E)
     h = np.einsum("sre,re->sr", b, c)
-    base = np.ascontiguousarray((_loo_mean(fb) + h - _loo_mean(h)).reshape(-1))
-    out, _ = _run(objective, dist, S, 1, key=key, baseline=base, keep_samples=keep_samples, nthreads=nt, spec=spec)
+    base = np.ascontiguousarray((_loo_mean(fb, _window) + h - _loo_mean(h, _window)).reshape(-1))
+    out, _ = _run(
+        objective, dist, S, 1, key=key, baseline=base, keep_samples=keep_samples, nthreads=nt, spec=spec, window=_window
+    )
     corr = _d_expectation_linear(dist, c)
     samples, mean, m2, _ = out
     mean = mean + corr.reshape(-1)

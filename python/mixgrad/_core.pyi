@@ -188,6 +188,8 @@ def rebar_estimate(
     obj_kind: str,
     obj_arrays: Sequence[npt.NDArray[np.float64] | None],
     nthreads: int = 0,
+    row0: int = 0,
+    rows_whole: int = 0,
 ) -> tuple: ...
 def rebar_noise(
     kind: int,
@@ -199,6 +201,8 @@ def rebar_noise(
     k1: int,
     stream: int,
     nthreads: int = 0,
+    row0: int = 0,
+    rows_whole: int = 0,
 ) -> tuple: ...
 def rebar_exact(
     kind: int,
@@ -239,4 +243,6 @@ def arms_estimate(
     obj_kind: str,
     obj_arrays: Sequence[npt.NDArray[np.float64] | None],
     nthreads: int = 0,
+    row0: int = 0,
+    rows_whole: int = 0,
 ) -> tuple: ...

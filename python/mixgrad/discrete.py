@@ -59,6 +59,21 @@ class NoiseDraw(NamedTuple):
     relaxed_tilde: np.ndarray
 
 
+class RowWindow(NamedTuple):
+    """Where the rows of one estimator call sit in a larger call (a chunk of rows, mixgrad.dask).
+
+    Rows ``r0 ..`` of a call on ``R_whole`` rows: the rows draw with the Philox counters of those
+    rows and the kernels keep the whole call's sample blocking, so every row's per-sample
+    estimates and their sums come out as in the whole call. Zeros: this call is the whole.
+    """
+
+    r0: int = 0
+    R_whole: int = 0
+
+
+WHOLE_ROWS = RowWindow()
+
+
 # The Philox counter of the discrete kernels carries the sample index in 32 bits.
 MAX_SAMPLES = 2**32 - 1
 

@@ -28,7 +28,16 @@ from ._checks import check_real, check_size, real_array
 from ._loader import _core
 from ._seeding import SeedLike, philox_key
 from ._threads import resolve_nthreads
-from .discrete import MAX_SAMPLES, Bernoulli, Categorical, _Discrete, check_coupling, check_temperature
+from .discrete import (
+    MAX_SAMPLES,
+    WHOLE_ROWS,
+    Bernoulli,
+    Categorical,
+    RowWindow,
+    _Discrete,
+    check_coupling,
+    check_temperature,
+)
 from .objectives import Callback, Objective
 
 __all__ = ["ESTIMATORS", "GradientEstimate", "concrete", "exact", "rebar", "reinforce", "straight_through"]
@@ -104,10 +113,12 @@ def _check_baseline_init(baseline_init, rows: int) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(a, (rows,)))
 
 
-def _precomputed(objective: Callback, dist: _Discrete, mode: int, S: int, lam: float, coupled: bool, key, nthreads):
+def _precomputed(
+    objective: Callback, dist: _Discrete, mode: int, S: int, lam: float, coupled: bool, key, nthreads, window: RowWindow
+):
     """Evaluate a callback at the points the C++ noise kernel draws; arrays for the 'precomputed' kind."""
     _z, b, _zt, _dzt, sz, szt = _core.rebar_noise(
-        dist.kind, dist._alpha2d, S, lam, coupled, key[0], key[1], 0, nthreads
+        dist.kind, dist._alpha2d, S, lam, coupled, key[0], key[1], 0, nthreads, window.r0, window.R_whole
     )
     shape = (S, *dist.shape)
     R, E = dist.n_rows, dist.event_size
@@ -141,10 +152,11 @@ def _run(
     want_stats=False,
     nthreads=0,
     spec=None,
+    window: RowWindow = WHOLE_ROWS,
 ):
     if spec is None:
         spec = (
-            _precomputed(objective, dist, mode, S, lam, coupled, key, nthreads)
+            _precomputed(objective, dist, mode, S, lam, coupled, key, nthreads, window)
             if isinstance(objective, Callback)
             else objective._spec(dist)
         )
@@ -167,6 +179,8 @@ def _run(
         spec[0],
         spec[1],
         nthreads,
+        window.r0,
+        window.R_whole,
     ), spec
 
 
@@ -190,10 +204,18 @@ def _finish(dist: _Discrete, S: int, out, keep_samples: bool, diagnostics) -> Gr
     )
 
 
-def _loo_mean(x: np.ndarray) -> np.ndarray:
-    """Leave-one-out mean over axis 0 of an (S, R) array."""
+def _loo_mean(x: np.ndarray, window: RowWindow = WHOLE_ROWS) -> np.ndarray:
+    """Leave-one-out mean over axis 0 of an (S, R) array.
+
+    numpy sums the samples of several rows one after another but those of a single row pairwise;
+    one row of a window of a call on several rows is summed one after another, as in that call.
+    """
     S = x.shape[0]
-    return (x.sum(axis=0, keepdims=True) - x) / (S - 1)
+    if x.shape[1] == 1 and window.R_whole > 1:
+        total = np.cumsum(x, axis=0)[-1:]
+    else:
+        total = x.sum(axis=0, keepdims=True)
+    return (total - x) / (S - 1)
 
 
 def _optimal_eta_loo(ab: np.ndarray, bb: np.ndarray):
@@ -222,6 +244,7 @@ def rebar(
     baseline: str | None = None,
     keep_samples: bool = True,
     nthreads: int | None = None,
+    _window: RowWindow = WHOLE_ROWS,
 ) -> GradientEstimate:
     """REBAR: ``g = [f(b) - eta f(sigma(z~))] dlogp(b)/dalpha + eta d f(sigma(z))/dalpha
     - eta d f(sigma(z~))/dalpha`` per sample (DESIGN.md section 4.2). Unbiased for any eta and
@@ -289,6 +312,7 @@ def rebar(
             want_mean=False,
             want_stats=True,
             nthreads=nt,
+            window=_window,
         )
         fb, fzt, ab, bb = (a.reshape(S, distribution.n_rows) for a in out[3])
         eta_s, full = _optimal_eta_loo(ab, bb)
@@ -298,7 +322,7 @@ def rebar(
             diag["eta"] = float(eta_s.mean())
         if baseline == "loo":
             e = eta_s[:, None] if optimal else eta_value
-            base = np.ascontiguousarray((_loo_mean(fb) - e * _loo_mean(fzt)).reshape(-1))
+            base = np.ascontiguousarray((_loo_mean(fb, _window) - e * _loo_mean(fzt, _window)).reshape(-1))
     if not optimal:
         diag["eta"] = eta_value
     out, _ = _run(
@@ -315,6 +339,7 @@ def rebar(
         keep_samples=keep_samples,
         nthreads=nt,
         spec=spec,
+        window=_window,
     )
     return _finish(distribution, S, out, keep_samples, diag)
 
@@ -330,6 +355,7 @@ def reinforce(
     baseline_init=0.0,
     keep_samples: bool = True,
     nthreads: int | None = None,
+    _window: RowWindow = WHOLE_ROWS,
 ) -> GradientEstimate:
     """The score-function estimator ``(f(b) - c) d log p(b) / d alpha``.
 
@@ -363,23 +389,41 @@ def reinforce(
     spec = None
     if baseline is not None:
         out, spec = _run(
-            objective, distribution, S, 1, key=key, keep_samples=False, want_mean=False, want_stats=True, nthreads=nt
+            objective,
+            distribution,
+            S,
+            1,
+            key=key,
+            keep_samples=False,
+            want_mean=False,
+            want_stats=True,
+            nthreads=nt,
+            window=_window,
         )
         fb = out[3][0].reshape(S, distribution.n_rows)
         if loo:
-            base = np.ascontiguousarray(_loo_mean(fb).reshape(-1))
+            base = np.ascontiguousarray(_loo_mean(fb, _window).reshape(-1))
         else:
             c = _core.ema_baseline(np.ascontiguousarray(fb), float(decay), init)
             diag["baseline_state"] = float(decay) * c[-1] + (1 - float(decay)) * fb[-1]
             diag["decay"] = float(decay)
             base = np.ascontiguousarray(c.reshape(-1))
     out, _ = _run(
-        objective, distribution, S, 1, key=key, baseline=base, keep_samples=keep_samples, nthreads=nt, spec=spec
+        objective,
+        distribution,
+        S,
+        1,
+        key=key,
+        baseline=base,
+        keep_samples=keep_samples,
+        nthreads=nt,
+        spec=spec,
+        window=_window,
     )
     return _finish(distribution, S, out, keep_samples, diag)
 
 
-def _pathwise(objective, distribution, n_samples, seed, temperature, keep_samples, nthreads, mode, name):
+def _pathwise(objective, distribution, n_samples, seed, temperature, keep_samples, nthreads, mode, name, window):
     """The relaxed estimators: mode 2 (Concrete) or 3 (straight-through) of the C++ kernel."""
     S = _check_args(objective, distribution, n_samples)
     lam = check_temperature(temperature)
@@ -392,6 +436,7 @@ def _pathwise(objective, distribution, n_samples, seed, temperature, keep_sample
         key=philox_key(seed),
         keep_samples=keep_samples,
         nthreads=resolve_nthreads(nthreads),
+        window=window,
     )
     return _finish(distribution, S, out, keep_samples, {"estimator": name, "temperature": lam})
 
@@ -405,11 +450,14 @@ def concrete(
     temperature: float = 0.5,
     keep_samples: bool = True,
     nthreads: int | None = None,
+    _window: RowWindow = WHOLE_ROWS,
 ) -> GradientEstimate:
     """Concrete / Gumbel-softmax: ``d f(sigma_lambda(z)) / d alpha``, the pathwise gradient of the
     relaxed objective. Biased for ``E f(b)`` (the bias vanishes as lambda -> 0 while the variance
     grows)."""
-    return _pathwise(objective, distribution, n_samples, seed, temperature, keep_samples, nthreads, 2, "concrete")
+    return _pathwise(
+        objective, distribution, n_samples, seed, temperature, keep_samples, nthreads, 2, "concrete", _window
+    )
 
 
 def straight_through(
@@ -421,11 +469,12 @@ def straight_through(
     temperature: float = 1.0,
     keep_samples: bool = True,
     nthreads: int | None = None,
+    _window: RowWindow = WHOLE_ROWS,
 ) -> GradientEstimate:
     """Straight-through: ``f'(b)`` at the hard sample, chained through ``d sigma_lambda(z)/d alpha``
     (forward hard, backward relaxed). Biased."""
     return _pathwise(
-        objective, distribution, n_samples, seed, temperature, keep_samples, nthreads, 3, "straight_through"
+        objective, distribution, n_samples, seed, temperature, keep_samples, nthreads, 3, "straight_through", _window
     )
 
 

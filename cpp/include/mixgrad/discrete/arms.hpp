@@ -58,7 +58,18 @@ struct ArmsProblem {
   double* m2 = nullptr;       // [R * E] sum of squared deviations over groups
   double* draws = nullptr;    // draws only: [S * n * R * E] the hard draws b (nothing else computed)
   int nthreads = 0;
+  // The window, as Problem's: these R rows are rows [r0, r0 + R) of a call on R_whole rows (0: R).
+  std::size_t r0 = 0, R_whole = 0;
 };
+
+inline std::size_t rows_whole(const ArmsProblem& P) {
+  return P.R_whole ? P.R_whole : P.R;
+}
+
+// The whole call's logits are one coordinate: DisARM's uniforms then run along the samples.
+inline bool one_coordinate(const ArmsProblem& P) {
+  return rows_whole(P) * P.E == 1;
+}
 
 inline void check_arms(const ArmsProblem& P) {
   if (P.R == 0 || P.E == 0) throw std::invalid_argument("logits must not be empty");
@@ -66,7 +77,8 @@ inline void check_arms(const ArmsProblem& P) {
   if (P.n < 2) throw std::invalid_argument("n_draws must be >= 2");
   if (P.pair && P.n != 2) throw std::invalid_argument("the DisARM draw has n_draws = 2");
   if (P.n > 4096) throw std::invalid_argument("n_draws must be <= 4096");
-  if (P.S * P.n > 0xFFFFFFFFull || P.R * P.E > 0xFFFFFFFFull)
+  if (P.r0 + P.R > rows_whole(P)) throw std::invalid_argument("the rows' window lies outside the whole call");
+  if (P.S * P.n > 0xFFFFFFFFull || rows_whole(P) * P.E > 0xFFFFFFFFull)
     throw std::invalid_argument("n_samples * n_draws and the number of logits must each be < 2**32");
 }
 
@@ -225,12 +237,12 @@ static MIXGRAD_SIMD_CLONES void disarm_quadratic_row(std::size_t E, const double
 }
 
 // The hard draws of m groups from s0, rows [i0, i1): x[((c * n + j) * nr + r) * E + e]; ub is
-// scratch for max(m, nq) uniforms (DisARM).
+// scratch for max(m, nq) uniforms (DisARM). Counters carry the whole call's coordinates.
 inline void arms_draw(const ArmsProblem& P, const ArmsConstants& C, std::uint64_t s0, std::size_t m, std::size_t i0,
                       std::size_t i1, double* x, double* expo, double* ub) {
-  const std::size_t E = P.E, n = P.n, nq = (i1 - i0) * E, q0 = i0 * E;
+  const std::size_t E = P.E, n = P.n, nq = (i1 - i0) * E, q0 = i0 * E, g0 = (P.r0 + i0) * E;
   const double* th = C.th.data() + q0;
-  if (P.pair && P.R * P.E == 1) {
+  if (P.pair && one_coordinate(P)) {
     paired_uniforms(m, static_cast<std::uint32_t>(s0), 0u, true, P.key, P.stream, ub);
     disarm_compare(m, ub, th, 0, x, 2, x + 1, 2);
     return;
@@ -239,7 +251,7 @@ inline void arms_draw(const ArmsProblem& P, const ArmsConstants& C, std::uint64_
     const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
     double* x0 = x + (c * n) * nq;
     if (P.pair) {
-      paired_uniforms(nq, static_cast<std::uint32_t>(q0), s, false, P.key, P.stream, ub);
+      paired_uniforms(nq, static_cast<std::uint32_t>(g0), s, false, P.key, P.stream, ub);
       disarm_compare(nq, ub, th, 1, x0, 1, x0 + nq, 1);
       continue;
     }
@@ -248,7 +260,7 @@ inline void arms_draw(const ArmsProblem& P, const ArmsConstants& C, std::uint64_
       double sum = 0.0;
       for (std::size_t j = 0; j < n; j += 2) {
         std::uint64_t lo, hi;
-        philox_words(P.key, s, static_cast<std::uint32_t>(q0 + k), 1u + static_cast<std::uint32_t>(j / 2), P.stream, lo,
+        philox_words(P.key, s, static_cast<std::uint32_t>(g0 + k), 1u + static_cast<std::uint32_t>(j / 2), P.stream, lo,
                      hi);
         const double e0 = -std::log(philox::bits_to_open_uniform(lo));
         expo[j] = e0;
@@ -265,23 +277,24 @@ inline void arms_draw(const ArmsProblem& P, const ArmsConstants& C, std::uint64_
   }
 }
 
-// DisARM for one chunk (m pairs from s0, rows [i0, i1)):
-// g[c * nq + r * E + e] = 1/2 (f(b_0) - f(b_1)) (b_0 - b_1) sigmoid(|alpha|). The quadratic
-// objective is fused: f(b_0) - f(b_1) = mean_e (b_0 - b_1)(b_0 + b_1 - 2 t_e).
+// DisARM for one chunk (m pairs from s0, rows [i0, i1), cut from a chunk of the whole call
+// `width` coordinates wide): g[c * nq + r * E + e] = 1/2 (f(b_0) - f(b_1)) (b_0 - b_1)
+// sigmoid(|alpha|). The quadratic objective is fused: f(b_0) - f(b_1) = mean_e (b_0 - b_1)(b_0 +
+// b_1 - 2 t_e).
 template <class Obj>
 void disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, std::uint64_t s0, std::size_t m,
-                  std::size_t i0, std::size_t i1, double* x, double* fv, double* d, double* g, std::uint32_t* rows,
-                  std::uint64_t* samp, double* ub) {
-  const std::size_t E = P.E, nr = i1 - i0, nq = nr * E, q0 = i0 * E;
+                  std::size_t i0, std::size_t i1, std::size_t width, double* x, double* fv, double* d, double* g,
+                  std::uint32_t* rows, std::uint64_t* samp, double* ub) {
+  const std::size_t E = P.E, nr = i1 - i0, nq = nr * E, q0 = i0 * E, g0 = (P.r0 + i0) * E;
   const double* th = C.th.data() + q0;
   const double* cf = C.c.data() + q0;
   if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
-    if (P.R * P.E == 1) {
+    if (one_coordinate(P)) {
       disarm_quadratic_one(m, static_cast<std::uint32_t>(s0), P.key, P.stream, th[0], obj.target[0], 0.5 * cf[0], g);
       return;
     }
     for (std::size_t c = 0; c < m; ++c) {
-      paired_uniforms(nq, static_cast<std::uint32_t>(q0), static_cast<std::uint32_t>(s0 + c), false, P.key, P.stream,
+      paired_uniforms(nq, static_cast<std::uint32_t>(g0), static_cast<std::uint32_t>(s0 + c), false, P.key, P.stream,
                       ub);
       for (std::size_t r = 0; r < nr; ++r)
         disarm_quadratic_row(E, ub + r * E, th + r * E, obj.target + obj.target_row_stride * (i0 + r), cf + r * E,
@@ -303,7 +316,7 @@ void disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, 
   obj.value(objectives::Point::Hard, ch, x, fv);
   for (std::size_t c = 0; c < m; ++c)
     for (std::size_t r = 0; r < nr; ++r) d[c * nr + r] = fv[(2 * c) * nr + r] - fv[(2 * c + 1) * nr + r];
-  if (nq == 1) {
+  if (width == 1) {
     const double k = 0.5 * cf[0];
 #pragma omp simd
     for (std::size_t c = 0; c < m; ++c) g[c] = k * (d[c] * (x[2 * c] - x[2 * c + 1]));
@@ -389,73 +402,79 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
   const std::size_t R = P.R, E = P.E, n = P.n;
   const std::uint64_t S = P.S;
   const ArmsConstants C = make_arms_constants(P);
-  const Tiling T = make_tiling(S, R, E);
+  // the whole call's tiling, over the tiles that hold this call's rows (as estimate.hpp)
+  const Tiling T = make_tiling(S, rows_whole(P), E);
+  const TileWindow W = tile_window(T, rows_whole(P), P.r0, P.r0 + R);
+  const std::size_t n_tiles = T.n_sb * W.n_rb;
   const std::size_t tile_coords = T.rows_per_tile * E;
   const bool accumulate = P.mean != nullptr;
   const bool draws_only = P.draws != nullptr;
-  std::vector<double> tile_mean(accumulate ? T.n_tiles() * tile_coords : 0);
-  std::vector<double> tile_m2(accumulate ? T.n_tiles() * tile_coords : 0);
+  std::vector<double> tile_mean(accumulate ? n_tiles * tile_coords : 0);
+  std::vector<double> tile_m2(accumulate ? n_tiles * tile_coords : 0);
   const double work = static_cast<double>(S) * static_cast<double>(R * E) * static_cast<double>(n);
   const int threads = work < 32768.0 ? 1 : P.nthreads;
   // dynamic: a tile's result does not depend on the thread that runs it; threads slowed by other
   // processes take fewer tiles
-  parallel::for_blocks<parallel::Schedule::Dynamic>(T.n_tiles(), 1, threads, 2, [&](std::size_t t0, std::size_t t1) {
+  parallel::for_blocks<parallel::Schedule::Dynamic>(n_tiles, 1, threads, 2, [&](std::size_t t0, std::size_t t1) {
     const std::size_t max_coords = std::max(kChunkCoords, E);
     std::vector<double> x(max_coords * n), fv(max_coords * n), g(max_coords), dv(max_coords), expo(n), ub(max_coords);
     std::vector<double> cmean(tile_coords), cm2(tile_coords);
     std::vector<std::uint32_t> rows(max_coords * n);
     std::vector<std::uint64_t> samp(max_coords * n);
     for (std::size_t t = t0; t < t1; ++t) {
-      const std::size_t sbi = t / T.n_rb, rbi = t % T.n_rb;
+      const std::size_t sbi = t / W.n_rb, rbi = W.rb0 + t % W.n_rb;
       const std::size_t sa = sbi * T.samples_per_tile, sb = std::min<std::size_t>(S, sa + T.samples_per_tile);
-      const std::size_t ra = rbi * T.rows_per_tile, rb = std::min(R, ra + T.rows_per_tile);
+      const std::size_t ra = rbi * T.rows_per_tile, rb = std::min(W.R, ra + T.rows_per_tile);  // whole-call rows
       double* tmean = accumulate ? &tile_mean[t * tile_coords] : nullptr;
       double* tm2 = accumulate ? &tile_m2[t * tile_coords] : nullptr;
       if (accumulate) std::fill(tmean, tmean + tile_coords, 0.0), std::fill(tm2, tm2 + tile_coords, 0.0);
-      for_chunks(sa, sb, ra, rb, E, [&](std::size_t s0, std::size_t m, std::size_t i0, std::size_t i1) {
-        const std::size_t nr = i1 - i0, nq = nr * E;
-        if (draws_only) {
-          arms_draw(P, C, s0, m, i0, i1, x.data(), expo.data(), ub.data());
-          for (std::size_t c = 0; c < m; ++c)
-            for (std::size_t j = 0; j < n; ++j)
-              std::copy(x.begin() + (c * n + j) * nq, x.begin() + (c * n + j + 1) * nq,
-                        P.draws + (((s0 + c) * n + j) * R + i0) * E);
-          return;
-        }
-        // the estimates: straight into the output when the chunk's m groups are one block of it
-        double* gp = P.samples && nr == R ? P.samples + s0 * R * E : g.data();
-        if (P.pair) {
-          disarm_chunk(P, C, obj, s0, m, i0, i1, x.data(), fv.data(), dv.data(), gp, rows.data(), samp.data(),
-                       ub.data());
-        } else {
-          arms_draw(P, C, s0, m, i0, i1, x.data(), expo.data(), ub.data());
-          arms_chunk(P, C, obj, s0, m, i0, i1, x.data(), fv.data(), gp, rows.data(), samp.data(), expo.data());
-        }
-        if (P.samples && gp == g.data())
-          for (std::size_t c = 0; c < m; ++c)
-            std::copy(g.begin() + c * nq, g.begin() + (c + 1) * nq, P.samples + ((s0 + c) * R + i0) * E);
-        if (!accumulate) return;
-        const std::size_t q0 = (i0 - ra) * E;
-        const double n_a = static_cast<double>(s0 - sa);
-        if (m == 1) {
-          welford_add(nq, 1.0 / (n_a + 1.0), gp, tmean + q0, tm2 + q0);
-          return;
-        }
-        if (nq == 1) {
-          const double mu = sum4(m, gp) * (1.0 / static_cast<double>(m));
-          const double ss = sum_sq_dev4(m, gp, mu);
-          double na = n_a;
-          chan_merge(na, tmean[q0], tm2[q0], static_cast<double>(m), mu, ss);
-          return;
-        }
-        merge_chunk_moments(m, nq, n_a, gp, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
-      });
+      for_chunks(sa, sb, ra, rb, E, W.r0, W.r1,
+                 [&](std::size_t s0, std::size_t m, std::size_t gi0, std::size_t gi1, std::size_t width) {
+                   const std::size_t i0 = gi0 - P.r0, i1 = gi1 - P.r0;  // this call's rows
+                   const std::size_t nr = i1 - i0, nq = nr * E;
+                   if (draws_only) {
+                     arms_draw(P, C, s0, m, i0, i1, x.data(), expo.data(), ub.data());
+                     for (std::size_t c = 0; c < m; ++c)
+                       for (std::size_t j = 0; j < n; ++j)
+                         std::copy(x.begin() + (c * n + j) * nq, x.begin() + (c * n + j + 1) * nq,
+                                   P.draws + (((s0 + c) * n + j) * R + i0) * E);
+                     return;
+                   }
+                   // the estimates: straight into the output when the chunk's m groups are one block of it
+                   double* gp = P.samples && nr == R ? P.samples + s0 * R * E : g.data();
+                   if (P.pair) {
+                     disarm_chunk(P, C, obj, s0, m, i0, i1, width, x.data(), fv.data(), dv.data(), gp, rows.data(),
+                                  samp.data(), ub.data());
+                   } else {
+                     arms_draw(P, C, s0, m, i0, i1, x.data(), expo.data(), ub.data());
+                     arms_chunk(P, C, obj, s0, m, i0, i1, x.data(), fv.data(), gp, rows.data(), samp.data(),
+                                expo.data());
+                   }
+                   if (P.samples && gp == g.data())
+                     for (std::size_t c = 0; c < m; ++c)
+                       std::copy(g.begin() + c * nq, g.begin() + (c + 1) * nq, P.samples + ((s0 + c) * R + i0) * E);
+                   if (!accumulate) return;
+                   const std::size_t q0 = (gi0 - ra) * E;
+                   const double n_a = static_cast<double>(s0 - sa);
+                   if (m == 1) {
+                     welford_add(nq, 1.0 / (n_a + 1.0), gp, tmean + q0, tm2 + q0);
+                     return;
+                   }
+                   if (width == 1) {  // the whole call's chunk is this one coordinate
+                     const double mu = sum4(m, gp) * (1.0 / static_cast<double>(m));
+                     const double ss = sum_sq_dev4(m, gp, mu);
+                     double na = n_a;
+                     chan_merge(na, tmean[q0], tm2[q0], static_cast<double>(m), mu, ss);
+                     return;
+                   }
+                   merge_chunk_moments(m, nq, n_a, gp, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
+                 });
     }
   });
   if (!accumulate) return;
   // Merge the group blocks of every row block in order (as estimate.hpp).
-  for (std::size_t rbi = 0; rbi < T.n_rb; ++rbi)
-    merge_row_block(T, rbi, S, R, E, tile_coords, tile_mean.data(), tile_m2.data(), P.mean, P.m2);
+  for (std::size_t rbi = W.rb0; rbi < W.rb0 + W.n_rb; ++rbi)
+    merge_row_block(T, W, rbi, S, E, tile_coords, tile_mean.data(), tile_m2.data(), P.mean, P.m2);
 }
 
 }  // namespace mixgrad::rebar

@@ -19,17 +19,21 @@ namespace mixgrad::rebar {
 
 // Draw the noise of the n_ev events in buf.row/buf.sample and relax it: fills z, hard, zt, dzt
 // (or w), score, sz/jz (sigma(z/lam) and d sigma(z/lam)/d alpha per coordinate; categorical: the
-// softmax only) and szt/jzt likewise.
+// softmax only) and szt/jzt likewise. The events are m samples from s0 of the rows [i0, i1) of P,
+// cut from a chunk of the whole call `width` coordinates wide (see for_chunks): the width and m
+// pick the kernel, and the counters are the whole call's coordinates (P.r0 + i) * E + e.
 inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::size_t n_ev, bool need_tilde,
-                       std::uint64_t s0, std::size_t m, std::size_t i0, std::size_t i1, bool values = false) {
+                       std::uint64_t s0, std::size_t m, std::size_t i0, std::size_t i1, std::size_t width,
+                       bool values = false) {
   const std::size_t E = P.E;
+  const std::size_t g0 = (P.r0 + i0) * E;  // the counter of the chunk's first coordinate
   const std::size_t nj = n_ev * E;
   const double inv_lam = 1.0 / P.lam;
   if (P.kind == Categorical) {
     // The chunk is m samples of rows [i0, i1): m runs of nq contiguous coordinates from i0 * E.
     const std::size_t nq = (i1 - i0) * E, q0 = i0 * E, nr = i1 - i0;
     const bool fresh = !P.coupled && (need_tilde || values);
-    noise_gumbel_rect(m, nq, s0, q0, P.key, P.stream, fresh, C.la.data(), B.z.data(), B.F.data());
+    noise_gumbel_rect(m, nq, s0, q0, g0, P.key, P.stream, fresh, C.la.data(), B.z.data(), B.F.data());
     categorical_argmax(n_ev, E, fresh, B.z.data(), B.F.data(), B.zb.data(), B.ifb.data(), B.isb.data());
     const bool tilde = need_tilde || values;
     const CategoricalPass pass{B.z.data(),  B.zb.data(),  B.F.data(),    B.ifb.data(),   B.isb.data(),
@@ -61,26 +65,26 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
                        B.sz.data(), B.jz.data(),   B.szt.data(), B.jzt.data()};
   const std::size_t nq = (i1 - i0) * E;
   const int K = inv_lam == 1.0 ? 1 : inv_lam == 2.0 ? 2 : 0;
-  if (P.kind == BernoulliLogistic && !P.coupled && need_tilde && !values && K != 0 && (nq >= 8 || m >= 8)) {
-    noise_logistic_fast(K, m, nq, s0, i0 * E, nq < 8, P.key, P.stream, inv_lam, P.alpha, C.th.data(), C.ea.data(),
-                        C.ena.data(), o);
+  if (P.kind == BernoulliLogistic && !P.coupled && need_tilde && !values && K != 0 && (width >= 8 || m >= 8)) {
+    noise_logistic_fast(K, m, nq, s0, i0 * E, g0, width < 8, P.key, P.stream, inv_lam, P.alpha, C.th.data(),
+                        C.ea.data(), C.ena.data(), o);
     return;
   }
-  if (P.kind == BernoulliLogistic && nq >= 8) {
-    noise_logistic_rect(m, nq, s0, i0 * E, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(), C.lb.data(),
+  if (P.kind == BernoulliLogistic && width >= 8) {
+    noise_logistic_rect(m, nq, s0, i0 * E, g0, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(), C.lb.data(),
                         C.th.data(), C.ea.data(), C.ena.data(), o);
     return;
   }
   if (P.kind == BernoulliLogistic && m >= 8) {
-    noise_logistic_by_sample(m, nq, s0, i0 * E, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(), C.lb.data(),
-                             C.th.data(), C.ea.data(), C.ena.data(), o);
+    noise_logistic_by_sample(m, nq, s0, i0 * E, g0, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(),
+                             C.lb.data(), C.th.data(), C.ea.data(), C.ena.data(), o);
     return;
   }
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
     const std::size_t c0 = static_cast<std::size_t>(B.row[ev]) * E;
     for (std::size_t e = 0; e < E; ++e) {
       const std::size_t j = ev * E + e;
-      B.coord[j] = static_cast<std::uint32_t>(c0 + e);
+      B.coord[j] = static_cast<std::uint32_t>(P.r0 * E + c0 + e);
       B.sample_j[j] = B.sample[ev];
       B.alpha[j] = P.alpha[c0 + e];
       B.la[j] = C.la[c0 + e];

@@ -50,10 +50,11 @@ inline constexpr double kRatioCap = 1e300;
 
 // Pass 1 over the m samples (from s0) of the nq contiguous coordinates from c0: the Philox
 // block of (s, coordinate) gives u (first 64 bits) and v (last 64 bits); writes z and F = -log v
-// (F only for fresh conditional noise).
+// (F only for fresh conditional noise). The counter of coordinate c0 + q is g0 + q, its index in
+// the whole call.
 template <bool WithF>
-MIXGRAD_INLINE void gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, philox::Key key,
-                                std::uint32_t stream, const double* la, double* z, double* F) {
+MIXGRAD_INLINE void gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
+                                philox::Key key, std::uint32_t stream, const double* la, double* z, double* F) {
   for (std::size_t c = 0; c < m; ++c) {
     const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
     double* zc = z + c * nq;
@@ -61,7 +62,7 @@ MIXGRAD_INLINE void gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
 #pragma omp simd
     for (std::size_t q = 0; q < nq; ++q) {
       std::uint64_t lo, hi;
-      philox_words(key, s, static_cast<std::uint32_t>(c0 + q), 0u, stream, lo, hi);
+      philox_words(key, s, static_cast<std::uint32_t>(g0 + q), 0u, stream, lo, hi);
       const double e = -elem::log(philox::bits_to_open_uniform(lo));
       zc[q] = la[c0 + q] - elem::log(e);
       if (WithF) Fc[q] = -elem::log(philox::bits_to_open_uniform(hi));
@@ -70,12 +71,12 @@ MIXGRAD_INLINE void gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
 }
 
 static MIXGRAD_SIMD_CLONES void noise_gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
-                                                  philox::Key key, std::uint32_t stream, bool with_f, const double* la,
-                                                  double* z, double* F) {
+                                                  std::size_t g0, philox::Key key, std::uint32_t stream, bool with_f,
+                                                  const double* la, double* z, double* F) {
   if (with_f)
-    gumbel_rect<true>(m, nq, s0, c0, key, stream, la, z, F);
+    gumbel_rect<true>(m, nq, s0, c0, g0, key, stream, la, z, F);
   else
-    gumbel_rect<false>(m, nq, s0, c0, key, stream, la, z, F);
+    gumbel_rect<false>(m, nq, s0, c0, g0, key, stream, la, z, F);
 }
 
 // Per-class arrays of one chunk for the categorical relaxation (pass 3): inputs per class j of

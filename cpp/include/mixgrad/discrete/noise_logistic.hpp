@@ -79,17 +79,18 @@ MIXGRAD_INLINE void logistic_flat(std::size_t n, philox::Key key, std::uint32_t 
                           ea[j], ena[j], inv_lam, j, o);
 }
 
-// m samples from s0 of the nq contiguous coordinates from c0 (constants indexed by coordinate).
+// m samples from s0 of the nq contiguous coordinates from c0 (constants indexed by coordinate;
+// the Philox counter of coordinate c0 + q is g0 + q, its index in the whole call).
 template <bool Coupled>
-MIXGRAD_INLINE void logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, philox::Key key,
-                                  std::uint32_t stream, double inv_lam, const double* alpha, const double* la,
-                                  const double* lb, const double* th, const double* ea, const double* ena,
-                                  const BernoulliOut& o) {
+MIXGRAD_INLINE void logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
+                                  philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
+                                  const double* la, const double* lb, const double* th, const double* ea,
+                                  const double* ena, const BernoulliOut& o) {
   for (std::size_t c = 0; c < m; ++c) {
     const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
 #pragma omp simd
     for (std::size_t q = 0; q < nq; ++q)
-      logistic_one<Coupled>(key, stream, s, static_cast<std::uint32_t>(c0 + q), alpha[c0 + q], la[c0 + q], lb[c0 + q],
+      logistic_one<Coupled>(key, stream, s, static_cast<std::uint32_t>(g0 + q), alpha[c0 + q], la[c0 + q], lb[c0 + q],
                             th[c0 + q], ea[c0 + q], ena[c0 + q], inv_lam, c * nq + q, o);
   }
 }
@@ -97,28 +98,29 @@ MIXGRAD_INLINE void logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s
 // The same rectangle, vectorized over the m samples (for few coordinates per sample).
 template <bool Coupled>
 MIXGRAD_INLINE void logistic_rect_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
-                                            philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
-                                            const double* la, const double* lb, const double* th, const double* ea,
-                                            const double* ena, const BernoulliOut& o) {
+                                            std::size_t g0, philox::Key key, std::uint32_t stream, double inv_lam,
+                                            const double* alpha, const double* la, const double* lb, const double* th,
+                                            const double* ea, const double* ena, const BernoulliOut& o) {
   for (std::size_t q = 0; q < nq; ++q) {
     const std::size_t cq = c0 + q;
     const double a = alpha[cq], l1 = la[cq], l2 = lb[cq], t = th[cq], e1 = ea[cq], e2 = ena[cq];
 #pragma omp simd
     for (std::size_t c = 0; c < m; ++c)
-      logistic_one<Coupled>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq), a, l1, l2,
-                            t, e1, e2, inv_lam, c * nq + q, o);
+      logistic_one<Coupled>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(g0 + q), a, l1,
+                            l2, t, e1, e2, inv_lam, c * nq + q, o);
   }
 }
 
 static MIXGRAD_SIMD_CLONES void noise_logistic_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0,
-                                                         std::size_t c0, philox::Key key, std::uint32_t stream,
-                                                         bool coupled, double inv_lam, const double* alpha,
-                                                         const double* la, const double* lb, const double* th,
-                                                         const double* ea, const double* ena, BernoulliOut o) {
+                                                         std::size_t c0, std::size_t g0, philox::Key key,
+                                                         std::uint32_t stream, bool coupled, double inv_lam,
+                                                         const double* alpha, const double* la, const double* lb,
+                                                         const double* th, const double* ea, const double* ena,
+                                                         BernoulliOut o) {
   if (coupled)
-    logistic_rect_by_sample<true>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+    logistic_rect_by_sample<true>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
   else
-    logistic_rect_by_sample<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+    logistic_rect_by_sample<false>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
 
 static MIXGRAD_SIMD_CLONES void noise_logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream, bool coupled,
@@ -133,14 +135,14 @@ static MIXGRAD_SIMD_CLONES void noise_logistic_flat(std::size_t n, philox::Key k
 }
 
 static MIXGRAD_SIMD_CLONES void noise_logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
-                                                    philox::Key key, std::uint32_t stream, bool coupled, double inv_lam,
-                                                    const double* alpha, const double* la, const double* lb,
-                                                    const double* th, const double* ea, const double* ena,
-                                                    BernoulliOut o) {
+                                                    std::size_t g0, philox::Key key, std::uint32_t stream, bool coupled,
+                                                    double inv_lam, const double* alpha, const double* la,
+                                                    const double* lb, const double* th, const double* ea,
+                                                    const double* ena, BernoulliOut o) {
   if (coupled)
-    logistic_rect<true>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+    logistic_rect<true>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
   else
-    logistic_rect<false>(m, nq, s0, c0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+    logistic_rect<false>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
 
 // Fresh noise, estimates only (no z, z~ outputs), 1/lam = K in {1, 2}: no log or exp per draw.
@@ -197,9 +199,9 @@ MIXGRAD_INLINE void logistic_fast_one(philox::Key key, std::uint32_t stream, std
 
 // Redo the flagged draws of an m x nq rectangle (j = c * nq + q) with b = 1[z > 0].
 template <int K>
-MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, philox::Key key,
-                                      std::uint32_t stream, double inv_lam, const double* alpha, const double* th,
-                                      const double* ea, const double* ena, const BernoulliOut& o) {
+MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
+                                      philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
+                                      const double* th, const double* ea, const double* ena, const BernoulliOut& o) {
   double any = 0.0;
 #pragma omp simd reduction(+ : any)
   for (std::size_t j = 0; j < m * nq; ++j) any += o.z[j];
@@ -209,7 +211,7 @@ MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64
       if (o.z[c * nq + q] == 0.0) continue;
       const std::size_t cq = c0 + q;
       std::uint64_t w0, w1;
-      philox_words(key, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq), 0u, stream, w0, w1);
+      philox_words(key, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(g0 + q), 0u, stream, w0, w1);
       const double u = philox::bits_to_open_uniform(w0);
       const double v = philox::bits_to_open_uniform(w1);
       logistic_relax_given_b<K>(u, v, logistic_z(alpha[cq], u) > 0.0, th[cq], ea[cq], ena[cq], inv_lam, c * nq + q, o);
@@ -219,39 +221,40 @@ MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64
 // m samples from s0 of the nq coordinates from c0; by_sample: vectorized over samples (few
 // coordinates), else over coordinates.
 template <int K>
-MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, bool by_sample,
-                                       philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
-                                       const double* th, const double* ea, const double* ena, const BernoulliOut& o) {
+MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
+                                       bool by_sample, philox::Key key, std::uint32_t stream, double inv_lam,
+                                       const double* alpha, const double* th, const double* ea, const double* ena,
+                                       const BernoulliOut& o) {
   if (by_sample) {
     for (std::size_t q = 0; q < nq; ++q) {
       const std::size_t cq = c0 + q;
       const double t = th[cq], e1 = ea[cq], e2 = ena[cq];
 #pragma omp simd
       for (std::size_t c = 0; c < m; ++c)
-        logistic_fast_one<K>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(cq), t, e1, e2,
-                             inv_lam, c * nq + q, o);
+        logistic_fast_one<K>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(g0 + q), t, e1,
+                             e2, inv_lam, c * nq + q, o);
     }
   } else {
     for (std::size_t c = 0; c < m; ++c) {
       const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
 #pragma omp simd
       for (std::size_t q = 0; q < nq; ++q)
-        logistic_fast_one<K>(key, stream, s, static_cast<std::uint32_t>(c0 + q), th[c0 + q], ea[c0 + q], ena[c0 + q],
+        logistic_fast_one<K>(key, stream, s, static_cast<std::uint32_t>(g0 + q), th[c0 + q], ea[c0 + q], ena[c0 + q],
                              inv_lam, c * nq + q, o);
     }
   }
-  logistic_fast_fix<K>(m, nq, s0, c0, key, stream, inv_lam, alpha, th, ea, ena, o);
+  logistic_fast_fix<K>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, th, ea, ena, o);
 }
 
 static MIXGRAD_SIMD_CLONES void noise_logistic_fast(int K, std::size_t m, std::size_t nq, std::uint64_t s0,
-                                                    std::size_t c0, bool by_sample, philox::Key key,
+                                                    std::size_t c0, std::size_t g0, bool by_sample, philox::Key key,
                                                     std::uint32_t stream, double inv_lam, const double* alpha,
                                                     const double* th, const double* ea, const double* ena,
                                                     BernoulliOut o) {
   if (K == 1)
-    logistic_fast_rect<1>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
+    logistic_fast_rect<1>(m, nq, s0, c0, g0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
   else
-    logistic_fast_rect<2>(m, nq, s0, c0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
+    logistic_fast_rect<2>(m, nq, s0, c0, g0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
 }
 
 }  // namespace mixgrad::rebar

@@ -44,12 +44,21 @@ struct Problem {
   double* out_sz = nullptr;
   double* out_szt = nullptr;
   int nthreads = 0;
+  // The window: these R rows are rows [r0, r0 + R) of a call on R_whole rows (0: R, this call is
+  // the whole). Noise counters carry the whole call's coordinate index and the tiling is the
+  // whole call's, so every row comes out as in the whole call (mixgrad.dask).
+  std::size_t r0 = 0, R_whole = 0;
 };
+
+inline std::size_t rows_whole(const Problem& P) {
+  return P.R_whole ? P.R_whole : P.R;
+}
 
 inline void check_problem(const Problem& P) {
   if (P.R == 0 || P.E == 0) throw std::invalid_argument("logits must not be empty");
   if (P.S == 0) throw std::invalid_argument("n_samples must be >= 1");
-  if (P.S > 0xFFFFFFFFull || P.R * P.E > 0xFFFFFFFFull)
+  if (P.r0 + P.R > rows_whole(P)) throw std::invalid_argument("the rows' window lies outside the whole call");
+  if (P.S > 0xFFFFFFFFull || rows_whole(P) * P.E > 0xFFFFFFFFull)
     throw std::invalid_argument("n_samples and the number of logits must each be < 2**32");
   if (!(P.lam > 0.0) || !std::isfinite(P.lam)) throw std::invalid_argument("temperature must be finite and > 0");
 }
