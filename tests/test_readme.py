@@ -24,11 +24,11 @@ def test_readme_python_blocks_run():
     blocks = _blocks()
     assert len(blocks) >= 5
     namespace: dict = {}
-    needs_torch = ["import torch" in code for code in blocks]
-    assert sum(not t for t in needs_torch) >= 4
-    for code, torch_block in zip(blocks, needs_torch):
-        if torch_block and importlib.util.find_spec("torch") is None:
-            continue  # the torch adapter's block needs the optional extra
+    extras = [[m for m in ("torch", "dask") if f"import {m}" in code] for code in blocks]
+    assert sum(not e for e in extras) >= 4
+    for code, needs in zip(blocks, extras):
+        if any(importlib.util.find_spec(m) is None for m in needs):
+            continue  # the adapter's block needs its optional extra
         exec(compile(code, "README.md", "exec"), namespace)
 
 
