@@ -18,6 +18,9 @@ import numpy as np
 import mixgrad
 from mixgrad import special
 
+# Python's own handler, whatever was inherited: a child of a background job starts with SIGINT
+# ignored, and then no KeyboardInterrupt would ever be raised.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 rng = np.random.default_rng(0)
 WORK
 main = threading.main_thread().ident
