@@ -38,3 +38,20 @@ def test_bench_rows_and_table():
     table = bench.format_rows([*rows, bench.Row("w", "missing peer", None, 0.5, "not installed")])
     assert "not installed" in table
     assert table.count("\n") == 3
+
+
+def test_bench_only_and_simd_level(capsys):
+    import mixgrad
+
+    before = mixgrad.simd_level()
+    try:
+        assert main(["bench", "--quick", "--repeats", "1", "--only", "GMM", "--simd-level", "baseline"]) == 0
+        out = capsys.readouterr().out
+        assert "kernels baseline" in out
+        assert "## GMM application" in out
+        assert "## special functions" not in out
+    finally:
+        mixgrad.set_simd_level(before)
+    if "x86-64-v4" not in mixgrad.supported_simd_levels():
+        assert main(["bench", "--simd-level", "x86-64-v4"]) == 2
+        assert "not supported by this CPU" in capsys.readouterr().err

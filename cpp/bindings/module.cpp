@@ -3,6 +3,7 @@
 
 namespace py = pybind11;
 
+void register_cpu(py::module_& m);
 void register_special(py::module_& m);
 void register_random(py::module_& m);
 void register_threads(py::module_& m);
@@ -20,6 +21,7 @@ PYBIND11_MODULE(_core, m) {
 #else
   m.attr("__version__") = "dev";
 #endif
+  register_cpu(m);
   register_threads(m);
   register_special(m);
   register_random(m);

@@ -19,6 +19,7 @@ from types import ModuleType as _ModuleType
 
 from . import estimators, implicit, objectives, random, special
 from ._loader import _core
+from ._simd import set_simd_level, simd_level, supported_simd_levels
 from ._threads import MAX_THREADS, get_num_threads, set_num_threads, threads
 from .discrete import Bernoulli, Categorical
 from .estimators import (
@@ -74,8 +75,11 @@ __all__ = [
     "reinforce",
     "rloo",
     "set_num_threads",
+    "set_simd_level",
+    "simd_level",
     "special",
     "straight_through",
+    "supported_simd_levels",
     "threads",
     "tune",
 ]

@@ -8,11 +8,11 @@
 #endif
 
 // Hot loops are compiled for x86-64-v4 (AVX-512: 8 doubles a register, 32 registers, which
-// halves the time of the long polynomial kernels), x86-64-v3 (AVX2 + FMA) and a baseline; the
-// loader picks one when the module is imported. The default build stays portable (no
+// halves the time of the long polynomial kernels), x86-64-v3 (AVX2 + FMA) and a baseline, and one
+// copy is chosen at run time (cpu_dispatch.hpp). The default build stays portable (no
 // -march=native).
-#if defined(MIXGRAD_USE_TARGET_CLONES) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MIXGRAD_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MIXGRAD_SIMD_CLONES
-#endif
+#include "mixgrad/cpu_dispatch.hpp"
+
+// The body of a dispatched kernel (MIXGRAD_SIMD_DISPATCH): always inlined, so that each copy
+// compiles it for its own instruction set (callees it needs vectorized must be MIXGRAD_INLINE).
+#define MIXGRAD_SIMD_KERNEL MIXGRAD_INLINE

@@ -1,6 +1,5 @@
-// Element-wise array versions of the vectorizable special functions, compiled per ISA level
-// (MIXGRAD_SIMD_CLONES). Include from a single translation unit: each function becomes an
-// ifunc whose resolver picks the AVX2+FMA or the baseline clone at load time.
+// Element-wise array versions of the vectorizable special functions, compiled once per ISA level
+// (MIXGRAD_SIMD_DISPATCH, cpu_dispatch.hpp).
 #pragma once
 
 #include <algorithm>
@@ -15,12 +14,13 @@ namespace mixgrad::special::arrays {
 // float32 is computed in double and rounded once, so it is correctly rounded except in rare
 // double-rounding cases (at most 1 float32 ulp off the float64 result).
 #define MIXGRAD_UNARY_ARRAY(NAME, FN)                                                                                 \
-  MIXGRAD_SIMD_CLONES inline void NAME(const double* x, double* y, std::size_t n) {                                   \
+  MIXGRAD_SIMD_KERNEL void NAME##_kernel(const double* x, double* y, std::size_t n) {                                 \
     _Pragma("omp simd") for (std::size_t i = 0; i < n; ++i) y[i] = FN(x[i]);                                          \
   }                                                                                                                   \
-  MIXGRAD_SIMD_CLONES inline void NAME(const float* x, float* y, std::size_t n) {                                     \
+  MIXGRAD_SIMD_KERNEL void NAME##_kernel(const float* x, float* y, std::size_t n) {                                   \
     _Pragma("omp simd") for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<float>(FN(static_cast<double>(x[i]))); \
-  }
+  }                                                                                                                   \
+  MIXGRAD_SIMD_DISPATCH(NAME)
 
 MIXGRAD_UNARY_ARRAY(ndtr, special::ndtr)
 MIXGRAD_UNARY_ARRAY(log_ndtr, special::log_ndtr)
@@ -34,15 +34,19 @@ MIXGRAD_INLINE double ndtri_central_only(double p) {
   return special::detail::as241_central(p - 0.5);
 }
 
-MIXGRAD_SIMD_CLONES inline void ndtri_central_pass(const double* p, double* y, std::size_t n) {
+MIXGRAD_SIMD_KERNEL void ndtri_central_pass_kernel(const double* p, double* y, std::size_t n) {
 #pragma omp simd
   for (std::size_t i = 0; i < n; ++i) y[i] = ndtri_central_only(p[i]);
 }
 
-MIXGRAD_SIMD_CLONES inline void ndtri_full_pass(const double* p, double* y, std::size_t n) {
+MIXGRAD_SIMD_DISPATCH(ndtri_central_pass)
+
+MIXGRAD_SIMD_KERNEL void ndtri_full_pass_kernel(const double* p, double* y, std::size_t n) {
 #pragma omp simd
   for (std::size_t i = 0; i < n; ++i) y[i] = special::ndtri(p[i]);
 }
+
+MIXGRAD_SIMD_DISPATCH(ndtri_full_pass)
 
 }  // namespace detail
 

@@ -15,6 +15,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .. import special
+from .._simd import simd_level, supported_simd_levels
 from .._threads import get_num_threads
 from .timing import median_time
 
@@ -137,6 +138,7 @@ COMPARISONS: dict[str, Callable[..., list[Row]]] = {
 def machine_description() -> str:
     return (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
+        f"kernels {simd_level()} (supported: {', '.join(supported_simd_levels())}), "
         f"mixgrad threads={get_num_threads()}, Python {platform.python_version()}, numpy {np.__version__}"
     )
 
@@ -153,10 +155,12 @@ def format_rows(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def run_bench(quick: bool = False, repeats: int = 5) -> int:
+def run_bench(quick: bool = False, repeats: int = 5, only: list[str] | None = None) -> int:
     print(f"machine: {machine_description()}")
     print(f"median of {repeats} runs; ratio = peer time / mixgrad time\n")
     for title, fn in COMPARISONS.items():
+        if only and not any(words in title for words in only):
+            continue
         rows = fn(quick=quick, repeats=repeats)
         print(f"## {title}\n{format_rows(rows)}\n", flush=True)
     return 0

@@ -17,6 +17,14 @@ def _build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="time mixgrad against the peer libraries that are installed")
     bench.add_argument("--quick", action="store_true", help="smaller problems")
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats per case (median reported)")
+    bench.add_argument(
+        "--only", action="append", metavar="WORDS", help="run the comparisons whose title contains WORDS (repeatable)"
+    )
+    bench.add_argument(
+        "--simd-level",
+        choices=["auto", "x86-64-v4", "x86-64-v3", "baseline"],
+        help="run the kernels at this instruction-set level (default: the highest the CPU supports)",
+    )
     return parser
 
 
@@ -35,6 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from .bench import run_bench
 
-        return run_bench(quick=args.quick, repeats=args.repeats)
+        if args.simd_level is not None:
+            from .. import set_simd_level
+
+            try:
+                set_simd_level(args.simd_level)
+            except ValueError as exc:
+                print(f"mixgrad bench: {exc}", file=sys.stderr)
+                return 2
+        return run_bench(quick=args.quick, repeats=args.repeats, only=args.only)
     parser.print_help(sys.stderr)
     return 2

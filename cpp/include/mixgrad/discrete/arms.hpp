@@ -112,7 +112,7 @@ inline ArmsConstants make_arms_constants(const ArmsProblem& P) {
 // block (s, q >> 1, 0, stream) -- or, when the logits are a single coordinate (R * E = 1), half
 // (s & 1) of block (s >> 1, 0, 0, stream). u[k] for k < n is u at index a0 + k of the paired axis,
 // the other index fixed at `other`.
-static MIXGRAD_SIMD_CLONES void paired_uniforms(std::size_t n, std::uint32_t a0, std::uint32_t other, bool along_s,
+MIXGRAD_SIMD_KERNEL void paired_uniforms_kernel(std::size_t n, std::uint32_t a0, std::uint32_t other, bool along_s,
                                                 philox::Key key, std::uint32_t stream, double* u) {
   std::size_t k = 0;
   auto words = [&](std::uint32_t blk, std::uint64_t& lo, std::uint64_t& hi) {
@@ -159,9 +159,10 @@ static MIXGRAD_SIMD_CLONES void paired_uniforms(std::size_t n, std::uint32_t a0,
     u[k] = philox::bits_to_open_uniform(lo);
   }
 }
+MIXGRAD_SIMD_DISPATCH(paired_uniforms)
 
 // b0 = 1[u < theta], b1 = 1[1 - u < theta].
-static MIXGRAD_SIMD_CLONES void disarm_compare(std::size_t n, const double* u, const double* th, std::size_t th_stride,
+MIXGRAD_SIMD_KERNEL void disarm_compare_kernel(std::size_t n, const double* u, const double* th, std::size_t th_stride,
                                                double* x0, std::size_t x0_stride, double* x1, std::size_t x1_stride) {
 #pragma omp simd
   for (std::size_t k = 0; k < n; ++k) {
@@ -170,6 +171,7 @@ static MIXGRAD_SIMD_CLONES void disarm_compare(std::size_t n, const double* u, c
     x1[k * x1_stride] = (1.0 - u[k]) < t ? 1.0 : 0.0;
   }
 }
+MIXGRAD_SIMD_DISPATCH(disarm_compare)
 
 // Fused DisARM for f = (b - t)^2 on one coordinate (R * E = 1), m groups from s0 (uniforms along
 // s as paired_uniforms): g[c] = k (b0 - b1)(b0 + b1 - 2t)(b0 - b1), k = sigmoid(|alpha|) / 2.
@@ -178,7 +180,7 @@ MIXGRAD_INLINE double disarm_quadratic_g(double u, double th0, double t, double 
   return k * ((b0 - b1) * (b0 + b1 - 2.0 * t)) * (b0 - b1);
 }
 
-static MIXGRAD_SIMD_CLONES void disarm_quadratic_one(std::size_t m, std::uint32_t s0, philox::Key key,
+MIXGRAD_SIMD_KERNEL void disarm_quadratic_one_kernel(std::size_t m, std::uint32_t s0, philox::Key key,
                                                      std::uint32_t stream, double th0, double t, double k, double* g) {
   std::size_t c = 0;
   if (m == 0) return;
@@ -211,9 +213,11 @@ static MIXGRAD_SIMD_CLONES void disarm_quadratic_one(std::size_t m, std::uint32_
   }
 }
 
+MIXGRAD_SIMD_DISPATCH(disarm_quadratic_one)
+
 // Fused DisARM for f = mean_e (b_e - t_e)^2 on one row of E coordinates:
 // g_e = 1/2 (f(b0) - f(b1)) (b0_e - b1_e) sigmoid(|alpha_e|).
-static MIXGRAD_SIMD_CLONES void disarm_quadratic_row(std::size_t E, const double* u, const double* th, const double* t,
+MIXGRAD_SIMD_KERNEL void disarm_quadratic_row_kernel(std::size_t E, const double* u, const double* th, const double* t,
                                                      const double* cf, double* g) {
   // (b0 - b1)(b0 + b1 - 2t) = (b0 - b1)(1 - 2t) on {0, 1}; four partial sums in a fixed order
   // (an omp simd reduction does not vectorize here with GCC)
@@ -235,6 +239,7 @@ static MIXGRAD_SIMD_CLONES void disarm_quadratic_row(std::size_t E, const double
 #pragma omp simd
   for (std::size_t k = 0; k < E; ++k) g[k] = w * g[k] * cf[k];
 }
+MIXGRAD_SIMD_DISPATCH(disarm_quadratic_row)
 
 // The hard draws of m groups from s0, rows [i0, i1): x[((c * n + j) * nr + r) * E + e]; ub is
 // scratch for max(m, nq) uniforms (DisARM). Counters carry the whole call's coordinates.
@@ -376,7 +381,7 @@ void arms_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, st
 }
 
 // Sums with four partial sums in a fixed order (vectorizes, unlike an omp simd reduction here).
-static MIXGRAD_SIMD_CLONES double sum4(std::size_t n, const double* x) {
+MIXGRAD_SIMD_KERNEL double sum4_kernel(std::size_t n, const double* x) {
   double a[4] = {0.0, 0.0, 0.0, 0.0};
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4)
@@ -384,8 +389,9 @@ static MIXGRAD_SIMD_CLONES double sum4(std::size_t n, const double* x) {
   for (; i < n; ++i) a[0] += x[i];
   return (a[0] + a[1]) + (a[2] + a[3]);
 }
+MIXGRAD_SIMD_DISPATCH(sum4)
 
-static MIXGRAD_SIMD_CLONES double sum_sq_dev4(std::size_t n, const double* x, double mu) {
+MIXGRAD_SIMD_KERNEL double sum_sq_dev4_kernel(std::size_t n, const double* x, double mu) {
   double a[4] = {0.0, 0.0, 0.0, 0.0};
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4)
@@ -393,6 +399,8 @@ static MIXGRAD_SIMD_CLONES double sum_sq_dev4(std::size_t n, const double* x, do
   for (; i < n; ++i) a[0] += (x[i] - mu) * (x[i] - mu);
   return (a[0] + a[1]) + (a[2] + a[3]);
 }
+
+MIXGRAD_SIMD_DISPATCH(sum_sq_dev4)
 
 // The ARMS / DisARM estimates (or only the draws) with any objective of objectives.hpp; values
 // are asked for at Point::Hard with Chunk::sample = s * n + j (the draw's index).

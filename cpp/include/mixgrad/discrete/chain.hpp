@@ -10,7 +10,7 @@
 namespace mixgrad::rebar {
 
 // Categorical chain rule per event (see chain below); S the softmax, w and th per class.
-static MIXGRAD_SIMD_CLONES void chain_categorical(std::size_t n_ev, std::size_t E, bool tilde, double inv_lam,
+MIXGRAD_SIMD_KERNEL void chain_categorical_kernel(std::size_t n_ev, std::size_t E, bool tilde, double inv_lam,
                                                   const double* S, const double* w, const double* th, const double* g,
                                                   double* out) {
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
@@ -26,6 +26,7 @@ static MIXGRAD_SIMD_CLONES void chain_categorical(std::size_t n_ev, std::size_t 
     for (std::size_t k = 0; k < E; ++k) oe[k] = oe[k] * we[k] - te[k] * hw;
   }
 }
+MIXGRAD_SIMD_DISPATCH(chain_categorical)
 
 // Chain f'(x) at the relaxed point into d f / d alpha. Bernoulli: g * jz. Categorical (z side):
 // s_k (g_k - s.g)/lam (dz/dalpha drops out: softmax ignores a common shift). Categorical (z~

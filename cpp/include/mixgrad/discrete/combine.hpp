@@ -9,7 +9,7 @@ namespace mixgrad::rebar {
 
 // Per-sample estimates g = w * score + cz * pz - czt * pzt of n_ev events of E coordinates
 // (use_pz / use_pzt: whether those terms are present).
-static MIXGRAD_SIMD_CLONES void combine_events(std::size_t n_ev, std::size_t E, bool use_pz, bool use_pzt,
+MIXGRAD_SIMD_KERNEL void combine_events_kernel(std::size_t n_ev, std::size_t E, bool use_pz, bool use_pzt,
                                                const double* wev, const double* cz, const double* czt,
                                                const double* score, const double* pz, const double* pzt, double* out) {
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
@@ -28,5 +28,6 @@ static MIXGRAD_SIMD_CLONES void combine_events(std::size_t n_ev, std::size_t E, 
     }
   }
 }
+MIXGRAD_SIMD_DISPATCH(combine_events)
 
 }  // namespace mixgrad::rebar

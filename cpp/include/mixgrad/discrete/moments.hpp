@@ -9,7 +9,7 @@
 namespace mixgrad::rebar {
 
 // Welford update of running means/M2 with one more sample x (n samples after it).
-static MIXGRAD_SIMD_CLONES void welford_add(std::size_t nq, double inv_n, const double* x, double* mean, double* m2) {
+MIXGRAD_SIMD_KERNEL void welford_add_kernel(std::size_t nq, double inv_n, const double* x, double* mean, double* m2) {
 #pragma omp simd
   for (std::size_t q = 0; q < nq; ++q) {
     const double delta = x[q] - mean[q];
@@ -17,6 +17,7 @@ static MIXGRAD_SIMD_CLONES void welford_add(std::size_t nq, double inv_n, const 
     m2[q] += delta * (x[q] - mean[q]);
   }
 }
+MIXGRAD_SIMD_DISPATCH(welford_add)
 
 inline void chan_merge(double& n_a, double& mean_a, double& m2_a, double n_b, double mean_b, double m2_b) {
   const double n = n_a + n_b;

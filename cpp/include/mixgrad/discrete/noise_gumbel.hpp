@@ -70,7 +70,7 @@ MIXGRAD_INLINE void gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
   }
 }
 
-static MIXGRAD_SIMD_CLONES void noise_gumbel_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
+MIXGRAD_SIMD_KERNEL void noise_gumbel_rect_kernel(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
                                                   std::size_t g0, philox::Key key, std::uint32_t stream, bool with_f,
                                                   const double* la, double* z, double* F) {
   if (with_f)
@@ -78,6 +78,8 @@ static MIXGRAD_SIMD_CLONES void noise_gumbel_rect(std::size_t m, std::size_t nq,
   else
     gumbel_rect<false>(m, nq, s0, c0, g0, key, stream, la, z, F);
 }
+
+MIXGRAD_SIMD_DISPATCH(noise_gumbel_rect)
 
 // Per-class arrays of one chunk for the categorical relaxation (pass 3): inputs per class j of
 // the chunk (z, F and the event's z_b, 1/F_b, 1[class is b]) and per coordinate (theta, 1/theta).
@@ -129,7 +131,7 @@ MIXGRAD_INLINE void categorical_relax(std::size_t m, std::size_t nq, std::size_t
   }
 }
 
-static MIXGRAD_SIMD_CLONES void noise_categorical_relax(std::size_t m, std::size_t nq, std::size_t c0, double inv_lam,
+MIXGRAD_SIMD_KERNEL void noise_categorical_relax_kernel(std::size_t m, std::size_t nq, std::size_t c0, double inv_lam,
                                                         bool coupled, bool tilde, CategoricalPass p) {
   if (coupled)
     categorical_relax<true, true>(m, nq, c0, inv_lam, p);
@@ -139,9 +141,11 @@ static MIXGRAD_SIMD_CLONES void noise_categorical_relax(std::size_t m, std::size
     categorical_relax<false, false>(m, nq, c0, inv_lam, p);
 }
 
+MIXGRAD_SIMD_DISPATCH(noise_categorical_relax)
+
 // Pass 2, per event: b = argmax z (the first on ties), broadcast z_b, 1/F_b and 1[k = b] to the
 // event's classes.
-static MIXGRAD_SIMD_CLONES void categorical_argmax(std::size_t n_ev, std::size_t E, bool fresh, const double* z,
+MIXGRAD_SIMD_KERNEL void categorical_argmax_kernel(std::size_t n_ev, std::size_t E, bool fresh, const double* z,
                                                    const double* F, double* zb, double* ifb, double* isb) {
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
     const double* ze = z + ev * E;
@@ -160,9 +164,10 @@ static MIXGRAD_SIMD_CLONES void categorical_argmax(std::size_t n_ev, std::size_t
     }
   }
 }
+MIXGRAD_SIMD_DISPATCH(categorical_argmax)
 
 // Pass 4, per event: normalize exp-weights e into softmax s.
-static MIXGRAD_SIMD_CLONES void categorical_normalize(std::size_t n_ev, std::size_t E, const double* e, double* s) {
+MIXGRAD_SIMD_KERNEL void categorical_normalize_kernel(std::size_t n_ev, std::size_t E, const double* e, double* s) {
   for (std::size_t ev = 0; ev < n_ev; ++ev) {
     const double* ee = e + ev * E;
     double* se = s + ev * E;
@@ -172,5 +177,6 @@ static MIXGRAD_SIMD_CLONES void categorical_normalize(std::size_t n_ev, std::siz
     for (std::size_t k = 0; k < E; ++k) se[k] = ee[k] * inv;
   }
 }
+MIXGRAD_SIMD_DISPATCH(categorical_normalize)
 
 }  // namespace mixgrad::rebar

@@ -111,7 +111,7 @@ MIXGRAD_INLINE void logistic_rect_by_sample(std::size_t m, std::size_t nq, std::
   }
 }
 
-static MIXGRAD_SIMD_CLONES void noise_logistic_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0,
+MIXGRAD_SIMD_KERNEL void noise_logistic_by_sample_kernel(std::size_t m, std::size_t nq, std::uint64_t s0,
                                                          std::size_t c0, std::size_t g0, philox::Key key,
                                                          std::uint32_t stream, bool coupled, double inv_lam,
                                                          const double* alpha, const double* la, const double* lb,
@@ -123,7 +123,9 @@ static MIXGRAD_SIMD_CLONES void noise_logistic_by_sample(std::size_t m, std::siz
     logistic_rect_by_sample<false>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
 
-static MIXGRAD_SIMD_CLONES void noise_logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream, bool coupled,
+MIXGRAD_SIMD_DISPATCH(noise_logistic_by_sample)
+
+MIXGRAD_SIMD_KERNEL void noise_logistic_flat_kernel(std::size_t n, philox::Key key, std::uint32_t stream, bool coupled,
                                                     double inv_lam, const std::uint64_t* sample,
                                                     const std::uint32_t* coord, const double* alpha, const double* la,
                                                     const double* lb, const double* th, const double* ea,
@@ -134,7 +136,9 @@ static MIXGRAD_SIMD_CLONES void noise_logistic_flat(std::size_t n, philox::Key k
     logistic_flat<false>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
 }
 
-static MIXGRAD_SIMD_CLONES void noise_logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
+MIXGRAD_SIMD_DISPATCH(noise_logistic_flat)
+
+MIXGRAD_SIMD_KERNEL void noise_logistic_rect_kernel(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
                                                     std::size_t g0, philox::Key key, std::uint32_t stream, bool coupled,
                                                     double inv_lam, const double* alpha, const double* la,
                                                     const double* lb, const double* th, const double* ea,
@@ -144,6 +148,8 @@ static MIXGRAD_SIMD_CLONES void noise_logistic_rect(std::size_t m, std::size_t n
   else
     logistic_rect<false>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
+
+MIXGRAD_SIMD_DISPATCH(noise_logistic_rect)
 
 // Fresh noise, estimates only (no z, z~ outputs), 1/lam = K in {1, 2}: no log or exp per draw.
 // With t = e^{-|x|}, sigma(K x) = 1/(1 + t^K) (x > 0) or t^K/(1 + t^K), slope t^K/(1 + t^K)^2;
@@ -246,7 +252,7 @@ MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint6
   logistic_fast_fix<K>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, th, ea, ena, o);
 }
 
-static MIXGRAD_SIMD_CLONES void noise_logistic_fast(int K, std::size_t m, std::size_t nq, std::uint64_t s0,
+MIXGRAD_SIMD_KERNEL void noise_logistic_fast_kernel(int K, std::size_t m, std::size_t nq, std::uint64_t s0,
                                                     std::size_t c0, std::size_t g0, bool by_sample, philox::Key key,
                                                     std::uint32_t stream, double inv_lam, const double* alpha,
                                                     const double* th, const double* ea, const double* ena,
@@ -256,5 +262,7 @@ static MIXGRAD_SIMD_CLONES void noise_logistic_fast(int K, std::size_t m, std::s
   else
     logistic_fast_rect<2>(m, nq, s0, c0, g0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
 }
+
+MIXGRAD_SIMD_DISPATCH(noise_logistic_fast)
 
 }  // namespace mixgrad::rebar

@@ -13,7 +13,7 @@ namespace mixgrad::rebar {
 // baseline: f(b), f(sigma(z~)), the gradients, their chain rule and the combination
 //   g = (f(b) - eta f(sigma(z~))) score + eta f'(sigma(z)) jz - eta f'(sigma(z~)) jz~
 // in one pass per event (row[ev]: the event's row, for a per-row target).
-static MIXGRAD_SIMD_CLONES void rebar_quadratic_bernoulli(std::size_t n_ev, std::size_t E, const double* target,
+MIXGRAD_SIMD_KERNEL void rebar_quadratic_bernoulli_kernel(std::size_t n_ev, std::size_t E, const double* target,
                                                           std::size_t target_row_stride, const std::uint32_t* row,
                                                           double eta, const double* hard, const double* score,
                                                           const double* sz, const double* jz, const double* szt,
@@ -48,5 +48,6 @@ static MIXGRAD_SIMD_CLONES void rebar_quadratic_bernoulli(std::size_t n_ev, std:
       ge[e] = w * sc[e] + eta * (two_inv * (s1[e] - t[e]) * j1[e]) - eta * (two_inv * (st[e] - t[e]) * j2[e]);
   }
 }
+MIXGRAD_SIMD_DISPATCH(rebar_quadratic_bernoulli)
 
 }  // namespace mixgrad::rebar

@@ -43,7 +43,7 @@ MIXGRAD_INLINE void philox_words(std::uint32_t c0, std::uint32_t c1, std::uint32
 // (the last of a row unused when D is odd): counter (i, 1 + j) of row i gives c = j from its low
 // and c = P + j from its high 64 bits, P = ceil(D/2). The counters of all rows go through one
 // vectorized loop, so that rows with few coordinates still fill the vector registers.
-MIXGRAD_SIMD_CLONES inline void normals_rows(philox::Key key, const std::size_t* rows, std::size_t count, std::size_t D,
+MIXGRAD_SIMD_KERNEL void normals_rows_kernel(philox::Key key, const std::size_t* rows, std::size_t count, std::size_t D,
                                              double* eps, double* work, std::uint32_t* iwork) {
   const std::size_t P = (D + 1) / 2, W = 2 * P, n = count * P;
   double* e0 = work;
@@ -90,6 +90,7 @@ MIXGRAD_SIMD_CLONES inline void normals_rows(philox::Key key, const std::size_t*
       eps[r * W + P + j] = e1[r * P + j];
     }
 }
+MIXGRAD_SIMD_DISPATCH(normals_rows)
 
 // Buffers of normals_rows for up to L rows of D coordinates.
 struct NormalsBuffer {

@@ -13,7 +13,7 @@ namespace mixgrad::mixture {
 // Cumulative mixing weights of n <= kWeightBlock mixtures: on entry cw[k*n + b] holds logit k of
 // mixture b; on exit the cumulative weight, with exactly 1 from the last positive weight on.
 inline constexpr std::size_t kWeightBlock = 64;
-MIXGRAD_SIMD_CLONES inline void cumulative_weights(std::size_t n, std::size_t K, double* cw) {
+MIXGRAD_SIMD_KERNEL void cumulative_weights_kernel(std::size_t n, std::size_t K, double* cw) {
   alignas(64) double M[kWeightBlock], S[kWeightBlock], C[kWeightBlock], last[kWeightBlock];
 #pragma omp simd
   for (std::size_t b = 0; b < n; ++b) {
@@ -47,6 +47,7 @@ MIXGRAD_SIMD_CLONES inline void cumulative_weights(std::size_t n, std::size_t K,
     }
   }
 }
+MIXGRAD_SIMD_DISPATCH(cumulative_weights)
 
 // First k with u < c[k] (c non-decreasing, c[K-1] = 1 > u).
 MIXGRAD_INLINE std::size_t pick_component(const double* c, std::size_t K, double u) {

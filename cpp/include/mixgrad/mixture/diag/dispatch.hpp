@@ -13,12 +13,14 @@
 namespace mixgrad::mixture {
 
 #define MIXGRAD_MIX_UNIT(NAME, BODY)                                                                          \
-  MIXGRAD_SIMD_CLONES inline void NAME##_shared(const Dims& dm, const Prepared& p, Scratch& s, double* out) { \
+  MIXGRAD_SIMD_KERNEL void NAME##_shared_kernel(const Dims& dm, const Prepared& p, Scratch& s, double* out) { \
     BODY(false);                                                                                              \
   }                                                                                                           \
-  MIXGRAD_SIMD_CLONES inline void NAME##_lanes(const Dims& dm, const Prepared& p, Scratch& s, double* out) {  \
+  MIXGRAD_SIMD_DISPATCH(NAME##_shared)                                                                        \
+  MIXGRAD_SIMD_KERNEL void NAME##_lanes_kernel(const Dims& dm, const Prepared& p, Scratch& s, double* out) {  \
     BODY(true);                                                                                               \
-  }
+  }                                                                                                           \
+  MIXGRAD_SIMD_DISPATCH(NAME##_lanes)
 
 #define MIXGRAD_VJP_BODY(PLV)                     \
   (void)out;                                      \

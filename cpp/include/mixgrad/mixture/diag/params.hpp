@@ -49,12 +49,15 @@ MIXGRAD_INLINE void finish_impl(std::size_t K, std::size_t D, Prepared& p) {
   }
 }
 
-MIXGRAD_SIMD_CLONES inline void finish_shared(std::size_t K, std::size_t D, Prepared& p) {
+MIXGRAD_SIMD_KERNEL void finish_shared_kernel(std::size_t K, std::size_t D, Prepared& p) {
   finish_impl<1>(K, D, p);
 }
-MIXGRAD_SIMD_CLONES inline void finish_lanes(std::size_t K, std::size_t D, Prepared& p) {
+
+MIXGRAD_SIMD_DISPATCH(finish_shared)
+MIXGRAD_SIMD_KERNEL void finish_lanes_kernel(std::size_t K, std::size_t D, Prepared& p) {
   finish_impl<L>(K, D, p);
 }
+MIXGRAD_SIMD_DISPATCH(finish_lanes)
 
 // Copy mixture b's raw parameters into lane l of p (or the shared slot when PL is false).
 template <bool PL, class T>

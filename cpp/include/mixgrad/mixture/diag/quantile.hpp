@@ -234,12 +234,15 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
   }
 }
 
-MIXGRAD_SIMD_CLONES inline void quantile_shared(const Dims& dm, const Prepared& p, QuantileScratch& s) {
+MIXGRAD_SIMD_KERNEL void quantile_shared_kernel(const Dims& dm, const Prepared& p, QuantileScratch& s) {
   quantile_unit<false>(dm, p, s);
 }
-MIXGRAD_SIMD_CLONES inline void quantile_lanes(const Dims& dm, const Prepared& p, QuantileScratch& s) {
+
+MIXGRAD_SIMD_DISPATCH(quantile_shared)
+MIXGRAD_SIMD_KERNEL void quantile_lanes_kernel(const Dims& dm, const Prepared& p, QuantileScratch& s) {
   quantile_unit<true>(dm, p, s);
 }
+MIXGRAD_SIMD_DISPATCH(quantile_lanes)
 
 }  // namespace detail
 

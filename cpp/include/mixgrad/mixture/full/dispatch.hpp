@@ -51,14 +51,16 @@ MIXGRAD_INLINE void tril_quantile(const Dims& dm, Prepared& p, const TrilParams&
 }  // namespace detail
 
 #define MIXGRAD_TRIL_UNIT(NAME, OP)                                                                           \
-  MIXGRAD_SIMD_CLONES inline void NAME##_shared(const Dims& dm, Prepared& p, const TrilParams& t, Scratch& s, \
+  MIXGRAD_SIMD_KERNEL void NAME##_shared_kernel(const Dims& dm, Prepared& p, const TrilParams& t, Scratch& s, \
                                                 TrilScratch& ts, double* out) {                               \
     detail::tril_unit<OP, false>(dm, p, t, s, ts, out);                                                       \
   }                                                                                                           \
-  MIXGRAD_SIMD_CLONES inline void NAME##_lanes(const Dims& dm, Prepared& p, const TrilParams& t, Scratch& s,  \
+  MIXGRAD_SIMD_DISPATCH(NAME##_shared)                                                                        \
+  MIXGRAD_SIMD_KERNEL void NAME##_lanes_kernel(const Dims& dm, Prepared& p, const TrilParams& t, Scratch& s,  \
                                                TrilScratch& ts, double* out) {                                \
     detail::tril_unit<OP, true>(dm, p, t, s, ts, out);                                                        \
-  }
+  }                                                                                                           \
+  MIXGRAD_SIMD_DISPATCH(NAME##_lanes)
 
 MIXGRAD_TRIL_UNIT(tril_vjp_unit, Op::Vjp)
 MIXGRAD_TRIL_UNIT(tril_jvp_unit, Op::Jvp)
@@ -68,14 +70,17 @@ MIXGRAD_TRIL_UNIT(tril_logprob_unit, Op::LogProb)
 
 #undef MIXGRAD_TRIL_UNIT
 
-MIXGRAD_SIMD_CLONES inline void tril_quantile_shared(const Dims& dm, Prepared& p, const TrilParams& t,
+MIXGRAD_SIMD_KERNEL void tril_quantile_shared_kernel(const Dims& dm, Prepared& p, const TrilParams& t,
                                                      QuantileScratch& q, TrilScratch& ts) {
   detail::tril_quantile<false>(dm, p, t, q, ts);
 }
-MIXGRAD_SIMD_CLONES inline void tril_quantile_lanes(const Dims& dm, Prepared& p, const TrilParams& t,
+
+MIXGRAD_SIMD_DISPATCH(tril_quantile_shared)
+MIXGRAD_SIMD_KERNEL void tril_quantile_lanes_kernel(const Dims& dm, Prepared& p, const TrilParams& t,
                                                     QuantileScratch& q, TrilScratch& ts) {
   detail::tril_quantile<true>(dm, p, t, q, ts);
 }
+MIXGRAD_SIMD_DISPATCH(tril_quantile_lanes)
 
 template <Op OP, bool PLT>
 inline void run_tril_unit(const Dims& dm, Prepared& p, const TrilParams& t, Scratch& s, TrilScratch& ts, double* out) {
