@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import random as _random
 from ._seeding import SeedLike
 from .mixture import DiagGaussianMixture, MixtureGradient
 
-__all__ = ["METHODS", "check_method", "draw", "vjp"]
+__all__ = ["METHODS", "check_method", "draw", "draw_from", "vjp"]
 
 METHODS = ("exact", "quantile")
 
@@ -28,21 +30,27 @@ def draw(
     seed: SeedLike,
     method: str,
 ) -> np.ndarray:
-    """Samples of shape (n, *batch, D) (or (*batch, D) for n=None).
+    """Samples of shape (n, *batch, D) (or (*batch, D) for n=None) of a diagonal mixture; see
+    :func:`draw_from`."""
+    return draw_from(DiagGaussianMixture(logits, means, scales), n, seed, method)
 
-    ``method="exact"`` is :meth:`DiagGaussianMixture.sample` (component, then Gaussian);
-    ``method="quantile"`` is ``quantile(u)`` with u = :func:`mixgrad.random.uniform` of the same
-    shape and seed, a map that is smooth in the parameters for fixed u (its derivative is the
-    implicit gradient), which is what finite-difference checks need.
+
+def draw_from(mix: Any, n: int | None, seed: SeedLike, method: str) -> np.ndarray:
+    """Samples of shape (n, *batch, D) (or (*batch, D) for n=None) of ``mix``, a
+    :class:`DiagGaussianMixture` or :class:`GaussianMixture`.
+
+    ``method="exact"`` is ``mix.sample`` (component, then Gaussian); ``method="quantile"`` is
+    ``mix.quantile(u)`` with u = :func:`mixgrad.random.uniform` of the same shape and seed, a map
+    that is smooth in the parameters for fixed u (its derivative is the implicit gradient), which
+    is what finite-difference checks need.
     """
-    m = DiagGaussianMixture(logits, means, scales)
     if method == "exact":
-        return m.sample(n, seed)
-    shape = ((n,) if n is not None else ()) + m.batch_shape + m.event_shape
+        return np.asarray(mix.sample(n, seed))
+    shape = ((n,) if n is not None else ()) + mix.batch_shape + mix.event_shape
     u = _random.uniform(shape, seed)
-    if m.dtype == np.float32:
+    if mix.dtype == np.float32:  # rounding to float32 must not reach 0 or 1
         u = np.clip(u.astype(np.float32), np.finfo(np.float32).tiny, np.nextafter(np.float32(1), np.float32(0)))
-    return m.quantile(u)
+    return np.asarray(mix.quantile(u))
 
 
 def vjp(

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .. import random as _random
+from .._adapter_mixture import draw_from
 from .._seeding import SeedLike
 from ..mixture_full import FullMixtureGradient
 from ..mixture_full import GaussianMixture as _NumpyMixture
@@ -35,14 +35,7 @@ SECOND_DERIVATIVE_MESSAGE = (
 def _draw(a: np.ndarray, m: np.ndarray, t: np.ndarray, n: int | None, seed: SeedLike, method: str) -> np.ndarray:
     """Samples (n, *batch, D): exact (component, then mu + L eps) or the quantile transform of
     seeded uniforms (smooth in the parameters for a fixed seed, as finite differences need)."""
-    mix = _NumpyMixture(a, m, t)
-    if method == "exact":
-        return mix.sample(n, seed)
-    shape = ((n,) if n is not None else ()) + mix.batch_shape + mix.event_shape
-    u = _random.uniform(shape, seed)
-    if mix.dtype == np.float32:
-        u = np.clip(u.astype(np.float32), np.finfo(np.float32).tiny, np.nextafter(np.float32(1), np.float32(0)))
-    return mix.quantile(u)
+    return draw_from(_NumpyMixture(a, m, t), n, seed, method)
 
 
 class _FullMixtureVjp(torch.autograd.Function):
