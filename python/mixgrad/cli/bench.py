@@ -127,10 +127,29 @@ def compare_rebar(quick: bool = False, repeats: int = 5, nthreads: int | None = 
     return rows
 
 
+def compare_disarm(quick: bool = False, repeats: int = 5, nthreads: int | None = None) -> list[Row]:
+    """DisARM per-pair estimates (Bernoulli, the REBAR workload's objective) against a vectorized
+    PyTorch DisARM, at B = 1e6 x D = 1 and B = 1e4 x D = 200 (B antithetic pairs)."""
+    from . import rebar_workloads as rw
+
+    rows = []
+    for name, (B, D) in rw.DISARM_SHAPES.items():
+        run = rw.mixgrad_disarm(B, D, nthreads)
+        t_ours = median_time(run, repeats)
+        label = f"{name} ({B * D / t_ours / 1e6:.0f} M estimates/s)"
+        peer = rw.torch_disarm(B, D, nthreads)
+        if peer is None:
+            rows.append(Row(label, "PyTorch DisARM (vectorized)", None, t_ours, "torch not installed"))
+        else:
+            rows.append(Row(label, "PyTorch DisARM (vectorized)", median_time(peer, repeats), t_ours))
+    return rows
+
+
 COMPARISONS: dict[str, Callable[..., list[Row]]] = {
     "special functions": compare_special,
     "Gaussian mixtures: sample + gradients": compare_mixture,
     "REBAR estimators": compare_rebar,
+    "DisARM estimators": compare_disarm,
     "GMM application": compare_gmm_step,
 }
 
