@@ -1,5 +1,6 @@
 // DisARM (Dong, Mnih & Tucker 2020; Yin et al. 2020) and ARMS (Dimitriev & Zhou 2021) for
-// independent Bernoulli coordinates with theta = sigmoid(alpha) (DESIGN.md section 4.4).
+// independent Bernoulli coordinates with theta = sigmoid(alpha) (DESIGN.md section 4.4); and
+// categorical DisARM, stick-breaking form (disarm_categorical.hpp), on the same driver.
 //
 // One *group* = n mutually antithetic draws b_0 .. b_{n-1} of the whole event (every row, every
 // coordinate); groups are independent, so the per-group estimates are i.i.d. and their spread is
@@ -33,6 +34,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "mixgrad/discrete/disarm_categorical.hpp"
 #include "mixgrad/discrete/moments.hpp"
 #include "mixgrad/discrete/philox_words.hpp"
 #include "mixgrad/discrete/sigmoid.hpp"
@@ -47,9 +49,10 @@ namespace mixgrad::rebar {
 struct ArmsProblem {
   const double* alpha = nullptr;  // [R * E] logits
   std::size_t R = 0, E = 0;
-  std::uint64_t S = 0;  // independent groups
-  std::size_t n = 2;    // antithetic draws per group
-  bool pair = true;     // DisARM draw (n = 2 only) or the Dirichlet copula
+  std::uint64_t S = 0;       // independent groups
+  std::size_t n = 2;         // antithetic draws per group
+  bool pair = true;          // DisARM draw (n = 2 only) or the Dirichlet copula
+  bool categorical = false;  // rows of E = K class logits (DisARM only; disarm_categorical.hpp)
   philox::Key key{};
   std::uint32_t stream = 0;
   // outputs (each may be null)
@@ -76,13 +79,16 @@ inline void check_arms(const ArmsProblem& P) {
   if (P.S == 0) throw std::invalid_argument("n_samples must be >= 1");
   if (P.n < 2) throw std::invalid_argument("n_draws must be >= 2");
   if (P.pair && P.n != 2) throw std::invalid_argument("the DisARM draw has n_draws = 2");
+  if (P.categorical && !P.pair) throw std::invalid_argument("the categorical estimator is DisARM (pair = true)");
+  if (P.categorical && P.E < 2) throw std::invalid_argument("categorical DisARM needs K >= 2 classes");
   if (P.n > 4096) throw std::invalid_argument("n_draws must be <= 4096");
   if (P.r0 + P.R > rows_whole(P)) throw std::invalid_argument("the rows' window lies outside the whole call");
   if (P.S * P.n > 0xFFFFFFFFull || rows_whole(P) * P.E > 0xFFFFFFFFull)
     throw std::invalid_argument("n_samples * n_draws and the number of logits must each be < 2**32");
 }
 
-// Per coordinate: theta, the ARMS threshold t on d_j, and the debiasing factor c = 1/(1 - rho).
+// Per coordinate: theta, the ARMS threshold t on d_j, and the debiasing factor c = 1/(1 - rho)
+// (categorical: per class, the stick-breaking chain's p_k, 1 - p_k and sigmoid(|beta_k|)).
 struct ArmsConstants {
   std::vector<double> th, t, c;
 };
@@ -104,6 +110,11 @@ inline ArmsConstants make_arms_constants(const ArmsProblem& P) {
   C.th.resize(nq);
   C.t.resize(nq);
   C.c.resize(nq);
+  if (P.categorical) {  // th: p_k, t: 1 - p_k, c: sigmoid(|beta_k|) of the stick-breaking chain
+    for (std::size_t r = 0; r < P.R; ++r)
+      categorical_disarm_constants(P.E, P.alpha + r * P.E, &C.th[r * P.E], &C.t[r * P.E], &C.c[r * P.E]);
+    return C;
+  }
   for (std::size_t q = 0; q < nq; ++q) C.c[q] = arms_factor(P.alpha[q], P.n, C.th[q], C.t[q]);
   return C;
 }
@@ -237,11 +248,28 @@ static MIXGRAD_SIMD_CLONES void disarm_quadratic_row(std::size_t E, const double
 }
 
 // The hard draws of m groups from s0, rows [i0, i1): x[((c * n + j) * nr + r) * E + e]; ub is
-// scratch for max(m, nq) uniforms (DisARM). Counters carry the whole call's coordinates.
+// scratch for max(m, nq) uniforms (DisARM; categorical: m * nq, ub[c * nq + q] is the uniform of
+// class q of pair c, as Bernoulli DisARM's of coordinate q). Counters carry the whole call's
+// coordinates.
 inline void arms_draw(const ArmsProblem& P, const ArmsConstants& C, std::uint64_t s0, std::size_t m, std::size_t i0,
                       std::size_t i1, double* x, double* expo, double* ub) {
   const std::size_t E = P.E, n = P.n, nq = (i1 - i0) * E, q0 = i0 * E, g0 = (P.r0 + i0) * E;
   const double* th = C.th.data() + q0;
+  if (P.categorical) {
+    std::fill(x, x + m * 2 * nq, 0.0);
+    for (std::size_t c = 0; c < m; ++c) {
+      double* u = ub + c * nq;
+      paired_uniforms(nq, static_cast<std::uint32_t>(g0), static_cast<std::uint32_t>(s0 + c), false, P.key, P.stream,
+                      u);
+      for (std::size_t r = 0; r < nq / E; ++r) {
+        std::size_t b0, b1;
+        categorical_disarm_stops(E, u + r * E, th + r * E, b0, b1);
+        x[(2 * c) * nq + r * E + b0] = 1.0;
+        x[(2 * c + 1) * nq + r * E + b1] = 1.0;
+      }
+    }
+    return;
+  }
   if (P.pair && one_coordinate(P)) {
     paired_uniforms(m, static_cast<std::uint32_t>(s0), 0u, true, P.key, P.stream, ub);
     disarm_compare(m, ub, th, 0, x, 2, x + 1, 2);
@@ -277,6 +305,40 @@ inline void arms_draw(const ArmsProblem& P, const ArmsConstants& C, std::uint64_
   }
 }
 
+// Pair index, row and sample of the 2 m nr evaluations of a DisARM chunk (as Chunk wants them).
+inline void disarm_evaluations(std::uint64_t s0, std::size_t m, std::size_t i0, std::size_t nr, std::uint32_t* rows,
+                               std::uint64_t* samp) {
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t j = 0; j < 2; ++j)
+      for (std::size_t r = 0; r < nr; ++r) {
+        const std::size_t ev = (c * 2 + j) * nr + r;
+        rows[ev] = static_cast<std::uint32_t>(i0 + r);
+        samp[ev] = (s0 + c) * 2 + j;
+      }
+}
+
+// Categorical DisARM for one chunk (m pairs from s0, rows [i0, i1)): the one-hot draws of both
+// chains, f on them, then per row the estimate of disarm_categorical.hpp.
+template <class Obj>
+void categorical_disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, std::uint64_t s0,
+                              std::size_t m, std::size_t i0, std::size_t i1, double* x, double* fv, double* g,
+                              std::uint32_t* rows, std::uint64_t* samp, double* ub) {
+  const std::size_t K = P.E, nr = i1 - i0, nq = nr * K, q0 = i0 * K;
+  arms_draw(P, C, s0, m, i0, i1, x, nullptr, ub);
+  disarm_evaluations(s0, m, i0, nr, rows, samp);
+  objectives::Chunk ch{2 * m * nr, K, rows, samp, P.R};
+  obj.value(objectives::Point::Hard, ch, x, fv);
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t r = 0; r < nr; ++r) {
+      const std::size_t q = q0 + r * K;
+      const double* u = ub + c * nq + r * K;
+      std::size_t b0, b1;
+      categorical_disarm_stops(K, u, &C.th[q], b0, b1);
+      categorical_disarm_row(K, u, &C.th[q], &C.t[q], &C.c[q], b0, b1, fv[(2 * c) * nr + r] - fv[(2 * c + 1) * nr + r],
+                             g + c * nq + r * K);
+    }
+}
+
 // DisARM for one chunk (m pairs from s0, rows [i0, i1), cut from a chunk of the whole call
 // `width` coordinates wide): g[c * nq + r * E + e] = 1/2 (f(b_0) - f(b_1)) (b_0 - b_1)
 // sigmoid(|alpha|). The quadratic objective is fused: f(b_0) - f(b_1) = mean_e (b_0 - b_1)(b_0 +
@@ -288,6 +350,10 @@ void disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, 
   const std::size_t E = P.E, nr = i1 - i0, nq = nr * E, q0 = i0 * E, g0 = (P.r0 + i0) * E;
   const double* th = C.th.data() + q0;
   const double* cf = C.c.data() + q0;
+  if (P.categorical) {
+    categorical_disarm_chunk(P, C, obj, s0, m, i0, i1, x, fv, g, rows, samp, ub);
+    return;
+  }
   if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
     if (one_coordinate(P)) {
       disarm_quadratic_one(m, static_cast<std::uint32_t>(s0), P.key, P.stream, th[0], obj.target[0], 0.5 * cf[0], g);
@@ -304,15 +370,8 @@ void disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, 
     return;
   }
   arms_draw(P, C, s0, m, i0, i1, x, nullptr, ub);
-  const std::size_t n_ev = 2 * m * nr;
-  for (std::size_t c = 0; c < m; ++c)
-    for (std::size_t j = 0; j < 2; ++j)
-      for (std::size_t r = 0; r < nr; ++r) {
-        const std::size_t ev = (c * 2 + j) * nr + r;
-        rows[ev] = static_cast<std::uint32_t>(i0 + r);
-        samp[ev] = (s0 + c) * 2 + j;
-      }
-  objectives::Chunk ch{n_ev, E, rows, samp, P.R};
+  disarm_evaluations(s0, m, i0, nr, rows, samp);
+  objectives::Chunk ch{2 * m * nr, E, rows, samp, P.R};
   obj.value(objectives::Point::Hard, ch, x, fv);
   for (std::size_t c = 0; c < m; ++c)
     for (std::size_t r = 0; r < nr; ++r) d[c * nr + r] = fv[(2 * c) * nr + r] - fv[(2 * c + 1) * nr + r];
