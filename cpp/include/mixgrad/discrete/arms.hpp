@@ -141,6 +141,7 @@ static MIXGRAD_SIMD_CLONES void paired_uniforms(std::size_t n, std::uint32_t a0,
   // in pieces of 64 blocks: the two halves into separate arrays (so the Philox loop vectorizes),
   // then interleaved
   double ulo[64], uhi[64];
+  const PhiloxMultipliers mul = opaque_philox_multipliers();
   for (std::size_t p0 = 0; p0 < np; p0 += 64) {
     const std::size_t pn = std::min<std::size_t>(64, np - p0);
     const std::uint32_t bb = b0 + static_cast<std::uint32_t>(p0);
@@ -148,7 +149,7 @@ static MIXGRAD_SIMD_CLONES void paired_uniforms(std::size_t n, std::uint32_t a0,
 #pragma omp simd
       for (std::size_t p = 0; p < pn; ++p) {
         std::uint64_t lo, hi;
-        philox_words(key, bb + static_cast<std::uint32_t>(p), other, 0u, stream, lo, hi);
+        philox_words(key, mul, bb + static_cast<std::uint32_t>(p), other, 0u, stream, lo, hi);
         ulo[p] = philox::bits_to_open_uniform(lo);
         uhi[p] = philox::bits_to_open_uniform(hi);
       }
@@ -156,7 +157,7 @@ static MIXGRAD_SIMD_CLONES void paired_uniforms(std::size_t n, std::uint32_t a0,
 #pragma omp simd
       for (std::size_t p = 0; p < pn; ++p) {
         std::uint64_t lo, hi;
-        philox_words(key, other, bb + static_cast<std::uint32_t>(p), 0u, stream, lo, hi);
+        philox_words(key, mul, other, bb + static_cast<std::uint32_t>(p), 0u, stream, lo, hi);
         ulo[p] = philox::bits_to_open_uniform(lo);
         uhi[p] = philox::bits_to_open_uniform(hi);
       }
@@ -202,13 +203,14 @@ static MIXGRAD_SIMD_CLONES void disarm_quadratic_one(std::size_t m, std::uint32_
   const std::size_t np = (m - c) / 2;
   double* v = g + c;
   double glo[64], ghi[64];
+  const PhiloxMultipliers mul = opaque_philox_multipliers();
   for (std::size_t p0 = 0; p0 < np; p0 += 64) {
     const std::size_t pn = std::min<std::size_t>(64, np - p0);
     const std::uint32_t bb = b0 + static_cast<std::uint32_t>(p0);
 #pragma omp simd
     for (std::size_t p = 0; p < pn; ++p) {
       std::uint64_t lo, hi;
-      philox_words(key, bb + static_cast<std::uint32_t>(p), 0u, 0u, stream, lo, hi);
+      philox_words(key, mul, bb + static_cast<std::uint32_t>(p), 0u, 0u, stream, lo, hi);
       glo[p] = disarm_quadratic_g(philox::bits_to_open_uniform(lo), th0, t, k);
       ghi[p] = disarm_quadratic_g(philox::bits_to_open_uniform(hi), th0, t, k);
     }
