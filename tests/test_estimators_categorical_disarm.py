@@ -62,23 +62,27 @@ def test_unbiased_table_objective_closed_form(K):
 
 
 def test_k2_is_bernoulli_disarm_on_the_logit_difference():
-    # K = 2: b = 0 iff c_0 = 1, c_0 ~ Bernoulli(sigmoid(alpha_0 - alpha_1)); with the Bernoulli
-    # coordinate at the categorical's counter (class 0 of the row) the pairs are the same, and
-    # g_alpha = (g_beta, -g_beta).
+    # K = 2: b = 0 iff c_0 = 1, c_0 ~ Bernoulli(sigmoid(alpha_0 - alpha_1)), and every decision is
+    # seen in the draws, so each pair's estimate must be (g, -g) with Bernoulli DisARM's
+    # g = 1/2 (f(b) - f(b~)) (c_0 - c~_0) sigmoid(|alpha_0 - alpha_1|).
     rng = np.random.default_rng(4)
     a = rng.normal(scale=2.0, size=(5, 2))
     T = rng.normal(size=(5, 2))
-    cat = mg.disarm(mg.Callback(lambda x: (x * T).sum(-1)), mg.Categorical(a), 300, seed=5)
-    bern_logits = np.stack([a[:, 0] - a[:, 1], np.zeros(5)], axis=1)  # 2nd coordinate unused
-    bern = mg.disarm(
-        mg.Callback(lambda x: x[..., 0] * T[:, 0] + (1.0 - x[..., 0]) * T[:, 1]),
-        mg.Bernoulli(bern_logits),
-        300,
-        seed=5,
-    )
-    np.testing.assert_allclose(cat.samples[..., 0], bern.samples[..., 0], rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(cat.samples[..., 1], -bern.samples[..., 0], rtol=1e-12, atol=1e-15)
-    assert np.any(cat.samples != 0)
+    seen = []
+
+    def value(x):
+        seen.append(x.copy())
+        return (x * T).sum(-1)
+
+    S = 300
+    est = mg.disarm(mg.Callback(value), mg.Categorical(a), S, seed=5)
+    x = seen[0].reshape(S, 2, 5, 2)  # (pair, chain, row, class)
+    c, ct = x[:, 0, :, 0], x[:, 1, :, 0]
+    beta = a[:, 0] - a[:, 1]
+    g = 0.5 * (value(x[:, 0]) - value(x[:, 1])) * (c - ct) / (1.0 + np.exp(-np.abs(beta)))
+    np.testing.assert_allclose(est.samples[..., 0], g, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(est.samples[..., 1], -g, rtol=1e-12, atol=1e-15)
+    assert np.any(est.samples != 0)
 
 
 def test_draws_are_one_hot_categorical_and_estimates_sum_to_zero():
