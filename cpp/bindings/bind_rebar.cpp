@@ -248,11 +248,13 @@ carray<double> ema(carray<double> fb, double decay, carray<double> init) {
   return out;
 }
 
-// ARMS / DisARM (Bernoulli, logistic parameterization): per-group estimates, mean, m2; or, with
-// draws_only, the hard draws [S][n][R][E] (for Python callbacks, evaluated before the estimate).
+// ARMS / DisARM (Bernoulli, logistic parameterization; categorical: DisARM, stick-breaking form):
+// per-group estimates, mean, m2; or, with draws_only, the hard draws [S][n][R][E] (one-hot for
+// categorical; for Python callbacks, evaluated before the estimate).
 py::tuple arms(carray<double> alpha, std::uint64_t S, std::size_t n, bool pair, std::uint32_t k0, std::uint32_t k1,
                std::uint32_t stream, bool keep_samples, bool want_mean, bool draws_only, const std::string& obj_kind,
-               std::vector<OptArr> obj_arrays, int nthreads, std::size_t row0, std::size_t rows_whole) {
+               std::vector<OptArr> obj_arrays, int nthreads, std::size_t row0, std::size_t rows_whole,
+               bool categorical) {
   if (alpha.ndim() != 2) throw py::value_error("alpha must be 2-D (rows, coordinates)");
   rb::ArmsProblem P;
   P.alpha = alpha.data();
@@ -261,6 +263,7 @@ py::tuple arms(carray<double> alpha, std::uint64_t S, std::size_t n, bool pair, 
   P.S = S;
   P.n = n;
   P.pair = pair;
+  P.categorical = categorical;
   P.key = {k0, k1};
   P.stream = stream;
   P.nthreads = nthreads;
@@ -329,6 +332,7 @@ void register_rebar(py::module_& m) {
   m.def("arms_estimate", &arms, py::arg("alpha").noconvert(), py::arg("n_samples"), py::arg("n_draws"), py::arg("pair"),
         py::arg("k0"), py::arg("k1"), py::arg("stream"), py::arg("keep_samples"), py::arg("want_mean"),
         py::arg("draws_only"), py::arg("obj_kind"), py::arg("obj_arrays"), py::arg("nthreads") = 0, py::arg("row0") = 0,
-        py::arg("rows_whole") = 0,
-        "ARMS / DisARM per-group estimates (Bernoulli logits); returns (samples or draws, mean, m2).");
+        py::arg("rows_whole") = 0, py::arg("categorical") = false,
+        "ARMS / DisARM per-group estimates (Bernoulli logits; categorical=True: rows of class logits, "
+        "DisARM only); returns (samples or draws, mean, m2).");
 }

@@ -31,6 +31,16 @@ def _check_logistic_bernoulli(distribution, name: str) -> None:
         )
 
 
+def _check_disarm_distribution(distribution) -> bool:
+    """True for a categorical distribution (stick-breaking DisARM), False for logistic Bernoulli."""
+    if isinstance(distribution, Categorical):
+        if distribution.event_size < 2:
+            raise ValueError(f"disarm needs a Categorical with K >= 2 classes, got K = {distribution.event_size}")
+        return True
+    _check_logistic_bernoulli(distribution, "disarm")
+    return False
+
+
 def _check_n_draws(n_draws) -> int:
     if not isinstance(n_draws, (int, np.integer)) or isinstance(n_draws, bool):
         raise TypeError(f"n_draws must be an integer, got {type(n_draws).__name__}")
@@ -41,21 +51,53 @@ def _check_n_draws(n_draws) -> int:
     return int(n_draws)
 
 
-def _antithetic(objective, dist, S, n, pair, seed, keep_samples, nthreads, diag, window: RowWindow = WHOLE_ROWS):
+def _antithetic(
+    objective, dist, S, n, pair, seed, keep_samples, nthreads, diag, window: RowWindow = WHOLE_ROWS, categorical=False
+):
     if S * n >= 2**32:
         raise ValueError("n_samples * n_draws must be < 2**32")
     k0, k1 = philox_key(seed)
     nt = resolve_nthreads(nthreads)
     if isinstance(objective, Callback):
         draws = _core.arms_estimate(
-            dist._alpha2d, S, n, pair, k0, k1, 0, False, False, True, "none", [], nt, window.r0, window.R_whole
+            dist._alpha2d,
+            S,
+            n,
+            pair,
+            k0,
+            k1,
+            0,
+            False,
+            False,
+            True,
+            "none",
+            [],
+            nt,
+            window.r0,
+            window.R_whole,
+            categorical,
         )[0]
         values = objective.value(draws.reshape((S * n, *dist.shape))).reshape(-1)
         spec = ("precomputed", [np.ascontiguousarray(values, dtype=np.float64), None, None, None, None])
     else:
         spec = objective._spec(dist)
     out = _core.arms_estimate(
-        dist._alpha2d, S, n, pair, k0, k1, 0, keep_samples, True, False, spec[0], spec[1], nt, window.r0, window.R_whole
+        dist._alpha2d,
+        S,
+        n,
+        pair,
+        k0,
+        k1,
+        0,
+        keep_samples,
+        True,
+        False,
+        spec[0],
+        spec[1],
+        nt,
+        window.r0,
+        window.R_whole,
+        categorical,
     )
     diag.update({"n_draws": n, "n_evaluations": S * n})
     return _finish(dist, S, (*out, None), keep_samples, diag)
@@ -71,19 +113,28 @@ def disarm(
     nthreads: int | None = None,
     _window: RowWindow = WHOLE_ROWS,
 ) -> GradientEstimate:
-    """DisARM / U2G (Dong, Mnih & Tucker 2020; Yin et al. 2020) for Bernoulli logits.
+    """DisARM / U2G (Dong, Mnih & Tucker 2020; Yin et al. 2020) for Bernoulli logits, and its
+    categorical stick-breaking form (Dong, Mnih & Tucker 2021).
 
-    Per antithetic pair: ``u ~ U(0, 1)^D``, ``b = 1[u < sigmoid(alpha)]``,
+    Bernoulli, per antithetic pair: ``u ~ U(0, 1)^D``, ``b = 1[u < sigmoid(alpha)]``,
     ``b~ = 1[1 - u < sigmoid(alpha)]`` and
     ``g_d = 1/2 (f(b) - f(b~)) (-1)^{b~_d} 1[b_d != b~_d] sigmoid(|alpha_d|)``. Unbiased; two
     evaluations of ``f`` per pair, no gradient of ``f``.
 
+    Categorical (K classes per row): the class is the first ``k`` with ``c_k = 1`` in a chain of
+    binary decisions ``c_k ~ Bernoulli(sigmoid(beta_k))``,
+    ``beta_k = alpha_k - logsumexp(alpha_{k+1}, ..., alpha_{K-1})``; the Bernoulli estimate on
+    ``beta`` (one antithetic pair of chains, the decisions after both stops dropped) is carried to
+    ``alpha`` by the chain rule. See ``docs/estimators.md``.
+
     Parameters
     ----------
     objective : Objective
-        A built-in objective or a :class:`~mixgrad.Callback` (its ``value`` only).
-    distribution : Bernoulli
-        With ``noise="logistic"`` (``theta = sigmoid(alpha)``).
+        A built-in objective or a :class:`~mixgrad.Callback` (its ``value`` only; a categorical
+        draw reaches it one-hot).
+    distribution : Bernoulli or Categorical
+        Bernoulli with ``noise="logistic"`` (``theta = sigmoid(alpha)``), or Categorical with
+        ``K >= 2`` classes.
     n_samples : int
         Number of independent antithetic *pairs* (>= 1); ``f`` is evaluated ``2 * n_samples``
         times (``diagnostics["n_evaluations"]``).
@@ -98,9 +149,11 @@ def disarm(
         ``samples[s]`` is the estimate of pair ``s`` (i.i.d. over pairs, so ``stderr`` is exact).
     """
     S = _check_args(objective, distribution, n_samples)
-    _check_logistic_bernoulli(distribution, "disarm")
+    categorical = _check_disarm_distribution(distribution)
     diag: dict[str, Any] = {"estimator": "disarm"}
-    return _antithetic(objective, distribution, S, 2, True, seed, keep_samples, nthreads, diag, _window)
+    if categorical:
+        diag["form"] = "stick_breaking"
+    return _antithetic(objective, distribution, S, 2, True, seed, keep_samples, nthreads, diag, _window, categorical)
 
 
 def arms(

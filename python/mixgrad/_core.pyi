@@ -250,4 +250,5 @@ def arms_estimate(
     nthreads: int = 0,
     row0: int = 0,
     rows_whole: int = 0,
+    categorical: bool = False,
 ) -> tuple: ...

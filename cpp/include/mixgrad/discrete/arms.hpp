@@ -1,5 +1,6 @@
 // DisARM (Dong, Mnih & Tucker 2020; Yin et al. 2020) and ARMS (Dimitriev & Zhou 2021) for
-// independent Bernoulli coordinates with theta = sigmoid(alpha) (DESIGN.md section 4.4).
+// independent Bernoulli coordinates with theta = sigmoid(alpha) (DESIGN.md section 4.4); and
+// categorical DisARM, stick-breaking form (disarm_categorical.hpp), on the same driver.
 //
 // One *group* = n mutually antithetic draws b_0 .. b_{n-1} of the whole event (every row, every
 // coordinate); groups are independent, so the per-group estimates are i.i.d. and their spread is
@@ -19,7 +20,8 @@
 // (t < 1/2), and 1/theta (t >= 1/2): accurate for |alpha| up to ~700. For n = 2 this is
 // c = sigmoid(|alpha|) and ARMS is DisARM (the same joint law of the pair).
 //
-// Philox counters: DisARM's u share blocks (paired_uniforms below); ARMS draws
+// Philox counters: DisARM's pairs take a 32-bit word each, four to a block (disarm_words.hpp;
+// categorical DisARM: 64-bit uniforms, paired_uniforms below); ARMS draws
 // exponential k of coordinate q from block (s, q, 1 + k/2, stream) (k even: first 64 bits, odd:
 // last). Every number depends on (seed, s, coordinate) only: results are bit-identical for any
 // thread count, and tiles/chunks are fixed by (S, R, E, n) (tiling.hpp).
@@ -33,6 +35,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "mixgrad/discrete/disarm_categorical.hpp"
+#include "mixgrad/discrete/disarm_words.hpp"
 #include "mixgrad/discrete/moments.hpp"
 #include "mixgrad/discrete/philox_words.hpp"
 #include "mixgrad/discrete/sigmoid.hpp"
@@ -47,9 +51,10 @@ namespace mixgrad::rebar {
 struct ArmsProblem {
   const double* alpha = nullptr;  // [R * E] logits
   std::size_t R = 0, E = 0;
-  std::uint64_t S = 0;  // independent groups
-  std::size_t n = 2;    // antithetic draws per group
-  bool pair = true;     // DisARM draw (n = 2 only) or the Dirichlet copula
+  std::uint64_t S = 0;       // independent groups
+  std::size_t n = 2;         // antithetic draws per group
+  bool pair = true;          // DisARM draw (n = 2 only) or the Dirichlet copula
+  bool categorical = false;  // rows of E = K class logits (DisARM only; disarm_categorical.hpp)
   philox::Key key{};
   std::uint32_t stream = 0;
   // outputs (each may be null)
@@ -76,15 +81,24 @@ inline void check_arms(const ArmsProblem& P) {
   if (P.S == 0) throw std::invalid_argument("n_samples must be >= 1");
   if (P.n < 2) throw std::invalid_argument("n_draws must be >= 2");
   if (P.pair && P.n != 2) throw std::invalid_argument("the DisARM draw has n_draws = 2");
+  if (P.categorical && !P.pair) throw std::invalid_argument("the categorical estimator is DisARM (pair = true)");
+  if (P.categorical && P.E < 2) throw std::invalid_argument("categorical DisARM needs K >= 2 classes");
   if (P.n > 4096) throw std::invalid_argument("n_draws must be <= 4096");
   if (P.r0 + P.R > rows_whole(P)) throw std::invalid_argument("the rows' window lies outside the whole call");
   if (P.S * P.n > 0xFFFFFFFFull || rows_whole(P) * P.E > 0xFFFFFFFFull)
     throw std::invalid_argument("n_samples * n_draws and the number of logits must each be < 2**32");
 }
 
-// Per coordinate: theta, the ARMS threshold t on d_j, and the debiasing factor c = 1/(1 - rho).
+// Per coordinate: theta, the ARMS threshold t on d_j, and the debiasing factor c = 1/(1 - rho)
+// (categorical: per class, the stick-breaking chain's p_k, 1 - p_k and sigmoid(|beta_k|)).
 struct ArmsConstants {
   std::vector<double> th, t, c;
+  // Bernoulli DisARM: the integer thresholds of disarm_words.hpp (x0, x1 also as doubles)
+  std::vector<DisarmThreshold> pair;
+  std::vector<double> pair_x0, pair_x1;
+  DisarmThresholds thresholds(std::size_t q0, std::size_t ts) const {
+    return {pair_x0.data() + q0, pair_x1.data() + q0, pair.data() + q0, ts};
+  }
 };
 
 inline double arms_factor(double a, std::size_t n, double& th, double& t) {
@@ -104,7 +118,20 @@ inline ArmsConstants make_arms_constants(const ArmsProblem& P) {
   C.th.resize(nq);
   C.t.resize(nq);
   C.c.resize(nq);
+  if (P.categorical) {  // th: p_k, t: 1 - p_k, c: sigmoid(|beta_k|) of the stick-breaking chain
+    for (std::size_t r = 0; r < P.R; ++r)
+      categorical_disarm_constants(P.E, P.alpha + r * P.E, &C.th[r * P.E], &C.t[r * P.E], &C.c[r * P.E]);
+    return C;
+  }
   for (std::size_t q = 0; q < nq; ++q) C.c[q] = arms_factor(P.alpha[q], P.n, C.th[q], C.t[q]);
+  if (P.pair) {
+    C.pair.resize(nq), C.pair_x0.resize(nq), C.pair_x1.resize(nq);
+    for (std::size_t q = 0; q < nq; ++q) {
+      C.pair[q] = disarm_threshold(C.th[q]);
+      C.pair_x0[q] = static_cast<double>(C.pair[q].x0) - 0x1p31,
+      C.pair_x1[q] = static_cast<double>(C.pair[q].x1) - 0x1p31;
+    }
+  }
   return C;
 }
 
@@ -130,6 +157,7 @@ MIXGRAD_SIMD_KERNEL void paired_uniforms_kernel(std::size_t n, std::uint32_t a0,
   // in pieces of 64 blocks: the two halves into separate arrays (so the Philox loop vectorizes),
   // then interleaved
   double ulo[64], uhi[64];
+  const PhiloxMultipliers mul = opaque_philox_multipliers();
   for (std::size_t p0 = 0; p0 < np; p0 += 64) {
     const std::size_t pn = std::min<std::size_t>(64, np - p0);
     const std::uint32_t bb = b0 + static_cast<std::uint32_t>(p0);
@@ -137,7 +165,7 @@ MIXGRAD_SIMD_KERNEL void paired_uniforms_kernel(std::size_t n, std::uint32_t a0,
 #pragma omp simd
       for (std::size_t p = 0; p < pn; ++p) {
         std::uint64_t lo, hi;
-        philox_words(key, bb + static_cast<std::uint32_t>(p), other, 0u, stream, lo, hi);
+        philox_words(key, mul, bb + static_cast<std::uint32_t>(p), other, 0u, stream, lo, hi);
         ulo[p] = philox::bits_to_open_uniform(lo);
         uhi[p] = philox::bits_to_open_uniform(hi);
       }
@@ -145,7 +173,7 @@ MIXGRAD_SIMD_KERNEL void paired_uniforms_kernel(std::size_t n, std::uint32_t a0,
 #pragma omp simd
       for (std::size_t p = 0; p < pn; ++p) {
         std::uint64_t lo, hi;
-        philox_words(key, other, bb + static_cast<std::uint32_t>(p), 0u, stream, lo, hi);
+        philox_words(key, mul, other, bb + static_cast<std::uint32_t>(p), 0u, stream, lo, hi);
         ulo[p] = philox::bits_to_open_uniform(lo);
         uhi[p] = philox::bits_to_open_uniform(hi);
       }
@@ -161,63 +189,18 @@ MIXGRAD_SIMD_KERNEL void paired_uniforms_kernel(std::size_t n, std::uint32_t a0,
 }
 MIXGRAD_SIMD_DISPATCH(paired_uniforms)
 
-// b0 = 1[u < theta], b1 = 1[1 - u < theta].
-MIXGRAD_SIMD_KERNEL void disarm_compare_kernel(std::size_t n, const double* u, const double* th, std::size_t th_stride,
-                                               double* x0, std::size_t x0_stride, double* x1, std::size_t x1_stride) {
+// Fused DisARM for f = (b - t)^2 on one coordinate, from the pair's draws b0, b1:
+// g[c] = k (b0 - b1)(b0 + b1 - 2t)(b0 - b1), k = sigmoid(|alpha|) / 2.
+MIXGRAD_SIMD_KERNEL void disarm_quadratic_one_kernel(std::size_t m, const double* b0, const double* b1, double t,
+                                                     double k, double* g) {
 #pragma omp simd
-  for (std::size_t k = 0; k < n; ++k) {
-    const double t = th[k * th_stride];
-    x0[k * x0_stride] = u[k] < t ? 1.0 : 0.0;
-    x1[k * x1_stride] = (1.0 - u[k]) < t ? 1.0 : 0.0;
-  }
+  for (std::size_t c = 0; c < m; ++c) g[c] = k * ((b0[c] - b1[c]) * (b0[c] + b1[c] - 2.0 * t)) * (b0[c] - b1[c]);
 }
-MIXGRAD_SIMD_DISPATCH(disarm_compare)
-
-// Fused DisARM for f = (b - t)^2 on one coordinate (R * E = 1), m groups from s0 (uniforms along
-// s as paired_uniforms): g[c] = k (b0 - b1)(b0 + b1 - 2t)(b0 - b1), k = sigmoid(|alpha|) / 2.
-MIXGRAD_INLINE double disarm_quadratic_g(double u, double th0, double t, double k) {
-  const double b0 = u < th0 ? 1.0 : 0.0, b1 = (1.0 - u) < th0 ? 1.0 : 0.0;
-  return k * ((b0 - b1) * (b0 + b1 - 2.0 * t)) * (b0 - b1);
-}
-
-MIXGRAD_SIMD_KERNEL void disarm_quadratic_one_kernel(std::size_t m, std::uint32_t s0, philox::Key key,
-                                                     std::uint32_t stream, double th0, double t, double k, double* g) {
-  std::size_t c = 0;
-  if (m == 0) return;
-  if (s0 & 1u) {
-    std::uint64_t lo, hi;
-    philox_words(key, s0 >> 1, 0u, 0u, stream, lo, hi);
-    g[c++] = disarm_quadratic_g(philox::bits_to_open_uniform(hi), th0, t, k);
-  }
-  const std::uint32_t b0 = (s0 + 1u) >> 1;
-  const std::size_t np = (m - c) / 2;
-  double* v = g + c;
-  double glo[64], ghi[64];
-  for (std::size_t p0 = 0; p0 < np; p0 += 64) {
-    const std::size_t pn = std::min<std::size_t>(64, np - p0);
-    const std::uint32_t bb = b0 + static_cast<std::uint32_t>(p0);
-#pragma omp simd
-    for (std::size_t p = 0; p < pn; ++p) {
-      std::uint64_t lo, hi;
-      philox_words(key, bb + static_cast<std::uint32_t>(p), 0u, 0u, stream, lo, hi);
-      glo[p] = disarm_quadratic_g(philox::bits_to_open_uniform(lo), th0, t, k);
-      ghi[p] = disarm_quadratic_g(philox::bits_to_open_uniform(hi), th0, t, k);
-    }
-    for (std::size_t p = 0; p < pn; ++p) v[2 * (p0 + p)] = glo[p], v[2 * (p0 + p) + 1] = ghi[p];
-  }
-  c += 2 * np;
-  if (c < m) {
-    std::uint64_t lo, hi;
-    philox_words(key, b0 + static_cast<std::uint32_t>(np), 0u, 0u, stream, lo, hi);
-    g[c] = disarm_quadratic_g(philox::bits_to_open_uniform(lo), th0, t, k);
-  }
-}
-
 MIXGRAD_SIMD_DISPATCH(disarm_quadratic_one)
 
 // Fused DisARM for f = mean_e (b_e - t_e)^2 on one row of E coordinates:
 // g_e = 1/2 (f(b0) - f(b1)) (b0_e - b1_e) sigmoid(|alpha_e|).
-MIXGRAD_SIMD_KERNEL void disarm_quadratic_row_kernel(std::size_t E, const double* u, const double* th, const double* t,
+MIXGRAD_SIMD_KERNEL void disarm_quadratic_row_kernel(std::size_t E, const double* b0, const double* b1, const double* t,
                                                      const double* cf, double* g) {
   // (b0 - b1)(b0 + b1 - 2t) = (b0 - b1)(1 - 2t) on {0, 1}; four partial sums in a fixed order
   // (an omp simd reduction does not vectorize here with GCC)
@@ -225,12 +208,12 @@ MIXGRAD_SIMD_KERNEL void disarm_quadratic_row_kernel(std::size_t E, const double
   std::size_t e = 0;
   for (; e + 4 <= E; e += 4)
     for (std::size_t l = 0; l < 4; ++l) {
-      const double d = (u[e + l] < th[e + l] ? 1.0 : 0.0) - ((1.0 - u[e + l]) < th[e + l] ? 1.0 : 0.0);
+      const double d = b0[e + l] - b1[e + l];
       a[l] += d * (1.0 - 2.0 * t[e + l]);
       g[e + l] = d;
     }
   for (; e < E; ++e) {
-    const double d = (u[e] < th[e] ? 1.0 : 0.0) - ((1.0 - u[e]) < th[e] ? 1.0 : 0.0);
+    const double d = b0[e] - b1[e];
     a[0] += d * (1.0 - 2.0 * t[e]);
     g[e] = d;
   }
@@ -242,22 +225,41 @@ MIXGRAD_SIMD_KERNEL void disarm_quadratic_row_kernel(std::size_t E, const double
 MIXGRAD_SIMD_DISPATCH(disarm_quadratic_row)
 
 // The hard draws of m groups from s0, rows [i0, i1): x[((c * n + j) * nr + r) * E + e]; ub is
-// scratch for max(m, nq) uniforms (DisARM). Counters carry the whole call's coordinates.
+// scratch for the categorical uniforms (m * nq, ub[c * nq + q] the uniform of class q of pair c,
+// drawn as paired_uniforms), wb for Bernoulli DisARM's words (max(m, nq)). Counters carry the
+// whole call's coordinates.
 inline void arms_draw(const ArmsProblem& P, const ArmsConstants& C, std::uint64_t s0, std::size_t m, std::size_t i0,
-                      std::size_t i1, double* x, double* expo, double* ub) {
+                      std::size_t i1, double* x, double* expo, double* ub, std::uint32_t* wb) {
   const std::size_t E = P.E, n = P.n, nq = (i1 - i0) * E, q0 = i0 * E, g0 = (P.r0 + i0) * E;
   const double* th = C.th.data() + q0;
+  if (P.categorical) {
+    std::fill(x, x + m * 2 * nq, 0.0);
+    for (std::size_t c = 0; c < m; ++c) {
+      double* u = ub + c * nq;
+      paired_uniforms(nq, static_cast<std::uint32_t>(g0), static_cast<std::uint32_t>(s0 + c), false, P.key, P.stream,
+                      u);
+      for (std::size_t r = 0; r < nq / E; ++r) {
+        std::size_t b0, b1;
+        categorical_disarm_stops(E, u + r * E, th + r * E, b0, b1);
+        x[(2 * c) * nq + r * E + b0] = 1.0;
+        x[(2 * c + 1) * nq + r * E + b1] = 1.0;
+      }
+    }
+    return;
+  }
   if (P.pair && one_coordinate(P)) {
-    paired_uniforms(m, static_cast<std::uint32_t>(s0), 0u, true, P.key, P.stream, ub);
-    disarm_compare(m, ub, th, 0, x, 2, x + 1, 2);
+    double *b0 = ub, *b1 = ub + m;
+    disarm_pairs(m, static_cast<std::uint32_t>(s0), 0u, true, P.key, P.stream, C.thresholds(0, 0), wb, ub + 2 * m, b0,
+                 b1);
+    for (std::size_t c = 0; c < m; ++c) x[2 * c] = b0[c], x[2 * c + 1] = b1[c];
     return;
   }
   for (std::size_t c = 0; c < m; ++c) {
     const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
     double* x0 = x + (c * n) * nq;
     if (P.pair) {
-      paired_uniforms(nq, static_cast<std::uint32_t>(g0), s, false, P.key, P.stream, ub);
-      disarm_compare(nq, ub, th, 1, x0, 1, x0 + nq, 1);
+      disarm_pairs(nq, static_cast<std::uint32_t>(g0), s, false, P.key, P.stream, C.thresholds(q0, 1), wb, ub, x0,
+                   x0 + nq);
       continue;
     }
     // n exponentials per coordinate, expo[j]; b_j = 1[E_j < t * sum E]
@@ -282,34 +284,9 @@ inline void arms_draw(const ArmsProblem& P, const ArmsConstants& C, std::uint64_
   }
 }
 
-// DisARM for one chunk (m pairs from s0, rows [i0, i1), cut from a chunk of the whole call
-// `width` coordinates wide): g[c * nq + r * E + e] = 1/2 (f(b_0) - f(b_1)) (b_0 - b_1)
-// sigmoid(|alpha|). The quadratic objective is fused: f(b_0) - f(b_1) = mean_e (b_0 - b_1)(b_0 +
-// b_1 - 2 t_e).
-template <class Obj>
-void disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, std::uint64_t s0, std::size_t m,
-                  std::size_t i0, std::size_t i1, std::size_t width, double* x, double* fv, double* d, double* g,
-                  std::uint32_t* rows, std::uint64_t* samp, double* ub) {
-  const std::size_t E = P.E, nr = i1 - i0, nq = nr * E, q0 = i0 * E, g0 = (P.r0 + i0) * E;
-  const double* th = C.th.data() + q0;
-  const double* cf = C.c.data() + q0;
-  if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
-    if (one_coordinate(P)) {
-      disarm_quadratic_one(m, static_cast<std::uint32_t>(s0), P.key, P.stream, th[0], obj.target[0], 0.5 * cf[0], g);
-      return;
-    }
-    for (std::size_t c = 0; c < m; ++c) {
-      paired_uniforms(nq, static_cast<std::uint32_t>(g0), static_cast<std::uint32_t>(s0 + c), false, P.key, P.stream,
-                      ub);
-      for (std::size_t r = 0; r < nr; ++r)
-        disarm_quadratic_row(E, ub + r * E, th + r * E, obj.target + obj.target_row_stride * (i0 + r), cf + r * E,
-                             g + c * nq + r * E);
-    }
-    (void)x, (void)fv, (void)d, (void)rows, (void)samp;
-    return;
-  }
-  arms_draw(P, C, s0, m, i0, i1, x, nullptr, ub);
-  const std::size_t n_ev = 2 * m * nr;
+// Pair index, row and sample of the 2 m nr evaluations of a DisARM chunk (as Chunk wants them).
+inline void disarm_evaluations(std::uint64_t s0, std::size_t m, std::size_t i0, std::size_t nr, std::uint32_t* rows,
+                               std::uint64_t* samp) {
   for (std::size_t c = 0; c < m; ++c)
     for (std::size_t j = 0; j < 2; ++j)
       for (std::size_t r = 0; r < nr; ++r) {
@@ -317,7 +294,66 @@ void disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, 
         rows[ev] = static_cast<std::uint32_t>(i0 + r);
         samp[ev] = (s0 + c) * 2 + j;
       }
-  objectives::Chunk ch{n_ev, E, rows, samp, P.R};
+}
+
+// Categorical DisARM for one chunk (m pairs from s0, rows [i0, i1)): the one-hot draws of both
+// chains, f on them, then per row the estimate of disarm_categorical.hpp.
+template <class Obj>
+void categorical_disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, std::uint64_t s0,
+                              std::size_t m, std::size_t i0, std::size_t i1, double* x, double* fv, double* g,
+                              std::uint32_t* rows, std::uint64_t* samp, double* ub) {
+  const std::size_t K = P.E, nr = i1 - i0, nq = nr * K, q0 = i0 * K;
+  arms_draw(P, C, s0, m, i0, i1, x, nullptr, ub, nullptr);
+  disarm_evaluations(s0, m, i0, nr, rows, samp);
+  objectives::Chunk ch{2 * m * nr, K, rows, samp, P.R};
+  obj.value(objectives::Point::Hard, ch, x, fv);
+  for (std::size_t c = 0; c < m; ++c)
+    for (std::size_t r = 0; r < nr; ++r) {
+      const std::size_t q = q0 + r * K;
+      const double* u = ub + c * nq + r * K;
+      std::size_t b0, b1;
+      categorical_disarm_stops(K, u, &C.th[q], b0, b1);
+      categorical_disarm_row(K, u, &C.th[q], &C.t[q], &C.c[q], b0, b1, fv[(2 * c) * nr + r] - fv[(2 * c + 1) * nr + r],
+                             g + c * nq + r * K);
+    }
+}
+
+// DisARM for one chunk (m pairs from s0, rows [i0, i1), cut from a chunk of the whole call
+// `width` coordinates wide): g[c * nq + r * E + e] = 1/2 (f(b_0) - f(b_1)) (b_0 - b_1)
+// sigmoid(|alpha|). The quadratic objective is fused: f(b_0) - f(b_1) = mean_e (b_0 - b_1)(b_0 +
+// b_1 - 2 t_e).
+template <class Obj>
+void disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, std::uint64_t s0, std::size_t m,
+                  std::size_t i0, std::size_t i1, std::size_t width, double* x, double* fv, double* d, double* g,
+                  std::uint32_t* rows, std::uint64_t* samp, double* ub, std::uint32_t* wb) {
+  const std::size_t E = P.E, nr = i1 - i0, nq = nr * E, q0 = i0 * E, g0 = (P.r0 + i0) * E;
+  const double* th = C.th.data() + q0;
+  const double* cf = C.c.data() + q0;
+  if (P.categorical) {
+    categorical_disarm_chunk(P, C, obj, s0, m, i0, i1, x, fv, g, rows, samp, ub);
+    return;
+  }
+  if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
+    // the pair's draws into x (b0: x[0, nq), b1: x[nq, 2 nq) of one pair at a time; one coordinate:
+    // b0 x[0, m), b1 x[m, 2 m))
+    if (one_coordinate(P)) {
+      disarm_pairs(m, static_cast<std::uint32_t>(s0), 0u, true, P.key, P.stream, C.thresholds(0, 0), wb, ub, x, x + m);
+      disarm_quadratic_one(m, x, x + m, obj.target[0], 0.5 * cf[0], g);
+      return;
+    }
+    for (std::size_t c = 0; c < m; ++c) {
+      disarm_pairs(nq, static_cast<std::uint32_t>(g0), static_cast<std::uint32_t>(s0 + c), false, P.key, P.stream,
+                   C.thresholds(q0, 1), wb, ub, x, x + nq);
+      for (std::size_t r = 0; r < nr; ++r)
+        disarm_quadratic_row(E, x + r * E, x + nq + r * E, obj.target + obj.target_row_stride * (i0 + r), cf + r * E,
+                             g + c * nq + r * E);
+    }
+    (void)th, (void)fv, (void)d, (void)rows, (void)samp, (void)ub;
+    return;
+  }
+  arms_draw(P, C, s0, m, i0, i1, x, nullptr, ub, wb);
+  disarm_evaluations(s0, m, i0, nr, rows, samp);
+  objectives::Chunk ch{2 * m * nr, E, rows, samp, P.R};
   obj.value(objectives::Point::Hard, ch, x, fv);
   for (std::size_t c = 0; c < m; ++c)
     for (std::size_t r = 0; r < nr; ++r) d[c * nr + r] = fv[(2 * c) * nr + r] - fv[(2 * c + 1) * nr + r];
@@ -425,7 +461,9 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
   // processes take fewer tiles
   parallel::for_blocks<parallel::Schedule::Dynamic>(n_tiles, 1, threads, 2, [&](std::size_t t0, std::size_t t1) {
     const std::size_t max_coords = std::max(kChunkCoords, E);
-    std::vector<double> x(max_coords * n), fv(max_coords * n), g(max_coords), dv(max_coords), expo(n), ub(max_coords);
+    std::vector<double> x(max_coords * n), fv(max_coords * n), g(max_coords), dv(max_coords), expo(n),
+        ub(3 * max_coords);
+    std::vector<std::uint32_t> wb(max_coords);
     std::vector<double> cmean(tile_coords), cm2(tile_coords);
     std::vector<std::uint32_t> rows(max_coords * n);
     std::vector<std::uint64_t> samp(max_coords * n);
@@ -441,7 +479,7 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
                    const std::size_t i0 = gi0 - P.r0, i1 = gi1 - P.r0;  // this call's rows
                    const std::size_t nr = i1 - i0, nq = nr * E;
                    if (draws_only) {
-                     arms_draw(P, C, s0, m, i0, i1, x.data(), expo.data(), ub.data());
+                     arms_draw(P, C, s0, m, i0, i1, x.data(), expo.data(), ub.data(), wb.data());
                      for (std::size_t c = 0; c < m; ++c)
                        for (std::size_t j = 0; j < n; ++j)
                          std::copy(x.begin() + (c * n + j) * nq, x.begin() + (c * n + j + 1) * nq,
@@ -452,9 +490,9 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
                    double* gp = P.samples && nr == R ? P.samples + s0 * R * E : g.data();
                    if (P.pair) {
                      disarm_chunk(P, C, obj, s0, m, i0, i1, width, x.data(), fv.data(), dv.data(), gp, rows.data(),
-                                  samp.data(), ub.data());
+                                  samp.data(), ub.data(), wb.data());
                    } else {
-                     arms_draw(P, C, s0, m, i0, i1, x.data(), expo.data(), ub.data());
+                     arms_draw(P, C, s0, m, i0, i1, x.data(), expo.data(), ub.data(), wb.data());
                      arms_chunk(P, C, obj, s0, m, i0, i1, x.data(), fv.data(), gp, rows.data(), samp.data(),
                                 expo.data());
                    }
