@@ -63,7 +63,7 @@ void ndtr_k(const T* x, T* y, std::size_t n) {
 }
 template <class T>
 void log_ndtr_k(const T* x, T* y, std::size_t n) {
-  mixgrad::special::arrays::log_ndtr(x, y, n);
+  mixgrad::special::arrays::log_ndtr<T>(x, y, n);
 }
 template <class T>
 void ndtri_k(const T* x, T* y, std::size_t n) {

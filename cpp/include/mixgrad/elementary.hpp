@@ -41,8 +41,10 @@ MIXGRAD_INLINE double poly4(const double (&c)[N], double x) {
   double acc[4];
 #pragma GCC unroll 4
   for (std::size_t j = 0; j < 4; ++j) {
-    constexpr std::size_t top = (N - 1) / 4;  // chains run over i = j + 4m, m = top..0
-    double a = (j + 4 * top < N) ? c[j + 4 * top] : 0.0;
+    // Chain j runs over i = j + 4m, m = top..0, starting at its own highest coefficient (a
+    // multiply-add with a leading 0 would cost an instruction: 0 * x4 is not foldable in IEEE).
+    const std::size_t top = (N - 1 - j) / 4;
+    double a = c[j + 4 * top];
 #pragma GCC unroll 16
     for (std::size_t step = 1; step <= top; ++step) a = a * x4 + c[j + 4 * (top - step)];
     acc[j] = a;
@@ -55,16 +57,10 @@ MIXGRAD_INLINE double pow2_int(std::int64_t n) {
   return from_bits(static_cast<std::uint64_t>(n + 1023) << 52);
 }
 
-// The exponential split as exp(y) = p * 2^n with p in [0.7, 1.42]: callers that multiply the
-// result by something small first (ndtr) keep full precision in the subnormal range.
-// y must already be clamped to [-1100, 1100] or be NaN.
-MIXGRAD_INLINE double exp_mantissa(double y, std::int64_t& n) {
-  const double kd = y * kInvLn2 + kRoundShifter;
-  n = static_cast<std::int64_t>(bits_of(kd) - bits_of(kRoundShifter));
-  const double nd = kd - kRoundShifter;
-  const double r = (y - nd * kLn2Hi) - nd * kLn2Lo;  // |r| <= 0.347
-  // Taylor series of e^r to degree 13: truncation below 5e-18 relative on |r| <= ln2/2.
-  // The leading 1 is added last so its rounding is the only one at full scale.
+// e^r - 1 for |r| <= 0.35 by the Taylor series of e^r to degree 13: truncation below 5e-18
+// relative. Callers add the leading 1 last (or fold it into a multiply-add, q + q (e^r - 1)), so
+// that its rounding is the only one at full scale.
+MIXGRAD_INLINE double exp_reduced_minus_one(double r) {
   static constexpr double c[13] = {1.0,
                                    0.5,
                                    1.0 / 6.0,
@@ -78,7 +74,58 @@ MIXGRAD_INLINE double exp_mantissa(double y, std::int64_t& n) {
                                    1.0 / 39916800.0,
                                    1.0 / 479001600.0,
                                    1.0 / 6227020800.0};
-  return 1.0 + r * poly4(c, r);
+  return r * poly4(c, r);
+}
+
+MIXGRAD_INLINE double exp_reduced(double r) {
+  return 1.0 + exp_reduced_minus_one(r);
+}
+
+// The exponential split as exp(y) = p * 2^n with p in [0.7, 1.42]: callers that multiply the
+// result by something small first (ndtr) keep full precision in the subnormal range.
+// y must already be clamped to [-1100, 1100] or be NaN.
+MIXGRAD_INLINE double exp_mantissa(double y, std::int64_t& n) {
+  const double kd = y * kInvLn2 + kRoundShifter;
+  n = static_cast<std::int64_t>(bits_of(kd) - bits_of(kRoundShifter));
+  const double nd = kd - kRoundShifter;
+  const double r = (y - nd * kLn2Hi) - nd * kLn2Lo;  // |r| <= 0.347
+  return exp_reduced(r);
+}
+
+// exp(y + dy) = (1 + e) * 2^n with 1 + e in [0.7, 1.42], returning e, for y as in exp_mantissa
+// and |dy| <= 1e-3: the
+// small part joins the reduced argument, so a function whose exponent comes as an exact sum
+// (half_square) needs no separate correction factor. The argument is reduced as
+// (y - n ln2_hi) + (dy - n ln2_lo): the first difference is exact, so one rounding at the scale
+// of the reduced argument remains (about 0.25 ulp of the result).
+MIXGRAD_INLINE double exp_mantissa_sum_minus_one(double y, double dy, std::int64_t& n) {
+  const double kd = y * kInvLn2 + kRoundShifter;
+  n = static_cast<std::int64_t>(bits_of(kd) - bits_of(kRoundShifter));
+  const double nd = kd - kRoundShifter;
+  const double r = (y - nd * kLn2Hi) + (dy - nd * kLn2Lo);
+  return exp_reduced_minus_one(r);
+}
+
+// exp(u) - 1 for |u| <= 700 without cancellation: (1 + e) 2^n - 1 = e 2^n + (2^n - 1) with one
+// rounding, and e itself where n = 0 (|u| <= 0.347). About 1 ulp.
+MIXGRAD_INLINE double expm1(double u) {
+  std::int64_t n;
+  const double e = exp_mantissa_sum_minus_one(u, 0.0, n);
+  const double p2 = pow2_int(n);
+  return e * p2 + (p2 - 1.0);
+}
+
+// m * 2^n for n in [-1800, 200] and m in [2^-200, 2]: m * 2^(n + 800) is then a normal number,
+// exact, and the one rounding happens in the final * 2^-800 (subnormal results keep their bits).
+// Cheaper than scale_pow2 on SIMD lanes (no signed 64-bit halving, which AVX2 lacks).
+MIXGRAD_INLINE double scale_pow2_down(double m, std::int64_t n) {
+  return m * pow2_int(n + 800) * 0x1p-800;
+}
+
+// m * 2^n for n in [-200, 1800] and m in [2^-200, 2], the mirror image of scale_pow2_down: one
+// rounding (to inf when the result overflows) in the final * 2^200.
+MIXGRAD_INLINE double scale_pow2_up(double m, std::int64_t n) {
+  return m * pow2_int(n - 200) * 0x1p200;
 }
 
 // m * 2^n for any n in [-2200, 2200], correctly reaching the subnormal range: two factors

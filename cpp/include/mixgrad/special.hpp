@@ -1,5 +1,6 @@
 // Normal special functions in double precision: ndtr, log_ndtr, erfcx, ndtri (vectorizable,
-// branch-free) and ndtri_exp, log_ndtr_diff (scalar, with branches).
+// branch-free), ndtri_exp (branch-free for log_p in [-700, 0), Newton steps below) and
+// log_ndtr_diff (scalar, with branches).
 //
 // Everything rests on the scaled lower tail Q(y) = Phi(-y) * exp(y^2/2) for y >= 0, a smooth
 // function (Q(0) = 1/2, Q(y) ~ 1/(y sqrt(2 pi))) that one polynomial approximates to ~1 ulp on the
@@ -61,57 +62,86 @@ MIXGRAD_INLINE double lower_tail_from_scaled(double y, double q) {
   double A, r;
   half_square(yc, A, r);
   std::int64_t n;
-  const double p = elem::exp_mantissa(-A, n);
-  const double m = q * p;
-  const double v = elem::scale_pow2(m + m * elem::expm1_small(-r), n);
+  const double e = elem::exp_mantissa_sum_minus_one(-A, -r, n);  // n >= -1155
+  const double v = elem::scale_pow2_down(q + q * e, n);
   return y > 40.0 ? 0.0 : v;
+}
+
+// Phi(x) given q = Q(|x|) (array loops compute the two stages as separate passes).
+MIXGRAD_INLINE double ndtr_from_scaled(double x, double q) {
+  const double lower = lower_tail_from_scaled(std::fabs(x), q);
+  return x < 0.0 ? lower : 1.0 - lower;
 }
 
 // Phi(x) = P(N(0,1) <= x).
 MIXGRAD_INLINE double ndtr(double x) {
-  const double y = std::fabs(x);
-  const double lower = lower_tail_from_scaled(y, scaled_lower_tail(y));
-  return x < 0.0 ? lower : 1.0 - lower;
+  return ndtr_from_scaled(x, scaled_lower_tail(std::fabs(x)));
 }
 
-// log Phi(x): log(Q(|x|)) - x^2/2 for x <= 0 (finite down to x = -1.896e154, where the value
-// itself passes -DBL_MAX), and
-// log1p(-Phi(-x)) for x > 0. One log per element, no underflowing intermediate.
-MIXGRAD_INLINE double log_ndtr(double x) {
+// log Phi(x) = log(arg) + add in two stages, so that array loops can run them as two passes
+// (each a shorter dependency chain, which the out-of-order core overlaps across iterations):
+// log(Q(|x|)) - x^2/2 for x <= 0 (finite down to x = -1.896e154, where the value itself passes
+// -DBL_MAX), and log1p(-Phi(-x)) for x > 0. One log per element, no underflowing intermediate.
+struct LogNdtrParts {
+  double arg;  // argument of the one log
+  double add;  // added to its log
+};
+
+MIXGRAD_INLINE LogNdtrParts log_ndtr_parts(double x) {
   const double y = std::fabs(x);
   const double q = scaled_lower_tail(y);
   double A, r;
   half_square(y, A, r);
   // Phi(-y) for the right half (y <= 40 matters; beyond, Phi(-y) < 1e-300 is taken as 0).
   std::int64_t n;
-  const double p = elem::exp_mantissa(-(A > 800.0 ? 800.0 : A), n);
-  const double m = q * p;
-  const double lower = y > 40.0 ? 0.0 : elem::scale_pow2(m + m * elem::expm1_small(-r), n);
+  const bool far = A > 800.0;
+  const double e = elem::exp_mantissa_sum_minus_one(far ? -800.0 : -A, far ? 0.0 : -r, n);
+  const double lower = y > 40.0 ? 0.0 : elem::scale_pow2_down(q + q * e, n);
   const bool right = x > 0.0;
   const double arg = 1.0 - lower;
   // log1p correction c/arg with c the rounding error of 1 - lower (|c| <= 2^-54); 1/arg is
   // replaced by 2 - arg, whose relative error (1-arg)^2/arg costs at most 0.5 ulp of the result.
   const double corr = (-lower - (arg - 1.0)) * (2.0 - arg);
-  const double L = elem::log(right ? arg : q);
-  const double v = right ? L + corr : (L - r) - A;
-  return x == -elem::kInf ? -elem::kInf : v;
+  // -(A + r) is -inf from |x| = 1.9e154 on, and log Phi(-inf) = log(0) + (-inf) (r is NaN there).
+  return {right ? arg : q, right ? corr : (x == -elem::kInf ? -elem::kInf : -(A + r))};
 }
 
-// erfcx(x) = exp(x^2) erfc(x) = 2 Q(x sqrt 2) for x >= 0; for x < 0, 2 exp(x^2) - erfcx(-x),
-// which overflows to +inf below x ~ -26.63.
-MIXGRAD_INLINE double erfcx(double x) {
+MIXGRAD_INLINE double log_ndtr_from_parts(LogNdtrParts parts) {
+  return elem::log(parts.arg) + parts.add;
+}
+
+// log Phi(x).
+MIXGRAD_INLINE double log_ndtr(double x) {
+  return log_ndtr_from_parts(log_ndtr_parts(x));
+}
+
+// erfcx(|x|) = 2 Q(|x| sqrt 2), the first stage of erfcx.
+MIXGRAD_INLINE double erfcx_abs(double x) {
   const double ax = std::fabs(x);
   // s = 1/(x sqrt 2 + 4); past 1e300 (where x sqrt 2 may overflow and the 4 no longer counts)
   // as (1/sqrt 2)/x, picked by selects so the division stays the only one.
   const bool huge = ax > 1e300;
   const double s = (huge ? kInvSqrt2 : 1.0) / (huge ? ax : ax * kSqrt2 + 4.0);
-  const double pos = 2.0 * scaled_lower_tail_s(s);
+  return 2.0 * scaled_lower_tail_s(s);
+}
+
+// erfcx(x) given pos = erfcx(|x|): pos for x >= 0; for x < 0, 2 exp(x^2) - pos, which
+// overflows to +inf below x ~ -26.63.
+MIXGRAD_INLINE double erfcx_from_abs(double x, double pos) {
+  const double ax = std::fabs(x);
   const double axc = ax > 27.0 ? 27.0 : ax;
   double A, r;
   half_square(axc, A, r);  // x^2 = 2A + 2r
-  const double e = elem::exp(2.0 * A);
-  const double neg = 2.0 * (e + e * elem::expm1_small(2.0 * r)) - pos;
+  std::int64_t n;
+  const double pe = 1.0 + elem::exp_mantissa_sum_minus_one(2.0 * A, 2.0 * r, n);
+  const double e = elem::scale_pow2_up(pe, n);  // exp(x^2), 0 <= n <= 1052
+  const double neg = 2.0 * e - pos;
   return x < 0.0 ? (ax > 26.7 ? elem::kInf : neg) : pos;
+}
+
+// erfcx(x) = exp(x^2) erfc(x).
+MIXGRAD_INLINE double erfcx(double x) {
+  return erfcx_from_abs(x, erfcx_abs(x));
 }
 
 // phi(x), the standard normal density, without loss of precision for large |x|.
@@ -121,8 +151,8 @@ MIXGRAD_INLINE double normal_pdf(double x) {
   double A, r;
   half_square(yc, A, r);
   std::int64_t n;
-  const double p = elem::exp_mantissa(-A, n) * kInvSqrt2Pi;
-  const double v = elem::scale_pow2(p + p * elem::expm1_small(-r), n);
+  const double e = elem::exp_mantissa_sum_minus_one(-A, -r, n);
+  const double v = elem::scale_pow2_down(kInvSqrt2Pi + kInvSqrt2Pi * e, n);
   return y > 40.0 ? 0.0 : v;
 }
 
@@ -201,18 +231,30 @@ MIXGRAD_INLINE double as241_tail(double r) {
 
 }  // namespace detail
 
+// sqrt(-log(min(p, 1 - p))), the variable of the AS241 tails (0.5 stands in for p outside (0, 1)).
+MIXGRAD_INLINE double ndtri_tail_root(double p) {
+  const double q = p - 0.5;
+  const double pm = q < 0.0 ? p : 1.0 - p;  // 1 - p is exact for p >= 1/2
+  const double pm_safe = pm > 0.0 ? pm : 0.5;
+  return std::sqrt(-elem::log(pm_safe));
+}
+
+// Phi^{-1}(p) outside the central region |p - 1/2| <= 0.425, given root = ndtri_tail_root(p);
+// also the special values: ndtri(0) = -inf, ndtri(1) = inf, NaN outside [0, 1].
+MIXGRAD_INLINE double ndtri_tail(double p, double root) {
+  // AS241 alone is within 5.2 ulp of the exact quantile (tests/test_special_accuracy.py), so no
+  // Newton polish is needed.
+  const double mag = detail::as241_tail(root);
+  const double v = p < 0.5 ? -mag : mag;
+  return p == 0.0 ? -elem::kInf : (p == 1.0 ? elem::kInf : ((p > 0.0 && p < 1.0) ? v : elem::kNaN));
+}
+
 // Phi^{-1}(p). ndtri(0) = -inf, ndtri(1) = inf, NaN outside [0, 1].
 MIXGRAD_INLINE double ndtri(double p) {
   const double q = p - 0.5;
   const double central = detail::as241_central(q);
-  const double pm = q < 0.0 ? p : 1.0 - p;  // 1 - p is exact for p >= 1/2
-  const double pm_safe = pm > 0.0 ? pm : 0.5;
-  // AS241 alone is within 5.2 ulp of the exact quantile (tests/test_special_accuracy.py), so no
-  // Newton polish is needed.
-  const double mag = detail::as241_tail(std::sqrt(-elem::log(pm_safe)));
-  const double tail = q < 0.0 ? -mag : mag;
-  const double v = std::fabs(q) <= 0.425 ? central : tail;
-  return p == 0.0 ? -elem::kInf : (p == 1.0 ? elem::kInf : ((p > 0.0 && p < 1.0) ? v : elem::kNaN));
+  const double tail = ndtri_tail(p, ndtri_tail_root(p));
+  return std::fabs(q) <= 0.425 ? central : tail;
 }
 
 // (Phi(x) - 1/2) sqrt(2 pi) for x >= 0 without cancellation (series below 1). Scaled so that
@@ -231,32 +273,41 @@ inline double ndtr_minus_half_scaled(double x) {
   return (0.5 - ndtr(-x)) * kSqrt2Pi;
 }
 
+inline constexpr double kNdtriExpMin = -700.0;  // below, ndtri_exp takes Newton steps
+
+// Phi^{-1}(exp(log_p)) for kNdtriExpMin <= log_p < 0, branch-free. Three regions, as AS241's:
+//  p > 0.925 (log_p > -0.07796): -ndtri(1 - p) with 1 - p = -expm1(log_p) computed exactly;
+//  central: AS241 takes q = p - 1/2 = (exp(log_p + ln 2) - 1)/2, which keeps its relative
+//    precision near p = 1/2 (log_p + ln2_hi is exact there), where p itself would not;
+//  p < 0.075 (log_p <= -2.59027): the AS241 tail of r = sqrt(-log p) = sqrt(-log_p), no exp.
+// One expm1, one log, one sqrt and both rationals per element, with the arguments selected first.
+MIXGRAD_INLINE double ndtri_exp_moderate(double log_p) {
+  const bool upper = log_p > -0.0779615414697118;
+  const bool lower = log_p <= -2.5902671654458267;
+  const double em = elem::expm1(upper ? log_p : (log_p + elem::kLn2Hi) + elem::kLn2Lo);
+  const double central = detail::as241_central(0.5 * em);
+  const double log_tail = upper ? elem::log(-em) : log_p;  // log of the smaller tail mass
+  const double mag = detail::as241_tail(std::sqrt(-log_tail));
+  return upper ? mag : (lower ? -mag : central);
+}
+
 // Phi^{-1}(exp(log_p)) for log_p <= 0, accurate where p underflows (log_p down to -DBL_MAX).
 inline double ndtri_exp(double log_p) {
   if (std::isnan(log_p) || log_p > 0.0) return elem::kNaN;
   if (log_p == 0.0) return elem::kInf;
   if (log_p == -elem::kInf) return -elem::kInf;
-  if (log_p > -0.0779615414697118) return -ndtri(-std::expm1(log_p));  // p > 0.925: 1 - p exactly
-  double x;
-  if (log_p > -2.5902671654458267) {
-    // Central region: AS241 takes q = p - 1/2, and q = (exp(log_p + ln 2) - 1)/2 keeps its
-    // relative precision near p = 1/2 (log_p + ln2_hi is exact there), where p itself would not.
-    x = detail::as241_central(0.5 * std::expm1((log_p + elem::kLn2Hi) + elem::kLn2Lo));
-  } else if (log_p > -700.0) {
-    x = ndtri(std::exp(log_p));
-  } else {
-    // Start from the asymptotic root of log Phi(x) ~ -x^2/2 - log(-x sqrt(2 pi)), then Newton
-    // on log Phi(x) = log_p, whose derivative phi/Phi = 1/(sqrt(2 pi) Q(-x)) never overflows.
-    // Written so that no intermediate overflows, down to log_p = -DBL_MAX.
-    const double a = -log_p;
-    x = -kSqrt2 * std::sqrt(a - 0.5 * (kLog4Pi + std::log(a)));
-    for (int it = 0; it < 8; ++it) {
-      const double f = log_ndtr(x) - log_p;
-      if (!std::isfinite(f)) break;  // log Phi rounded to -inf next to -DBL_MAX: keep the start
-      const double step = f * kSqrt2Pi * scaled_lower_tail(-x);
-      x -= step;
-      if (std::fabs(step) <= 1e-17 * std::fabs(x)) break;
-    }
+  if (log_p >= kNdtriExpMin) return ndtri_exp_moderate(log_p);
+  // Start from the asymptotic root of log Phi(x) ~ -x^2/2 - log(-x sqrt(2 pi)), then Newton
+  // on log Phi(x) = log_p, whose derivative phi/Phi = 1/(sqrt(2 pi) Q(-x)) never overflows.
+  // Written so that no intermediate overflows, down to log_p = -DBL_MAX.
+  const double a = -log_p;
+  double x = -kSqrt2 * std::sqrt(a - 0.5 * (kLog4Pi + std::log(a)));
+  for (int it = 0; it < 8; ++it) {
+    const double f = log_ndtr(x) - log_p;
+    if (!std::isfinite(f)) break;  // log Phi rounded to -inf next to -DBL_MAX: keep the start
+    const double step = f * kSqrt2Pi * scaled_lower_tail(-x);
+    x -= step;
+    if (std::fabs(step) <= 1e-17 * std::fabs(x)) break;
   }
   return x;
 }

@@ -1,86 +1,160 @@
-// Element-wise array versions of the vectorizable special functions, compiled once per ISA level
-// (MIXGRAD_SIMD_DISPATCH, cpu_dispatch.hpp).
+// Element-wise array versions of the vectorizable special functions, compiled per ISA level
+// (MIXGRAD_SIMD_DISPATCH, cpu_dispatch.hpp): each pass runs the AVX-512, AVX2+FMA or baseline
+// copy of the active instruction-set level.
+//
+// log_ndtr and ndtri run over chunks of 256 values in two or more vectorized passes through
+// small buffers rather than one loop: a single loop body would chain two divisions, a log, a
+// square root and long polynomials, a dependency chain longer than the out-of-order window can
+// overlap across iterations. Split at a stage boundary, each pass keeps several iterations in
+// flight (measured 20-30% faster on AVX2). The arithmetic is that of the scalar functions in
+// special.hpp, so each element's value is that of special::log_ndtr etc. and depends on nothing
+// but the element (not on the chunking nor the thread count).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 #include "mixgrad/config.hpp"
 #include "mixgrad/special.hpp"
 
 namespace mixgrad::special::arrays {
 
-// float32 is computed in double and rounded once, so it is correctly rounded except in rare
-// double-rounding cases (at most 1 float32 ulp off the float64 result).
+// ndtr and erfcx: one vectorized loop (split into passes as below they measured slower).
 #define MIXGRAD_UNARY_ARRAY(NAME, FN)                                                                                 \
-  MIXGRAD_SIMD_KERNEL void NAME##_kernel(const double* x, double* y, std::size_t n) {                                 \
+  MIXGRAD_SIMD_KERNEL void NAME##_kernel(const double* x, double* y, std::size_t n) {                                   \
     _Pragma("omp simd") for (std::size_t i = 0; i < n; ++i) y[i] = FN(x[i]);                                          \
   }                                                                                                                   \
-  MIXGRAD_SIMD_KERNEL void NAME##_kernel(const float* x, float* y, std::size_t n) {                                   \
+  MIXGRAD_SIMD_KERNEL void NAME##_kernel(const float* x, float* y, std::size_t n) {                                     \
     _Pragma("omp simd") for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<float>(FN(static_cast<double>(x[i]))); \
   }                                                                                                                   \
   MIXGRAD_SIMD_DISPATCH(NAME)
 
 MIXGRAD_UNARY_ARRAY(ndtr, special::ndtr)
-MIXGRAD_UNARY_ARRAY(log_ndtr, special::log_ndtr)
 MIXGRAD_UNARY_ARRAY(erfcx, special::erfcx)
 
 #undef MIXGRAD_UNARY_ARRAY
 
 namespace detail {
 
-MIXGRAD_INLINE double ndtri_central_only(double p) {
-  return special::detail::as241_central(p - 0.5);
+inline constexpr std::size_t kChunk = 256;
+
+// body(x, y, m) on double chunks of at most kChunk values: float64 arrays are passed in place,
+// float32 through double buffers (computed in double and rounded once, so correctly rounded
+// except in rare double-rounding cases, at most 1 float32 ulp off the float64 result).
+template <class T, class Body>
+void by_chunks(const T* x, T* y, std::size_t n, Body&& body) {
+  for (std::size_t s = 0; s < n; s += kChunk) {
+    const std::size_t m = std::min(kChunk, n - s);
+    if constexpr (std::is_same_v<T, double>) {
+      body(x + s, y + s, m);
+    } else {
+      double xin[kChunk], out[kChunk];
+      for (std::size_t i = 0; i < m; ++i) xin[i] = static_cast<double>(x[s + i]);
+      body(xin, out, m);
+      for (std::size_t i = 0; i < m; ++i) y[s + i] = static_cast<T>(out[i]);
+    }
+  }
 }
+
+MIXGRAD_SIMD_KERNEL void log_ndtr_parts_pass_kernel(const double* x, double* arg, double* add, std::size_t n) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) {
+    const special::LogNdtrParts parts = special::log_ndtr_parts(x[i]);
+    arg[i] = parts.arg;
+    add[i] = parts.add;
+  }
+}
+
+MIXGRAD_SIMD_DISPATCH(log_ndtr_parts_pass)
+
+MIXGRAD_SIMD_KERNEL void log_ndtr_finish_pass_kernel(const double* arg, const double* add, double* y, std::size_t n) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) y[i] = special::log_ndtr_from_parts({arg[i], add[i]});
+}
+
+MIXGRAD_SIMD_DISPATCH(log_ndtr_finish_pass)
 
 MIXGRAD_SIMD_KERNEL void ndtri_central_pass_kernel(const double* p, double* y, std::size_t n) {
 #pragma omp simd
-  for (std::size_t i = 0; i < n; ++i) y[i] = ndtri_central_only(p[i]);
+  for (std::size_t i = 0; i < n; ++i) y[i] = special::detail::as241_central(p[i] - 0.5);
 }
 
 MIXGRAD_SIMD_DISPATCH(ndtri_central_pass)
 
-MIXGRAD_SIMD_KERNEL void ndtri_full_pass_kernel(const double* p, double* y, std::size_t n) {
+MIXGRAD_SIMD_KERNEL void ndtri_tail_root_pass_kernel(const double* p, double* root, std::size_t n) {
 #pragma omp simd
-  for (std::size_t i = 0; i < n; ++i) y[i] = special::ndtri(p[i]);
+  for (std::size_t i = 0; i < n; ++i) root[i] = special::ndtri_tail_root(p[i]);
 }
 
-MIXGRAD_SIMD_DISPATCH(ndtri_full_pass)
+MIXGRAD_SIMD_DISPATCH(ndtri_tail_root_pass)
+
+MIXGRAD_SIMD_KERNEL void ndtri_tail_pass_kernel(const double* p, const double* root, double* y, std::size_t n) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) y[i] = special::ndtri_tail(p[i], root[i]);
+}
+
+MIXGRAD_SIMD_DISPATCH(ndtri_tail_pass)
+
+MIXGRAD_SIMD_KERNEL void ndtri_exp_moderate_pass_kernel(const double* log_p, double* y, std::size_t n) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) y[i] = special::ndtri_exp_moderate(log_p[i]);
+}
+
+MIXGRAD_SIMD_DISPATCH(ndtri_exp_moderate_pass)
 
 }  // namespace detail
 
-// ndtri in two vectorized passes per chunk: the cheap central rational for every element, then
-// the full function (log, sqrt, tail rationals) only for the elements outside |p - 1/2| <= 0.425,
-// gathered into a contiguous buffer. Uniform p thus pays the tail cost on 15% of the elements.
-// Each element's value is that of special::ndtri; chunking depends only on position.
+template <class T>
+void log_ndtr(const T* x, T* y, std::size_t n) {
+  detail::by_chunks(x, y, n, [](const double* xc, double* yc, std::size_t m) {
+    double arg[detail::kChunk], add[detail::kChunk];
+    detail::log_ndtr_parts_pass(xc, arg, add, m);
+    detail::log_ndtr_finish_pass(arg, add, yc, m);
+  });
+}
+
+// ndtri: the cheap central rational for every element, then the tails (log, sqrt, tail
+// rationals) only for the elements outside |p - 1/2| <= 0.425, gathered into a contiguous
+// buffer. Uniform p thus pays the tail cost on 15% of the elements.
 template <class T>
 void ndtri(const T* p, T* y, std::size_t n) {
-  constexpr std::size_t C = 256;
-  double pin[C], pout[C], tin[C], tout[C];
-  std::size_t idx[C];
-  for (std::size_t s = 0; s < n; s += C) {
-    const std::size_t m = std::min(C, n - s);
-    for (std::size_t i = 0; i < m; ++i) pin[i] = static_cast<double>(p[s + i]);
-    detail::ndtri_central_pass(pin, pout, m);
+  detail::by_chunks(p, y, n, [](const double* pc, double* yc, std::size_t m) {
+    double tin[detail::kChunk], root[detail::kChunk], tout[detail::kChunk];
+    std::size_t idx[detail::kChunk];
     std::size_t k = 0;
     for (std::size_t i = 0; i < m; ++i) {  // branch-free compaction: tail, 0, 1, out of range, NaN
       idx[k] = i;
-      tin[k] = pin[i];
-      k += !(std::fabs(pin[i] - 0.5) <= 0.425);
+      tin[k] = pc[i];
+      k += !(std::fabs(pc[i] - 0.5) <= 0.425);
     }
-    detail::ndtri_full_pass(tin, tout, k);
-    for (std::size_t j = 0; j < k; ++j) pout[idx[j]] = tout[j];
-    for (std::size_t i = 0; i < m; ++i) y[s + i] = static_cast<T>(pout[i]);
-  }
+    detail::ndtri_central_pass(pc, yc, m);  // after the compaction: yc may be pc (in place)
+    detail::ndtri_tail_root_pass(tin, root, k);
+    detail::ndtri_tail_pass(tin, root, tout, k);
+    for (std::size_t j = 0; j < k; ++j) yc[idx[j]] = tout[j];
+  });
 }
 
-// The scalar-path functions: branches, no vectorization.
+// ndtri_exp: the branch-free form for every element, then the scalar function (Newton steps
+// below log_p = -700, special values) for the few elements outside [-700, 0).
 template <class T>
 void ndtri_exp(const T* x, T* y, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<T>(special::ndtri_exp(static_cast<double>(x[i])));
+  detail::by_chunks(x, y, n, [](const double* xc, double* yc, std::size_t m) {
+    double rest[detail::kChunk];
+    std::size_t idx[detail::kChunk];
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < m; ++i) {  // compaction before the pass: yc may be xc (in place)
+      idx[k] = i;
+      rest[k] = xc[i];
+      k += !(xc[i] >= special::kNdtriExpMin && xc[i] < 0.0);
+    }
+    detail::ndtri_exp_moderate_pass(xc, yc, m);
+    for (std::size_t j = 0; j < k; ++j) yc[idx[j]] = special::ndtri_exp(rest[j]);
+  });
 }
 
+// The scalar-path function: branches, no vectorization.
 template <class T>
 void log_ndtr_diff(const T* a, const T* b, T* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i)
