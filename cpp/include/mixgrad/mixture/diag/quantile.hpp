@@ -13,6 +13,7 @@
 #include "mixgrad/mixture/diag/args.hpp"
 #include "mixgrad/mixture/diag/params.hpp"
 #include "mixgrad/mixture/lanes.hpp"
+#include "mixgrad/mixture/relative_exp.hpp"
 #include "mixgrad/mixture/schedule.hpp"
 #include "mixgrad/special.hpp"
 
@@ -21,16 +22,20 @@ namespace mixgrad::mixture {
 // Per-thread scratch of the quantile solver: lane buffers [D][L] for u and x, [K][L] for the
 // running log weights and two work arrays.
 struct QuantileScratch {
-  std::vector<double> u, x, ell, v1, v2;
+  std::vector<double> u, x, ell, v1, v2, ew;
   bool log_tail = false;  // u holds signed log tails (Fwd::LogTail) instead of probabilities
   void init(const Dims& dm) {
     u.assign(dm.D * L, 0.5);
     x.assign(dm.D * L, 0.0);
-    for (auto* v : {&ell, &v1, &v2}) v->assign(dm.K * L, 0.0);
+    for (auto* v : {&ell, &v1, &v2, &ew}) v->assign(dm.K * L, 0.0);
   }
 };
 
 namespace detail {
+
+// The scale e^M of the solver's sums (M <= 0) below which w_k e^{-M} no longer stands in for
+// e^{ell_k - M}: e^{-M} would pass e^300 and the w_k that underflowed could matter.
+inline constexpr double kDirectScaleFloor = -300.0;
 
 // Solve F_d(x_d | x_<d) = u_d for L rows at once (s.u -> s.x, both [D][L]). Every lane runs
 // the same safeguarded Newton iteration in log space inside the bracket of the component
@@ -43,13 +48,13 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
   double* ell = s.ell.data();  // running log weights, normalized each coordinate
   double* v1 = s.v1.data();
   double* v2 = s.v2.data();
+  double* ew = s.ew.data();  // w_k^(d) = e^{ell_k}
   const double* mu = p.mu.data();
   const double* sig = p.sig.data();
   const double* invs = p.invs.data();
   const double* logs = p.logs.data();
   constexpr double eps = std::numeric_limits<double>::epsilon();
-  alignas(64) double Lw[L], target[L], zq[L], lo[L], hi[L], x0[L], xd[L], logc[L],
-      logf[L];  // logf: S2 / S1 (f / C up to 1 / sqrt(2 pi))
+  alignas(64) double Lw[L], target[L], zq[L], lo[L], hi[L], x0[L], xd[L];
   alignas(64) double sprev[L];
   alignas(64) int lower[L], active[L], loE[L], hiE[L];
   for (std::size_t k = 0; k < K; ++k) {
@@ -61,7 +66,11 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
     lse_lanes<L>(ell, K, Lw);
     for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
-      for (std::size_t l = 0; l < L; ++l) ell[k * L + l] -= Lw[l];  // log w_k^(d)
+      for (std::size_t l = 0; l < L; ++l) {
+        const double e = ell[k * L + l] - Lw[l];  // log w_k^(d)
+        ell[k * L + l] = e;
+        ew[k * L + l] = relative_exp(e);
+      }
     }
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) {  // bracket and Newton state of this coordinate
@@ -133,12 +142,13 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
         //   w_k phi(z_k) / sigma_k = e^{a_k} / (sigma_k sqrt(2 pi)),  a_k = ell_k - t_k^2 / 2,
         // all scaled by e^{-M}, M = max_k of a_k (t_k < 0) or ell_k (t_k >= 0), which bounds
         // every term by 1: C = e^M S1 (F or S), f = e^M S2 / sqrt(2 pi).
-        alignas(64) double M1[L], S1[L], S2[L];
+        alignas(64) double M1[L], S1[L], S2[L], S3[L], em[L];
 #pragma omp simd
         for (std::size_t l = 0; l < L; ++l) {
           M1[l] = kNegInf;
           S1[l] = 0.0;
           S2[l] = 0.0;
+          S3[l] = 0.0;
         }
         for (std::size_t k = 0; k < K; ++k) {
           const std::size_t dk = d * K + k;
@@ -156,36 +166,78 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
             M1[l] = b > M1[l] ? b : M1[l];
           }
         }
+        // E_k = e^{ell_k - M} as w_k e^{-M} (w_k = e^{ell_k}, once per coordinate) where
+        // M >= kDirectScaleFloor: there a w_k that underflowed weighs below e^-400 against the
+        // sum. Lanes below it (far tails) take e^{ell_k - M} directly, chosen per lane.
+        int any_far = 0;
+#pragma omp simd reduction(| : any_far)
+        for (std::size_t l = 0; l < L; ++l) {
+          const double m = M1[l] == kNegInf ? 0.0 : M1[l];
+          M1[l] = m;
+          const int far = m < kDirectScaleFloor;
+          em[l] = elem::exp(far ? 0.0 : -m);
+          any_far |= far;
+        }
         for (std::size_t k = 0; k < K; ++k) {
           const std::size_t dk = d * K + k;
 #pragma omp simd
           for (std::size_t l = 0; l < L; ++l) {
             const std::size_t j = at<PL>(dk, l);
-            const double m = M1[l] == kNegInf ? 0.0 : M1[l];
+            const double m = M1[l];
             const double t = v1[k * L + l];
-            const double P = elem::exp(v2[k * L + l] - m);
-            const double E = elem::exp(ell[k * L + l] - m);
+            const double P = relative_exp(v2[k * L + l] - m);
+            const double E = ew[k * L + l] * em[l];
             const double q = special::scaled_lower_tail(std::fabs(t));
-            S1[l] += t < 0.0 ? P * q : E - P * q;
-            S2[l] += P * invs[j];
+            const double Pq = P * q;
+            const double Pi = P * invs[j];
+            S1[l] += t < 0.0 ? Pq : E - Pq;
+            S2[l] += Pi;
+            S3[l] += Pi * invs[j] * t;
           }
         }
+        if (any_far) {
+#pragma omp simd
+          for (std::size_t l = 0; l < L; ++l) S1[l] = M1[l] < kDirectScaleFloor ? 0.0 : S1[l];
+          for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+            for (std::size_t l = 0; l < L; ++l) {
+              const double m = M1[l];
+              const double t = v1[k * L + l];
+              const double P = relative_exp(v2[k * L + l] - m);
+              const double E = elem::exp(ell[k * L + l] - m);
+              const double Pq = P * special::scaled_lower_tail(std::fabs(t));
+              S1[l] += m < kDirectScaleFloor ? (t < 0.0 ? Pq : E - Pq) : 0.0;
+            }
+          }
+        }
+        // h = log C - log u (lower) or log(1 - u) - log C (upper), C = F or S = e^M S1;
+        // h' = f / C = S2 / (S1 sqrt(2 pi)); with t = z or -z, h'' = -(S3 / (S1 sqrt(2 pi)) + h'^2)
+        // (lower) or its negative (upper). Halley's step: Newton's s_N = -h / h' divided by
+        // 1 + s_N h'' / (2 h'), when that factor is moderate (else Newton's).
+        alignas(64) double hv[L], xtv[L];
 #pragma omp simd
         for (std::size_t l = 0; l < L; ++l) {
-          logc[l] = M1[l] == kNegInf ? kNegInf : M1[l] + elem::log(S1[l]);
-          logf[l] = S2[l] / S1[l];  // ratio of the sums
+          const double logc = M1[l] + elem::log(S1[l]);
+          const double h = lower[l] ? logc - target[l] : target[l] - logc;
+          const double iS1 = special::kInvSqrt2Pi / S1[l];
+          const double slope = S2[l] * iS1;
+          const double curv = -(S3[l] * iS1 + slope * slope);
+          const double h2 = lower[l] ? curv : -curv;
+          const double sN = -h / slope;
+          const double den = 1.0 + sN * h2 / (2.0 * slope);
+          hv[l] = h;
+          xtv[l] = xd[l] + (den > 0.5 && den < 2.0 ? sN / den : sN);
         }
         any = 0;
 #pragma omp simd reduction(| : any)
         for (std::size_t l = 0; l < L; ++l) {
-          const double h = lower[l] ? logc[l] - target[l] : target[l] - logc[l];
+          const double h = hv[l];
           const double x = xd[l];
+          const double xt = xtv[l];
           const double nlo = h < 0.0 ? x : lo[l];
           const double nhi = h < 0.0 ? hi[l] : x;
-          const double slope = logf[l] * special::kInvSqrt2Pi;
           const int nloE = h < 0.0 ? 1 : loE[l];
           const int nhiE = h < 0.0 ? hiE[l] : 1;
-          const double xt = x - h / slope;
           const bool newton = xt > nlo && xt < nhi;
           // Newton past an end of the bracket: try that end itself if h was never evaluated
           // there (the initial component quantile; the root is often within rounding of it
@@ -201,10 +253,11 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
                                                    : 0.5 * (nlo + nhi);
           const double step = std::fabs(xn - x);
           const bool upd = active[l] && h != 0.0;
-          // Quadratic convergence: the error left after a Newton step s is about s^3 / s_prev^2
-          // (s_prev the Newton step before); stop when that is far below an ulp of x.
-          const double s3 = step * step * step;
-          const bool quad = newton && sprev[l] < elem::kInf && s3 <= 0.01 * eps * std::fabs(xn) * (sprev[l] * sprev[l]);
+          // Cubic convergence: the error left after a Halley step s is about s^4 / s_prev^3
+          // (s_prev the step before); stop when that is far below an ulp of x.
+          const double s4 = (step * step) * (step * step);
+          const bool quad =
+              newton && sprev[l] < elem::kInf && s4 <= 0.01 * eps * std::fabs(xn) * (sprev[l] * sprev[l] * sprev[l]);
           const bool stop = h == 0.0 || quad || step <= 2.0 * eps * std::fabs(xn) || !(nlo < nhi) ||
                             nhi - nlo <= 2.0 * eps * std::fabs(xn) || step == 0.0 || conv;
           lo[l] = upd ? nlo : lo[l];
