@@ -37,6 +37,41 @@ namespace detail {
 // e^{ell_k - M}: e^{-M} would pass e^300 and the w_k that underflowed could matter.
 inline constexpr double kDirectScaleFloor = -300.0;
 
+// ell_k -= log sum_k e^{ell_k} per lane (into Lw), and w_k = e^{ell_k} (into w), from one
+// exponential per component: w_k = e^{ell_k - M} / sum, M the largest ell_k.
+MIXGRAD_INLINE void normalize_log_weights(double* ell, std::size_t K, double* Lw, double* w) {
+  alignas(64) double M[L], S[L], iS[L];
+#pragma omp simd
+  for (std::size_t l = 0; l < L; ++l) {
+    M[l] = kNegInf;
+    S[l] = 0.0;
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) M[l] = ell[k * L + l] > M[l] ? ell[k * L + l] : M[l];
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      const double g = relative_exp(M[l] == kNegInf ? 0.0 : ell[k * L + l] - M[l]);
+      w[k * L + l] = g;
+      S[l] += g;
+    }
+  }
+#pragma omp simd
+  for (std::size_t l = 0; l < L; ++l) {
+    Lw[l] = M[l] == kNegInf ? kNegInf : M[l] + elem::log(S[l]);
+    iS[l] = 1.0 / S[l];
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < L; ++l) {
+      ell[k * L + l] -= Lw[l];
+      w[k * L + l] = M[l] == kNegInf ? kNaN : w[k * L + l] * iS[l];
+    }
+  }
+}
+
 // Solve F_d(x_d | x_<d) = u_d for L rows at once (s.u -> s.x, both [D][L]). Every lane runs
 // the same safeguarded Newton iteration in log space inside the bracket of the component
 // quantiles; a lane stops at its own convergence test and is then left untouched, so its
@@ -63,15 +98,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
   }
   for (std::size_t d = 0; d < D; ++d) {
     hook(d);
-    lse_lanes<L>(ell, K, Lw);
-    for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-      for (std::size_t l = 0; l < L; ++l) {
-        const double e = ell[k * L + l] - Lw[l];  // log w_k^(d)
-        ell[k * L + l] = e;
-        ew[k * L + l] = relative_exp(e);
-      }
-    }
+    normalize_log_weights(ell, K, Lw, ew);
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) {  // bracket and Newton state of this coordinate
       lo[l] = elem::kInf;
@@ -124,7 +151,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
           const bool live = e != kNegInf;
           lo[l] = live ? std::min(lo[l], qk) : lo[l];
           hi[l] = live ? std::max(hi[l], qk) : hi[l];
-          x0[l] += live ? elem::exp(e) * qk : 0.0;
+          x0[l] += live ? ew[k * L + l] * qk : 0.0;
         }
       }
       any = 0;
@@ -142,13 +169,14 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
         //   w_k phi(z_k) / sigma_k = e^{a_k} / (sigma_k sqrt(2 pi)),  a_k = ell_k - t_k^2 / 2,
         // all scaled by e^{-M}, M = max_k of a_k (t_k < 0) or ell_k (t_k >= 0), which bounds
         // every term by 1: C = e^M S1 (F or S), f = e^M S2 / sqrt(2 pi).
-        alignas(64) double M1[L], S1[L], S2[L], S3[L], em[L];
+        alignas(64) double M1[L], S1[L], S2[L], S3[L], S4[L], em[L];
 #pragma omp simd
         for (std::size_t l = 0; l < L; ++l) {
           M1[l] = kNegInf;
           S1[l] = 0.0;
           S2[l] = 0.0;
           S3[l] = 0.0;
+          S4[l] = 0.0;
         }
         for (std::size_t k = 0; k < K; ++k) {
           const std::size_t dk = d * K + k;
@@ -192,7 +220,9 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
             const double Pi = P * invs[j];
             S1[l] += t < 0.0 ? Pq : E - Pq;
             S2[l] += Pi;
-            S3[l] += Pi * invs[j] * t;
+            const double Pii = Pi * invs[j];
+            S3[l] += Pii * t;
+            S4[l] += Pii * invs[j] * (t * t - 1.0);
           }
         }
         if (any_far) {
@@ -210,23 +240,34 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
             }
           }
         }
-        // h = log C - log u (lower) or log(1 - u) - log C (upper), C = F or S = e^M S1;
-        // h' = f / C = S2 / (S1 sqrt(2 pi)); with t = z or -z, h'' = -(S3 / (S1 sqrt(2 pi)) + h'^2)
-        // (lower) or its negative (upper). Halley's step: Newton's s_N = -h / h' divided by
-        // 1 + s_N h'' / (2 h'), when that factor is moderate (else Newton's).
+        // h = log C - log u (lower) or log(1 - u) - log C (upper), C = F or S = e^M S1, and
+        // its derivatives: with t = z (lower) or -z (upper), c = 1 (lower) or -1 (upper),
+        // g1 = S2 / (S1 sqrt(2 pi)) = f / C = h', B = S3 / (S1 sqrt(2 pi)) = -c f' / C,
+        // G = S4 / (S1 sqrt(2 pi)) = f'' / C:  h'' = -c (B + h'^2),  h''' = G + B h' - 2 c h' h''.
+        // The step solves h + h' s + h'' s^2 / 2 + h''' s^3 / 6 = 0 by two fixed-point passes of
+        // s = s_N / (1 + a2 s + a3 s^2) from Newton's s_N = -h / h' (fourth order), or takes s_N
+        // where a factor is far from 1.
         alignas(64) double hv[L], xtv[L];
 #pragma omp simd
         for (std::size_t l = 0; l < L; ++l) {
           const double logc = M1[l] + elem::log(S1[l]);
           const double h = lower[l] ? logc - target[l] : target[l] - logc;
           const double iS1 = special::kInvSqrt2Pi / S1[l];
-          const double slope = S2[l] * iS1;
-          const double curv = -(S3[l] * iS1 + slope * slope);
-          const double h2 = lower[l] ? curv : -curv;
-          const double sN = -h / slope;
-          const double den = 1.0 + sN * h2 / (2.0 * slope);
+          const double g1 = S2[l] * iS1;
+          const double Bv = S3[l] * iS1;
+          const double c = lower[l] ? 1.0 : -1.0;
+          const double h2 = -c * (Bv + g1 * g1);
+          const double h3 = S4[l] * iS1 + Bv * g1 - 2.0 * c * g1 * h2;
+          const double ig = 1.0 / g1;
+          const double a2 = 0.5 * h2 * ig;
+          const double a3 = h3 * ig * (1.0 / 6.0);
+          const double sN = -h * ig;
+          const double d1 = 1.0 + a2 * sN;
+          const double s1 = sN / d1;
+          const double d2 = 1.0 + s1 * (a2 + a3 * s1);
+          const bool ok = d1 > 0.5 && d1 < 2.0 && d2 > 0.5 && d2 < 2.0;
           hv[l] = h;
-          xtv[l] = xd[l] + (den > 0.5 && den < 2.0 ? sN / den : sN);
+          xtv[l] = xd[l] + (ok ? sN / d2 : sN);
         }
         any = 0;
 #pragma omp simd reduction(| : any)
@@ -253,11 +294,11 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
                                                    : 0.5 * (nlo + nhi);
           const double step = std::fabs(xn - x);
           const bool upd = active[l] && h != 0.0;
-          // Cubic convergence: the error left after a Halley step s is about s^4 / s_prev^3
+          // Fourth-order convergence: the error left after a step s is about s^5 / s_prev^4
           // (s_prev the step before); stop when that is far below an ulp of x.
-          const double s4 = (step * step) * (step * step);
-          const bool quad =
-              newton && sprev[l] < elem::kInf && s4 <= 0.01 * eps * std::fabs(xn) * (sprev[l] * sprev[l] * sprev[l]);
+          const double sp2 = sprev[l] * sprev[l];
+          const double s5 = (step * step) * (step * step) * step;
+          const bool quad = newton && sprev[l] < elem::kInf && s5 <= 0.01 * eps * std::fabs(xn) * (sp2 * sp2);
           const bool stop = h == 0.0 || quad || step <= 2.0 * eps * std::fabs(xn) || !(nlo < nhi) ||
                             nhi - nlo <= 2.0 * eps * std::fabs(xn) || step == 0.0 || conv;
           lo[l] = upd ? nlo : lo[l];
