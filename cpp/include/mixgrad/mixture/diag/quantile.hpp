@@ -73,8 +73,10 @@ MIXGRAD_INLINE void normalize_log_weights(double* ell, std::size_t K, double* Lw
 }
 
 // Solve F_d(x_d | x_<d) = u_d for L rows at once (s.u -> s.x, both [D][L]). Every lane runs
-// the same safeguarded Newton iteration in log space inside the bracket of the component
-// quantiles; a lane stops at its own convergence test and is then left untouched, so its
+// the same safeguarded iteration in log space (a fourth-order step from h and its first three
+// derivatives, Newton's where that is unreliable, bisection outside the bracket of the
+// component quantiles) from the weighted mean of those quantiles, about 2.4 evaluations per
+// coordinate on W1; a lane stops at its own convergence test and is then left untouched, so its
 // result never depends on the other lanes (hence not on how rows are grouped or threaded).
 // hook(d) runs first in coordinate d (full covariance sets coordinate d's locations there).
 template <bool PL, class Hook = NoCoordinateHook>
