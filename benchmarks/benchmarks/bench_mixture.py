@@ -48,6 +48,23 @@ class SampleVjp:
         self.mix.jvp(self.x, {"means": self.mix.means}, nthreads=threads)
 
 
+class QuantileWorkloads:
+    """The quantile transform on the rows of W1 and W2 (u = cdf_transform of a sample): compare
+    with SampleVjp.time_sample + time_vjp of the same workload (the goal is at most 2.5 times)."""
+
+    params = (["W1", "W2"], THREADS)
+    param_names = ["workload", "threads"]
+    timeout = 120
+
+    def setup(self, workload, threads):
+        logits, means, scales, _ = make_inputs(workload)
+        self.mix = DiagGaussianMixture(logits, means, scales)
+        self.u = self.mix.cdf_transform(self.mix.sample(SPECS[workload][3], seed=1))
+
+    def time_quantile(self, workload, threads):
+        self.mix.quantile(self.u, nthreads=threads)
+
+
 class Transforms:
     """One mixture K=8, D=16, N=10,000 rows."""
 

@@ -10,6 +10,7 @@
 #include "mixgrad/mixture/diag/params.hpp"
 #include "mixgrad/mixture/diag/scratch.hpp"
 #include "mixgrad/mixture/lanes.hpp"
+#include "mixgrad/mixture/relative_exp.hpp"
 #include "mixgrad/special.hpp"
 
 namespace mixgrad::mixture {
@@ -200,7 +201,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
     for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) {
-        const double gg = elem::exp(ellp[k * L + l] - Mp[l]);
+        const double gg = relative_exp(ellp[k * L + l] - Mp[l]);
         g[k * L + l] = gg;
         sumg[l] += gg;
       }
