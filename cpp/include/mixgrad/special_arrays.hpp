@@ -23,10 +23,10 @@ namespace mixgrad::special::arrays {
 
 // ndtr and erfcx: one vectorized loop (split into passes as below they measured slower).
 #define MIXGRAD_UNARY_ARRAY(NAME, FN)                                                                                 \
-  MIXGRAD_SIMD_KERNEL void NAME##_kernel(const double* x, double* y, std::size_t n) {                                   \
+  MIXGRAD_SIMD_KERNEL void NAME##_kernel(const double* x, double* y, std::size_t n) {                                 \
     _Pragma("omp simd") for (std::size_t i = 0; i < n; ++i) y[i] = FN(x[i]);                                          \
   }                                                                                                                   \
-  MIXGRAD_SIMD_KERNEL void NAME##_kernel(const float* x, float* y, std::size_t n) {                                     \
+  MIXGRAD_SIMD_KERNEL void NAME##_kernel(const float* x, float* y, std::size_t n) {                                   \
     _Pragma("omp simd") for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<float>(FN(static_cast<double>(x[i]))); \
   }                                                                                                                   \
   MIXGRAD_SIMD_DISPATCH(NAME)
