@@ -1,8 +1,9 @@
-"""mixgrad REBAR and DisARM against vectorized PyTorch ones, measured in one run (medians of repeats).
+"""mixgrad REBAR and DisARM against vectorized PyTorch ones, measured in one run (medians or minima of repeats).
 
 Per-coordinate estimates per second for B = 10^6 x D = 1 and B = 10^4 x D = 200 (float64,
-logistic noise, lambda = 0.5, eta = 1, f = mean (b - 0.45)^2), both libraries limited to the same
-thread count; DisARM on the same f and shapes (B antithetic pairs). Also runs
+lambda = 0.5, eta = 1, f = mean (b - 0.45)^2; logistic noise, probit noise and coupled logistic
+noise, see rebar_workloads.VARIANTS), both libraries limited to the same thread count; DisARM on
+the same f and shapes (B antithetic pairs). Also runs
 ../shared/anchors/torch_rebar.py (the project's reference script) in a subprocess when it exists
 and prints its own figure.
 
@@ -12,6 +13,7 @@ and prints its own figure.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import statistics
@@ -19,7 +21,15 @@ import subprocess
 import sys
 import time
 
-from mixgrad.cli.rebar_workloads import DISARM_SHAPES, SHAPES, mixgrad_disarm, mixgrad_rebar, torch_disarm, torch_rebar
+from mixgrad.cli.rebar_workloads import (
+    DISARM_SHAPES,
+    SHAPES,
+    VARIANTS,
+    mixgrad_disarm,
+    mixgrad_rebar,
+    torch_disarm,
+    torch_rebar,
+)
 
 ANCHOR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "anchors", "torch_rebar.py")
 
@@ -28,15 +38,30 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--stat", choices=("median", "min"), default="median", help="summary of the repeats")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="REBAR variants, comma-separated")
+    ap.add_argument("--no-disarm", action="store_true")
     ap.add_argument("--anchor", default=os.environ.get("MIXGRAD_TORCH_REBAR_ANCHOR", ANCHOR))
     args = ap.parse_args(argv)
-    print(f"threads={args.threads}, median of {args.repeats}; M/s = million per-coordinate estimates per second")
+    stat = statistics.median if args.stat == "median" else min
+    print(f"threads={args.threads}, {args.stat} of {args.repeats}; M/s = million per-coordinate estimates per second")
     print(
         "| workload | torch (M/s) | mixgrad, samples kept (M/s) | ratio | mixgrad, keep_samples=False (M/s) | ratio |"
     )
     print("|---|---:|---:|---:|---:|---:|")
-    work = [(name, B, D, torch_rebar, mixgrad_rebar) for name, (B, D) in SHAPES.items()]
-    work += [(name, B, D, torch_disarm, mixgrad_disarm) for name, (B, D) in DISARM_SHAPES.items()]
+    work = [
+        (
+            f"{name} {variant}",
+            B,
+            D,
+            functools.partial(torch_rebar, variant=variant),
+            functools.partial(mixgrad_rebar, variant=variant),
+        )
+        for variant in args.variants.split(",")
+        for name, (B, D) in SHAPES.items()
+    ]
+    if not args.no_disarm:
+        work += [(name, B, D, torch_disarm, mixgrad_disarm) for name, (B, D) in DISARM_SHAPES.items()]
     for name, B, D, peer_fn, ours_fn in work:
         n = B * D
         peer = peer_fn(B, D, args.threads)
@@ -53,8 +78,8 @@ def main(argv=None):
                     t0 = time.perf_counter()
                     fn()
                     times[key].append(time.perf_counter() - t0)
-        t_keep, t_acc = statistics.median(times["keep"]), statistics.median(times["acc"])
-        t_peer = statistics.median(times["peer"]) if peer is not None else None
+        t_keep, t_acc = stat(times["keep"]), stat(times["acc"])
+        t_peer = stat(times["peer"]) if peer is not None else None
         rp = "—" if t_peer is None else f"{n / t_peer / 1e6:.1f}"
         r1 = "—" if t_peer is None else f"{t_peer / t_keep:.1f}x"
         r2 = "—" if t_peer is None else f"{t_peer / t_acc:.1f}x"

@@ -40,6 +40,23 @@ class Estimators:
         self.fn(self.obj, self.dist, self.n, 1, keep_samples=False, nthreads=self.threads, **self.opts)
 
 
+class RebarVariants:
+    """The compare_rebar_torch.py workloads: logistic (fast path), probit and coupled noise,
+    per-sample estimates kept or accumulated."""
+
+    params = (["logistic", "probit", "coupled"], SHAPES, [1, 2], [True, False])
+    param_names = ["variant", "BxD", "threads", "keep_samples"]
+
+    def setup(self, variant, shape, threads, keep_samples):
+        from mixgrad.cli.rebar_workloads import mixgrad_rebar
+
+        B, D = _DIMS[shape]
+        self.fn = mixgrad_rebar(B, D, threads, keep_samples, variant=variant)
+
+    def time_rebar(self, variant, shape, threads, keep_samples):
+        self.fn()
+
+
 class Noise:
     params = (["logistic", "gaussian", "categorical"], [1, 2])
     param_names = ["noise", "threads"]

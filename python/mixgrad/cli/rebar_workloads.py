@@ -1,9 +1,11 @@
 """REBAR speed workloads for `mixgrad bench`, the asv suite and benchmarks/compare_rebar_torch.py.
 
-Each workload computes per-sample REBAR gradient estimates (logistic noise, lambda = 0.5,
-eta = 1) of f(b) = mean_d (b_d - 0.45)^2 at alpha = 0, float64 -- the workload of the
-vectorized PyTorch REBAR in DESIGN.md section 7: B samples of a D-dimensional Bernoulli, one
-estimate per (sample, coordinate).
+Each workload computes per-sample REBAR gradient estimates (lambda = 0.5, eta = 1) of
+f(b) = mean_d (b_d - 0.45)^2 at alpha = 0, float64 -- the workload of the vectorized PyTorch
+REBAR in DESIGN.md section 7: B samples of a D-dimensional Bernoulli, one estimate per (sample,
+coordinate). Three noise variants (VARIANTS): logistic noise with fresh conditional noise (the
+fast path of the C++ core when 1/lambda is 1 or 2), Gaussian (probit) noise, and logistic noise
+with coupled conditional noise (the general path); each has a vectorized PyTorch peer.
 """
 
 from __future__ import annotations
@@ -16,48 +18,89 @@ import numpy as np
 # name -> (B, D): B independent samples of D coordinates
 SHAPES: dict[str, tuple[int, int]] = {"rebar B=1e6 D=1": (10**6, 1), "rebar B=1e4 D=200": (10**4, 200)}
 TARGET, TEMPERATURE, ETA = 0.45, 0.5, 1.0
+# variant -> (Bernoulli noise, coupling)
+VARIANTS: dict[str, tuple[str, str]] = {
+    "logistic": ("logistic", "independent"),
+    "probit": ("gaussian", "independent"),
+    "coupled": ("logistic", "coupled"),
+}
 
 
-def mixgrad_rebar(B: int, D: int, nthreads: int | None = None, keep_samples: bool = True) -> Callable[[], object]:
-    """A callable computing B x D per-sample estimates with mixgrad."""
+def mixgrad_rebar(
+    B: int, D: int, nthreads: int | None = None, keep_samples: bool = True, variant: str = "logistic"
+) -> Callable[[], object]:
+    """A callable computing B x D per-sample estimates with mixgrad (``variant``: a key of VARIANTS)."""
     from .. import Bernoulli, Quadratic, rebar
 
-    dist, obj = Bernoulli(np.zeros(D)), Quadratic(TARGET)
+    noise, coupling = VARIANTS[variant]
+    dist, obj = Bernoulli(np.zeros(D), noise=noise), Quadratic(TARGET)
     counter = iter(range(10**9))
     return lambda: rebar(
-        obj, dist, B, next(counter), temperature=TEMPERATURE, eta=ETA, keep_samples=keep_samples, nthreads=nthreads
+        obj,
+        dist,
+        B,
+        next(counter),
+        temperature=TEMPERATURE,
+        eta=ETA,
+        coupling=coupling,
+        keep_samples=keep_samples,
+        nthreads=nthreads,
     )
 
 
-def torch_rebar(B: int, D: int, nthreads: int | None = None) -> Callable[[], object] | None:
+def torch_rebar(B: int, D: int, nthreads: int | None = None, variant: str = "logistic") -> Callable[[], object] | None:
     """The same estimates with a vectorized PyTorch REBAR (autograd through the relaxations),
-    or None when torch is not installed."""
+    or None when torch is not installed.
+
+    The conditional sample z~ is drawn as DESIGN.md section 4.1 states it: through u' (logistic
+    noise; coupled: v recovered from u and held fixed, so that z~ = z in value) or through the
+    truncated normal quantile ndtri(v Phi(-+alpha)) (probit noise)."""
     if importlib.util.find_spec("torch") is None:
         return None
     import torch
 
     if nthreads:
         torch.set_num_threads(nthreads)
+    noise, coupling = VARIANTS[variant]
     dt = torch.float64
     alpha0 = torch.zeros(D, dtype=dt)
 
     def f(x):
         return ((x - TARGET) ** 2).mean(-1)
 
-    def run():
-        alpha = alpha0.expand(B, D).clone().requires_grad_()
+    def logistic_noise(alpha):
         theta = torch.sigmoid(alpha)
         u = torch.rand(B, D, dtype=dt)
-        v = torch.rand(B, D, dtype=dt)
         z = alpha + torch.log(u) - torch.log1p(-u)
         b = (z > 0).to(dt)
+        if coupling == "coupled":
+            th = theta.detach()
+            v = torch.where(b > 0, (u - (1 - th)) / th, u / (1 - th))
+        else:
+            v = torch.rand(B, D, dtype=dt)
         u_cond = torch.where(b > 0, (1 - theta) + v * theta, v * (1 - theta))
         z_tilde = alpha + torch.log(u_cond) - torch.log1p(-u_cond)
-        log_p = (b * torch.log(theta) + (1 - b) * torch.log1p(-theta)).sum(-1)
+        log_p = b * torch.log(theta) + (1 - b) * torch.log1p(-theta)
+        return z, b, z_tilde, log_p
+
+    def probit_noise(alpha):
+        z = alpha + torch.randn(B, D, dtype=dt)
+        b = (z >= 0).to(dt)
+        v = torch.rand(B, D, dtype=dt)
+        ndtri, ndtr = torch.special.ndtri, torch.special.ndtr
+        z_tilde = torch.where(b > 0, alpha - ndtri(v * ndtr(alpha)), alpha + ndtri(v * ndtr(-alpha)))
+        log_p = b * torch.special.log_ndtr(alpha) + (1 - b) * torch.special.log_ndtr(-alpha)
+        return z, b, z_tilde, log_p
+
+    draw = probit_noise if noise == "gaussian" else logistic_noise
+
+    def run():
+        alpha = alpha0.expand(B, D).clone().requires_grad_()
+        z, b, z_tilde, log_p = draw(alpha)
         f_b = f(b)
         f_z = f(torch.sigmoid(z / TEMPERATURE))
         f_zt = f(torch.sigmoid(z_tilde / TEMPERATURE))
-        surrogate = (f_b - ETA * f_zt).detach() * log_p + ETA * f_z - ETA * f_zt
+        surrogate = (f_b - ETA * f_zt).detach() * log_p.sum(-1) + ETA * f_z - ETA * f_zt
         (g,) = torch.autograd.grad(surrogate.sum(), alpha)
         return g
 

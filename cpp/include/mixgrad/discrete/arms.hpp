@@ -157,7 +157,7 @@ MIXGRAD_SIMD_KERNEL void paired_uniforms_kernel(std::size_t n, std::uint32_t a0,
   // in pieces of 64 blocks: the two halves into separate arrays (so the Philox loop vectorizes),
   // then interleaved
   double ulo[64], uhi[64];
-  const PhiloxMultipliers mul = opaque_philox_multipliers();
+  const VecKey vk = vec_key(key);
   for (std::size_t p0 = 0; p0 < np; p0 += 64) {
     const std::size_t pn = std::min<std::size_t>(64, np - p0);
     const std::uint32_t bb = b0 + static_cast<std::uint32_t>(p0);
@@ -165,7 +165,7 @@ MIXGRAD_SIMD_KERNEL void paired_uniforms_kernel(std::size_t n, std::uint32_t a0,
 #pragma omp simd
       for (std::size_t p = 0; p < pn; ++p) {
         std::uint64_t lo, hi;
-        philox_words(key, mul, bb + static_cast<std::uint32_t>(p), other, 0u, stream, lo, hi);
+        philox_words(vk, bb + static_cast<std::uint32_t>(p), other, 0u, stream, lo, hi);
         ulo[p] = philox::bits_to_open_uniform(lo);
         uhi[p] = philox::bits_to_open_uniform(hi);
       }
@@ -173,7 +173,7 @@ MIXGRAD_SIMD_KERNEL void paired_uniforms_kernel(std::size_t n, std::uint32_t a0,
 #pragma omp simd
       for (std::size_t p = 0; p < pn; ++p) {
         std::uint64_t lo, hi;
-        philox_words(key, mul, other, bb + static_cast<std::uint32_t>(p), 0u, stream, lo, hi);
+        philox_words(vk, other, bb + static_cast<std::uint32_t>(p), 0u, stream, lo, hi);
         ulo[p] = philox::bits_to_open_uniform(lo);
         uhi[p] = philox::bits_to_open_uniform(hi);
       }

@@ -63,7 +63,7 @@ MIXGRAD_SIMD_KERNEL void disarm_words_kernel(std::size_t n, std::uint32_t a0, st
   const std::uint32_t b0 = (a0 + static_cast<std::uint32_t>(k)) >> 2;  // first block used whole
   const std::size_t nb = (n - k) / 4;
   std::uint32_t w0[64], w1[64], w2[64], w3[64];
-  const PhiloxMultipliers mul = opaque_philox_multipliers();
+  const VecKey vk = vec_key(key);
   for (std::size_t p0 = 0; p0 < nb; p0 += 64) {
     const std::size_t pn = std::min<std::size_t>(64, nb - p0);
     const std::uint32_t bb = b0 + static_cast<std::uint32_t>(p0);
@@ -71,7 +71,7 @@ MIXGRAD_SIMD_KERNEL void disarm_words_kernel(std::size_t n, std::uint32_t a0, st
 #pragma omp simd
       for (std::size_t p = 0; p < pn; ++p) {
         std::uint64_t lo, hi;
-        philox_words(key, mul, bb + static_cast<std::uint32_t>(p), other, 0u, stream, lo, hi);
+        philox_words(vk, bb + static_cast<std::uint32_t>(p), other, 0u, stream, lo, hi);
         w0[p] = static_cast<std::uint32_t>(lo), w1[p] = static_cast<std::uint32_t>(lo >> 32);
         w2[p] = static_cast<std::uint32_t>(hi), w3[p] = static_cast<std::uint32_t>(hi >> 32);
       }
@@ -79,7 +79,7 @@ MIXGRAD_SIMD_KERNEL void disarm_words_kernel(std::size_t n, std::uint32_t a0, st
 #pragma omp simd
       for (std::size_t p = 0; p < pn; ++p) {
         std::uint64_t lo, hi;
-        philox_words(key, mul, other, bb + static_cast<std::uint32_t>(p), 0u, stream, lo, hi);
+        philox_words(vk, other, bb + static_cast<std::uint32_t>(p), 0u, stream, lo, hi);
         w0[p] = static_cast<std::uint32_t>(lo), w1[p] = static_cast<std::uint32_t>(lo >> 32);
         w2[p] = static_cast<std::uint32_t>(hi), w3[p] = static_cast<std::uint32_t>(hi >> 32);
       }

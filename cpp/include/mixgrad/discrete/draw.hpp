@@ -65,14 +65,19 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
                        B.sz.data(), B.jz.data(),   B.szt.data(), B.jzt.data()};
   const std::size_t nq = (i1 - i0) * E;
   const int K = inv_lam == 1.0 ? 1 : inv_lam == 2.0 ? 2 : 0;
-  if (P.kind == BernoulliLogistic && !P.coupled && need_tilde && !values && K != 0 && (width >= 8 || m >= 8)) {
-    noise_logistic_fast(K, m, nq, s0, i0 * E, g0, width < 8, P.key, P.stream, inv_lam, P.alpha, C.th.data(),
+  if (P.kind == BernoulliLogistic && need_tilde && !values && K != 0 && (width >= 8 || m >= 8)) {
+    noise_logistic_fast(K, m, nq, s0, i0 * E, g0, width < 8, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.th.data(),
                         C.ea.data(), C.ena.data(), o);
     return;
   }
   if (P.kind == BernoulliLogistic && width >= 8) {
     noise_logistic_rect(m, nq, s0, i0 * E, g0, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(), C.lb.data(),
                         C.th.data(), C.ea.data(), C.ena.data(), o);
+    return;
+  }
+  if (P.kind == BernoulliProbit && !values && (width >= 8 || m >= 8)) {
+    noise_probit_rect(m, nq, s0, i0 * E, g0, width < 8, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(),
+                      C.lb.data(), C.aux.data(), o);
     return;
   }
   if (P.kind == BernoulliLogistic && m >= 8) {

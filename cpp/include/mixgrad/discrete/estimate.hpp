@@ -65,18 +65,26 @@ void estimate(const Problem& P, const Obj& obj) {
                  [&](std::size_t s0, std::size_t m, std::size_t gi0, std::size_t gi1, std::size_t width) {
                    const std::size_t i0 = gi0 - r0, i1 = gi1 - r0;  // this call's rows
                    const std::size_t nr = i1 - i0, n_ev = m * nr, nj = n_ev * E;
-                   for (std::size_t c = 0; c < m; ++c)
-                     for (std::size_t i = i0; i < i1; ++i) {
-                       B.row[c * nr + (i - i0)] = static_cast<std::uint32_t>(i);
-                       B.sample[c * nr + (i - i0)] = s0 + c;
-                     }
+                   // The fused quadratic pass with one target row needs no event ids (B.row, B.sample) when
+                   // the noise comes from a rectangle kernel (width or m >= 8); everything else reads them.
+                   bool fusable = false, ids = true;
+                   if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
+                     fusable = P.kind != Categorical && P.mode == Rebar && !stats && !P.eta && !P.baseline;
+                     ids = !fusable || obj.target_row_stride != 0 || (width < 8 && m < 8);
+                   }
+                   if (ids)
+                     for (std::size_t c = 0; c < m; ++c)
+                       for (std::size_t i = i0; i < i1; ++i) {
+                         B.row[c * nr + (i - i0)] = static_cast<std::uint32_t>(i);
+                         B.sample[c * nr + (i - i0)] = s0 + c;
+                       }
                    draw_chunk(P, C, B, n_ev, need_tilde, s0, m, i0, i1, width);
                    bool fused = false;
                    // the estimates: B.g, or straight into the output when the chunk's m samples of rows
                    // [i0, i1) are one contiguous block of it (fused path only)
                    double* gout = B.g.data();
                    if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
-                     if (P.kind != Categorical && P.mode == Rebar && !stats && !P.eta && !P.baseline) {
+                     if (fusable) {
                        if (!accumulate && !P.samples) return;
                        if (P.samples && (m == 1 || (i0 == 0 && i1 == R))) gout = P.samples + (s0 * R + i0) * E;
                        rebar_quadratic_bernoulli(n_ev, E, obj.target, obj.target_row_stride, B.row.data(), P.eta_scalar,

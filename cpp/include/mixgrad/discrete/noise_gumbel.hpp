@@ -7,6 +7,7 @@
 
 #include "mixgrad/config.hpp"
 #include "mixgrad/discrete/philox_words.hpp"
+#include "mixgrad/discrete/sigmoid.hpp"
 #include "mixgrad/elementary.hpp"
 #include "mixgrad/philox.hpp"
 
@@ -22,29 +23,6 @@ namespace mixgrad::rebar {
 //   r_k = expm1(z_b - z_k), so w_k = -expm1(z_k - z_b) and softmax(z~/lam) = softmax(z/lam).
 // r_k is capped at 1e300 (theta_k = 0 or below ~1e-280): w_k = 1 and (1 + r_k)^(-1/lam) = 0, as
 // in the limit; z~_k is then taken in log space, -(log F_k - log theta_k), exact there.
-
-// expm1(x) for x <= 0, vectorizable: Taylor series on |x| < 1/2, exp(x) - 1 (no cancellation
-// worth a bit there) below.
-MIXGRAD_INLINE double expm1_nonpos(double x) {
-  static constexpr double c[16] = {1.0,
-                                   1.0 / 2.0,
-                                   1.0 / 6.0,
-                                   1.0 / 24.0,
-                                   1.0 / 120.0,
-                                   1.0 / 720.0,
-                                   1.0 / 5040.0,
-                                   1.0 / 40320.0,
-                                   1.0 / 362880.0,
-                                   1.0 / 3628800.0,
-                                   1.0 / 39916800.0,
-                                   1.0 / 479001600.0,
-                                   1.0 / 6227020800.0,
-                                   1.0 / 87178291200.0,
-                                   1.0 / 1307674368000.0,
-                                   1.0 / 20922789888000.0};
-  const double small = x * elem::poly4(c, x);
-  return x > -0.5 ? small : elem::exp(x) - 1.0;
-}
 
 inline constexpr double kRatioCap = 1e300;
 
@@ -117,7 +95,7 @@ MIXGRAD_INLINE void categorical_relax(std::size_t m, std::size_t nq, std::size_t
       const double ez = elem::exp(d * inv_lam);
       p.ez[j] = ez;
       if (Coupled) {
-        p.w[j] = -expm1_nonpos(d);
+        p.w[j] = -expm1_moderate(d);
         p.ezt[j] = ez;
       } else if (Tilde) {
         const double r0 = p.F[j] * p.ith[c0 + q] * p.ifb[j];

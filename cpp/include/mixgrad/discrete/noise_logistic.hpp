@@ -23,6 +23,18 @@ struct BernoulliOut {
   double *z, *hard, *zt, *dzt, *score, *sz, *jz, *szt, *jzt;
 };
 
+// sigma(z/lam), sigma(z~/lam) and their alpha-derivatives (dz/dalpha = 1) into o at j.
+MIXGRAD_INLINE void store_relaxations(double zz, double zt, double dzt, double inv_lam, std::size_t j,
+                                      const BernoulliOut& o) {
+  double s1, ds1, s2, ds2;
+  sigmoid_and_slope(zz * inv_lam, s1, ds1);
+  sigmoid_and_slope(zt * inv_lam, s2, ds2);
+  o.sz[j] = s1;
+  o.jz[j] = ds1 * inv_lam;
+  o.szt[j] = s2;
+  o.jzt[j] = ds2 * inv_lam * dzt;
+}
+
 // One coordinate: draws, transforms, and the relaxations sigma(z/lam), sigma(z~/lam) with their
 // alpha-derivatives (dz/dalpha = 1). One exp + one log for both branches of z~.
 // Fresh noise uses e^alpha and e^-alpha (per-coordinate constants ea, ena, alpha clamped to
@@ -30,9 +42,9 @@ struct BernoulliOut {
 //   b = 1: z~ = log((1 + e^a v) / (1 - v)),        dz~/dalpha = y/(1+y), y = e^a v
 //   b = 0: z~ = log(v / (1 + (1 - v) e^-a)),        dz~/dalpha = y/(1+y), y = (1 - v) e^-a
 template <bool Coupled>
-MIXGRAD_INLINE void logistic_one(philox::Key key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord, double a,
-                                 double la, double lb, double th, double ea, double ena, double inv_lam, std::size_t j,
-                                 const BernoulliOut& o) {
+MIXGRAD_INLINE void logistic_one(const VecKey& key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord,
+                                 double a, double la, double lb, double th, double ea, double ena, double inv_lam,
+                                 std::size_t j, const BernoulliOut& o) {
   std::uint64_t w0, w1;
   philox_words(key, s, coord, 0u, stream, w0, w1);
   const double u = philox::bits_to_open_uniform(w0);
@@ -53,23 +65,17 @@ MIXGRAD_INLINE void logistic_one(philox::Key key, std::uint32_t stream, std::uin
     zt = elem::log(ratio);
     dzt = y / (1.0 + y);
   }
-  double s1, ds1, s2, ds2;
-  sigmoid_and_slope(zz * inv_lam, s1, ds1);
-  sigmoid_and_slope(zt * inv_lam, s2, ds2);
   o.z[j] = zz;
   o.hard[j] = b ? 1.0 : 0.0;
   o.zt[j] = zt;
   o.dzt[j] = dzt;
   o.score[j] = (b ? 1.0 : 0.0) - th;
-  o.sz[j] = s1;
-  o.jz[j] = ds1 * inv_lam;
-  o.szt[j] = s2;
-  o.jzt[j] = ds2 * inv_lam * dzt;
+  store_relaxations(zz, zt, dzt, inv_lam, j, o);
 }
 
 // Coordinates given one by one (sample[j], coord[j], and the per-coordinate constants gathered).
 template <bool Coupled>
-MIXGRAD_INLINE void logistic_flat(std::size_t n, philox::Key key, std::uint32_t stream, double inv_lam,
+MIXGRAD_INLINE void logistic_flat(std::size_t n, const VecKey& key, std::uint32_t stream, double inv_lam,
                                   const std::uint64_t* sample, const std::uint32_t* coord, const double* alpha,
                                   const double* la, const double* lb, const double* th, const double* ea,
                                   const double* ena, const BernoulliOut& o) {
@@ -83,7 +89,7 @@ MIXGRAD_INLINE void logistic_flat(std::size_t n, philox::Key key, std::uint32_t 
 // the Philox counter of coordinate c0 + q is g0 + q, its index in the whole call).
 template <bool Coupled>
 MIXGRAD_INLINE void logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
-                                  philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
+                                  const VecKey& key, std::uint32_t stream, double inv_lam, const double* alpha,
                                   const double* la, const double* lb, const double* th, const double* ea,
                                   const double* ena, const BernoulliOut& o) {
   for (std::size_t c = 0; c < m; ++c) {
@@ -98,7 +104,7 @@ MIXGRAD_INLINE void logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s
 // The same rectangle, vectorized over the m samples (for few coordinates per sample).
 template <bool Coupled>
 MIXGRAD_INLINE void logistic_rect_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
-                                            std::size_t g0, philox::Key key, std::uint32_t stream, double inv_lam,
+                                            std::size_t g0, const VecKey& key, std::uint32_t stream, double inv_lam,
                                             const double* alpha, const double* la, const double* lb, const double* th,
                                             const double* ea, const double* ena, const BernoulliOut& o) {
   for (std::size_t q = 0; q < nq; ++q) {
@@ -118,9 +124,9 @@ MIXGRAD_SIMD_KERNEL void noise_logistic_by_sample_kernel(std::size_t m, std::siz
                                                          const double* th, const double* ea, const double* ena,
                                                          BernoulliOut o) {
   if (coupled)
-    logistic_rect_by_sample<true>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+    logistic_rect_by_sample<true>(m, nq, s0, c0, g0, vec_key(key), stream, inv_lam, alpha, la, lb, th, ea, ena, o);
   else
-    logistic_rect_by_sample<false>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+    logistic_rect_by_sample<false>(m, nq, s0, c0, g0, vec_key(key), stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
 
 MIXGRAD_SIMD_DISPATCH(noise_logistic_by_sample)
@@ -131,9 +137,9 @@ MIXGRAD_SIMD_KERNEL void noise_logistic_flat_kernel(std::size_t n, philox::Key k
                                                     const double* lb, const double* th, const double* ea,
                                                     const double* ena, BernoulliOut o) {
   if (coupled)
-    logistic_flat<true>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
+    logistic_flat<true>(n, vec_key(key), stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
   else
-    logistic_flat<false>(n, key, stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
+    logistic_flat<false>(n, vec_key(key), stream, inv_lam, sample, coord, alpha, la, lb, th, ea, ena, o);
 }
 
 MIXGRAD_SIMD_DISPATCH(noise_logistic_flat)
@@ -144,18 +150,19 @@ MIXGRAD_SIMD_KERNEL void noise_logistic_rect_kernel(std::size_t m, std::size_t n
                                                     const double* lb, const double* th, const double* ea,
                                                     const double* ena, BernoulliOut o) {
   if (coupled)
-    logistic_rect<true>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+    logistic_rect<true>(m, nq, s0, c0, g0, vec_key(key), stream, inv_lam, alpha, la, lb, th, ea, ena, o);
   else
-    logistic_rect<false>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+    logistic_rect<false>(m, nq, s0, c0, g0, vec_key(key), stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
 
 MIXGRAD_SIMD_DISPATCH(noise_logistic_rect)
 
-// Fresh noise, estimates only (no z, z~ outputs), 1/lam = K in {1, 2}: no log or exp per draw.
+// Estimates only (no z, z~ outputs), 1/lam = K in {1, 2}: no log or exp per draw.
 // With t = e^{-|x|}, sigma(K x) = 1/(1 + t^K) (x > 0) or t^K/(1 + t^K), slope t^K/(1 + t^K)^2;
 // e^{-|z|} = n/d with (n, d) = ((1-u) e^-a, u) for b = 1 and (e^a u, 1-u) for b = 0 (n <= d <= 1
-// up to rounding, so n^K + d^K neither overflows nor vanishes), and e^{-|z~|} = (1-v)/(1+y)
-// (b = 1) or v/(1+y) (b = 0), y as in logistic_one; dz~/dalpha = y/(1+y).
+// up to rounding, so n^K + d^K neither overflows nor vanishes). Fresh noise: e^{-|z~|} = (1-v)/(1+y)
+// (b = 1) or v/(1+y) (b = 0), y as in logistic_one; dz~/dalpha = y/(1+y). Coupled noise: z~ = z,
+// dz~/dalpha = 1 - (1-theta)/u = 1 - 1/(u (1 + e^a)) (b = 1), 1 - 1/((1-u)(1 + e^-a)) (b = 0).
 // b is decided by u e^a > 1 - u. That agrees with z = a + log(u/(1-u)) > 0 (the general path and
 // draw_noise) except within rounding of the boundary; draws within a relative 1e-9 of it are
 // flagged in o.z (1, else 0; z itself is not written), and logistic_fast_fix redoes them with b
@@ -170,28 +177,44 @@ MIXGRAD_INLINE double logistic_z(double a, double u) {
   return a + elem::log(u / (1.0 - u));
 }
 
-template <int K>
+template <int K, bool Coupled>
 MIXGRAD_INLINE void logistic_relax_given_b(double u, double v, bool b, double th, double ea, double ena, double inv_lam,
                                            std::size_t j, const BernoulliOut& o) {
   const double n1 = b ? (1.0 - u) * ena : ea * u;
   const double d1 = b ? u : 1.0 - u;
-  const double nk = ipow<K>(n1), dk = ipow<K>(d1);
-  const double r1 = 1.0 / (nk + dk);
-  const double y = b ? ea * v : (1.0 - v) * ena;
-  const double rden = 1.0 / (1.0 + y);
-  const double q = ipow<K>((b ? 1.0 - v : v) * rden);
-  const double inv = 1.0 / (1.0 + q);
+  const double nk = ipow<K>(n1), dk = ipow<K>(d1), sk = nk + dk;
   o.hard[j] = b ? 1.0 : 0.0;
   o.score[j] = (b ? 1.0 : 0.0) - th;
-  o.sz[j] = (b ? dk : nk) * r1;
-  o.jz[j] = nk * dk * r1 * r1 * inv_lam;
-  o.szt[j] = b ? inv : q * inv;
-  o.jzt[j] = q * inv * inv * inv_lam * (y * rden);
+  // One division per draw: the reciprocals of the two denominators from that of their product.
+  if (Coupled) {
+    const double den = b ? u + u * ea : d1 + d1 * ena;  // <= 1 + e^700, so den * sk stays finite
+    const double t = 1.0 / (sk * den);
+    const double r1 = den * t;
+    const double sz = (b ? dk : nk) * r1, jz = nk * dk * r1 * r1 * inv_lam;
+    o.sz[j] = sz;
+    o.jz[j] = jz;
+    o.szt[j] = sz;
+    o.jzt[j] = jz * (1.0 - sk * t);
+  } else {
+    // sigma(K z~) = Y^K/P or a^K/P with a = 1-v (b = 1) or v (b = 0), Y = 1 + y, P = Y^K + a^K;
+    // slope * dz~/dalpha = a^K Y^(K-1) y / P^2. y is capped at 1e100 (beyond, q < 1e-200 and
+    // the slope is as good as 0) so that P stays finite.
+    const double y = b ? ea * v : (1.0 - v) * ena;
+    const double yc = y < 1e100 ? y : 1e100;
+    const double a = b ? 1.0 - v : v;
+    const double Y = 1.0 + yc, ak = ipow<K>(a), yk = ipow<K>(Y), pk = yk + ak;
+    const double t = 1.0 / (sk * pk);
+    const double r1 = pk * t, r2 = sk * t;
+    o.sz[j] = (b ? dk : nk) * r1;
+    o.jz[j] = nk * dk * r1 * r1 * inv_lam;
+    o.szt[j] = (b ? yk : ak) * r2;
+    o.jzt[j] = ak * (K == 1 ? 1.0 : Y) * yc * (r2 * r2) * inv_lam;
+  }
 }
 
 // One draw; o.z[j] = 1 when b is within rounding of the boundary (see above), else 0.
-template <int K>
-MIXGRAD_INLINE void logistic_fast_one(philox::Key key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord,
+template <int K, bool Coupled>
+MIXGRAD_INLINE void logistic_fast_one(const VecKey& key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord,
                                       double th, double ea, double ena, double inv_lam, std::size_t j,
                                       const BernoulliOut& o) {
   std::uint64_t w0, w1;
@@ -199,14 +222,14 @@ MIXGRAD_INLINE void logistic_fast_one(philox::Key key, std::uint32_t stream, std
   const double u = philox::bits_to_open_uniform(w0);
   const double v = philox::bits_to_open_uniform(w1);
   const double lhs = u * ea, rhs = 1.0 - u;
-  logistic_relax_given_b<K>(u, v, lhs > rhs, th, ea, ena, inv_lam, j, o);
+  logistic_relax_given_b<K, Coupled>(u, v, lhs > rhs, th, ea, ena, inv_lam, j, o);
   o.z[j] = std::fabs(lhs - rhs) < 1e-9 * rhs ? 1.0 : 0.0;
 }
 
 // Redo the flagged draws of an m x nq rectangle (j = c * nq + q) with b = 1[z > 0].
-template <int K>
+template <int K, bool Coupled>
 MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
-                                      philox::Key key, std::uint32_t stream, double inv_lam, const double* alpha,
+                                      const VecKey& key, std::uint32_t stream, double inv_lam, const double* alpha,
                                       const double* th, const double* ea, const double* ena, const BernoulliOut& o) {
   double any = 0.0;
 #pragma omp simd reduction(+ : any)
@@ -220,47 +243,58 @@ MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64
       philox_words(key, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(g0 + q), 0u, stream, w0, w1);
       const double u = philox::bits_to_open_uniform(w0);
       const double v = philox::bits_to_open_uniform(w1);
-      logistic_relax_given_b<K>(u, v, logistic_z(alpha[cq], u) > 0.0, th[cq], ea[cq], ena[cq], inv_lam, c * nq + q, o);
+      logistic_relax_given_b<K, Coupled>(u, v, logistic_z(alpha[cq], u) > 0.0, th[cq], ea[cq], ena[cq], inv_lam,
+                                         c * nq + q, o);
     }
 }
 
 // m samples from s0 of the nq coordinates from c0; by_sample: vectorized over samples (few
 // coordinates), else over coordinates.
-template <int K>
+template <int K, bool Coupled>
 MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
-                                       bool by_sample, philox::Key key, std::uint32_t stream, double inv_lam,
+                                       bool by_sample, const VecKey& key, std::uint32_t stream, double inv_lam,
                                        const double* alpha, const double* th, const double* ea, const double* ena,
                                        const BernoulliOut& o) {
-  if (by_sample) {
+  if (by_sample && nq == 1) {  // one coordinate: unit-stride stores
+    const double t = th[c0], e1 = ea[c0], e2 = ena[c0];
+#pragma omp simd
+    for (std::size_t c = 0; c < m; ++c)
+      logistic_fast_one<K, Coupled>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(g0), t,
+                                    e1, e2, inv_lam, c, o);
+  } else if (by_sample) {
     for (std::size_t q = 0; q < nq; ++q) {
       const std::size_t cq = c0 + q;
       const double t = th[cq], e1 = ea[cq], e2 = ena[cq];
 #pragma omp simd
       for (std::size_t c = 0; c < m; ++c)
-        logistic_fast_one<K>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(g0 + q), t, e1,
-                             e2, inv_lam, c * nq + q, o);
+        logistic_fast_one<K, Coupled>(key, stream, static_cast<std::uint32_t>(s0 + c),
+                                      static_cast<std::uint32_t>(g0 + q), t, e1, e2, inv_lam, c * nq + q, o);
     }
   } else {
     for (std::size_t c = 0; c < m; ++c) {
       const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
 #pragma omp simd
       for (std::size_t q = 0; q < nq; ++q)
-        logistic_fast_one<K>(key, stream, s, static_cast<std::uint32_t>(g0 + q), th[c0 + q], ea[c0 + q], ena[c0 + q],
-                             inv_lam, c * nq + q, o);
+        logistic_fast_one<K, Coupled>(key, stream, s, static_cast<std::uint32_t>(g0 + q), th[c0 + q], ea[c0 + q],
+                                      ena[c0 + q], inv_lam, c * nq + q, o);
     }
   }
-  logistic_fast_fix<K>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, th, ea, ena, o);
+  logistic_fast_fix<K, Coupled>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, th, ea, ena, o);
 }
 
 MIXGRAD_SIMD_KERNEL void noise_logistic_fast_kernel(int K, std::size_t m, std::size_t nq, std::uint64_t s0,
                                                     std::size_t c0, std::size_t g0, bool by_sample, philox::Key key,
-                                                    std::uint32_t stream, double inv_lam, const double* alpha,
-                                                    const double* th, const double* ea, const double* ena,
-                                                    BernoulliOut o) {
-  if (K == 1)
-    logistic_fast_rect<1>(m, nq, s0, c0, g0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
+                                                    std::uint32_t stream, bool coupled, double inv_lam,
+                                                    const double* alpha, const double* th, const double* ea,
+                                                    const double* ena, BernoulliOut o) {
+  if (K == 1 && coupled)
+    logistic_fast_rect<1, true>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, th, ea, ena, o);
+  else if (K == 1)
+    logistic_fast_rect<1, false>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, th, ea, ena, o);
+  else if (coupled)
+    logistic_fast_rect<2, true>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, th, ea, ena, o);
   else
-    logistic_fast_rect<2>(m, nq, s0, c0, g0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
+    logistic_fast_rect<2, false>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, th, ea, ena, o);
 }
 
 MIXGRAD_SIMD_DISPATCH(noise_logistic_fast)
