@@ -173,9 +173,4 @@ MIXGRAD_INLINE double log1p(double u) {
   return log(w) + corr;
 }
 
-// exp(r) - 1 for |r| <= 1e-3 by its Taylor series (used for tiny corrections only).
-MIXGRAD_INLINE double expm1_small(double r) {
-  return r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0)))));
-}
-
 }  // namespace mixgrad::elem

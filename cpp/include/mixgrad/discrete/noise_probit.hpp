@@ -50,21 +50,6 @@ static void noise_probit(std::size_t n, philox::Key key, std::uint32_t stream, b
   }
 }
 
-// Phi^{-1}(exp(log_p)) for log_p in [-700, 0), the regions of special::ndtri_exp picked per lane
-// (so that loops vectorize): p > 0.925 as minus the lower quantile of 1 - p = -expm1(log_p); the
-// central AS241 region on q = expm1(log_p + ln 2)/2; the lower tail with r = sqrt(-log_p) taken
-// from log_p directly (p itself is never formed). Lanes outside [-700, 0) give garbage.
-MIXGRAD_INLINE double ndtri_exp_moderate(double log_p) {
-  const bool upper = log_p > -0.0779615414697118;
-  const bool central = log_p > -2.5902671654458267;
-  const double em = expm1_moderate(upper ? log_p : (log_p + elem::kLn2Hi) + elem::kLn2Lo);
-  const double upper_mass = upper ? -em : 0.5;  // 1 - p (upper lanes)
-  const double r = std::sqrt(upper ? -elem::log(upper_mass) : -log_p);
-  const double mag = special::detail::as241_tail(r);
-  const double mid = special::detail::as241_central(0.5 * (upper ? 0.0 : em));
-  return upper ? mag : (central ? mid : -mag);
-}
-
 // One coordinate of the vectorized path: draws, z, b, z~, dz~/dalpha, score and the relaxations.
 // Lanes where ndtri_exp's argument leaves [-700, 0) (|alpha| beyond ~37, or NaN) get
 // dzt = NaN and are redone by probit_fix.
@@ -84,8 +69,8 @@ MIXGRAD_INLINE void probit_one(const VecKey& key, std::uint32_t stream, std::uin
   } else {
     lv = elem::log(philox::bits_to_open_uniform(w1));
     const double lp = lv + (b ? la : lb);
-    ok = lp >= -700.0;
-    const double x = ndtri_exp_moderate(ok ? lp : -1.0);
+    ok = lp >= special::kNdtriExpMin;  // lp < 0 always; below, probit_fix redoes the lane
+    const double x = special::ndtri_exp_moderate(ok ? lp : -1.0);
     e = b ? -x : x;
   }
   const double zt = Coupled ? zz : a + e;
