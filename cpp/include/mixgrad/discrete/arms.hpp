@@ -139,8 +139,8 @@ inline ArmsConstants make_arms_constants(const ArmsProblem& P) {
 // block (s, q >> 1, 0, stream) -- or, when the logits are a single coordinate (R * E = 1), half
 // (s & 1) of block (s >> 1, 0, 0, stream). u[k] for k < n is u at index a0 + k of the paired axis,
 // the other index fixed at `other`.
-MIXGRAD_SIMD_KERNEL void paired_uniforms_kernel(std::size_t n, std::uint32_t a0, std::uint32_t other, bool along_s,
-                                                philox::Key key, std::uint32_t stream, double* u) {
+inline void paired_uniforms(std::size_t n, std::uint32_t a0, std::uint32_t other, bool along_s, philox::Key key,
+                            std::uint32_t stream, double* u) {
   std::size_t k = 0;
   auto words = [&](std::uint32_t blk, std::uint64_t& lo, std::uint64_t& hi) {
     philox_words(key, along_s ? blk : other, along_s ? other : blk, 0u, stream, lo, hi);
@@ -153,32 +153,13 @@ MIXGRAD_SIMD_KERNEL void paired_uniforms_kernel(std::size_t n, std::uint32_t a0,
   }
   const std::uint32_t b0 = (a0 + 1u) >> 1;  // first block used whole
   const std::size_t np = (n - k) / 2;
-  double* v = u + k;
-  // in pieces of 64 blocks: the two halves into separate arrays (so the Philox loop vectorizes),
-  // then interleaved
-  double ulo[64], uhi[64];
-  const VecKey vk = vec_key(key);
+  // in pieces of 64 blocks: the words, then the uniforms from the blocks' 64-bit halves
+  std::uint32_t w[256];
   for (std::size_t p0 = 0; p0 < np; p0 += 64) {
     const std::size_t pn = std::min<std::size_t>(64, np - p0);
-    const std::uint32_t bb = b0 + static_cast<std::uint32_t>(p0);
-    if (along_s) {
-#pragma omp simd
-      for (std::size_t p = 0; p < pn; ++p) {
-        std::uint64_t lo, hi;
-        philox_words(vk, bb + static_cast<std::uint32_t>(p), other, 0u, stream, lo, hi);
-        ulo[p] = philox::bits_to_open_uniform(lo);
-        uhi[p] = philox::bits_to_open_uniform(hi);
-      }
-    } else {
-#pragma omp simd
-      for (std::size_t p = 0; p < pn; ++p) {
-        std::uint64_t lo, hi;
-        philox_words(vk, other, bb + static_cast<std::uint32_t>(p), 0u, stream, lo, hi);
-        ulo[p] = philox::bits_to_open_uniform(lo);
-        uhi[p] = philox::bits_to_open_uniform(hi);
-      }
-    }
-    for (std::size_t p = 0; p < pn; ++p) v[2 * (p0 + p)] = ulo[p], v[2 * (p0 + p) + 1] = uhi[p];
+    philox_fill(key, pn, PhiloxRun{b0 + static_cast<std::uint32_t>(p0), other, 0u, stream, along_s}, w);
+    for (std::size_t j = 0; j < 2 * pn; ++j)
+      u[k + 2 * p0 + j] = philox::bits_to_open_uniform((std::uint64_t{w[2 * j + 1]} << 32) | w[2 * j]);
   }
   k += 2 * np;
   if (k < n) {
@@ -187,36 +168,54 @@ MIXGRAD_SIMD_KERNEL void paired_uniforms_kernel(std::size_t n, std::uint32_t a0,
     u[k] = philox::bits_to_open_uniform(lo);
   }
 }
-MIXGRAD_SIMD_DISPATCH(paired_uniforms)
 
 // Fused DisARM for f = (b - t)^2 on one coordinate, from the pair's draws b0, b1:
-// g[c] = k (b0 - b1)(b0 + b1 - 2t)(b0 - b1), k = sigmoid(|alpha|) / 2.
-MIXGRAD_SIMD_KERNEL void disarm_quadratic_one_kernel(std::size_t m, const double* b0, const double* b1, double t,
-                                                     double k, double* g) {
-#pragma omp simd
-  for (std::size_t c = 0; c < m; ++c) g[c] = k * ((b0[c] - b1[c]) * (b0[c] + b1[c] - 2.0 * t)) * (b0[c] - b1[c]);
+// g = k (b0 - b1)(b0 + b1 - 2t)(b0 - b1), k = sigmoid(|alpha|) / 2.
+MIXGRAD_INLINE double disarm_quadratic_one_value(double b0, double b1, double t, double k) {
+  return k * ((b0 - b1) * (b0 + b1 - 2.0 * t)) * (b0 - b1);
+}
+
+// The same straight from the pairs' words w[c] (thresholds x0, x1 as disarm_decide's): on {0, 1}
+// the estimate is c1 = disarm_quadratic_one_value(1, 0, t, k) where b0 != b1 (the value at
+// (0, 1) is the same: both sign flips are exact) and 0 elsewhere. Nonzero when some word ties a
+// threshold (those g[c] are then recomputed after disarm_settle_one).
+MIXGRAD_SIMD_KERNEL std::uint64_t disarm_quadratic_one_kernel(std::size_t m, const std::uint32_t* w, double x0,
+                                                              double x1, double c1, double* g) {
+  std::uint64_t any = 0;
+#pragma omp simd reduction(| : any)
+  for (std::size_t c = 0; c < m; ++c) {
+    const double v = disarm_word_value(w[c]);
+    g[c] = (v < x0) != (v > x1) ? c1 : 0.0;
+    any |= static_cast<std::uint64_t>((v == x0) | (v == x1));
+  }
+  return any;
 }
 MIXGRAD_SIMD_DISPATCH(disarm_quadratic_one)
 
-// Fused DisARM for f = mean_e (b_e - t_e)^2 on one row of E coordinates:
-// g_e = 1/2 (f(b0) - f(b1)) (b0_e - b1_e) sigmoid(|alpha_e|).
-MIXGRAD_SIMD_KERNEL void disarm_quadratic_row_kernel(std::size_t E, const double* b0, const double* b1, const double* t,
-                                                     const double* cf, double* g) {
-  // (b0 - b1)(b0 + b1 - 2t) = (b0 - b1)(1 - 2t) on {0, 1}; four partial sums in a fixed order
-  // (an omp simd reduction does not vectorize here with GCC)
+// d[e] = b0_e - b1_e of one row's pairs from their words; nonzero when some word ties a threshold.
+MIXGRAD_SIMD_KERNEL std::uint64_t disarm_differences_kernel(std::size_t E, const std::uint32_t* w, const double* x0,
+                                                            const double* x1, double* d) {
+  std::uint64_t any = 0;
+#pragma omp simd reduction(| : any)
+  for (std::size_t e = 0; e < E; ++e) {
+    const double v = disarm_word_value(w[e]);
+    d[e] = (v < x0[e] ? 1.0 : 0.0) - (v > x1[e] ? 1.0 : 0.0);
+    any |= static_cast<std::uint64_t>((v == x0[e]) | (v == x1[e]));
+  }
+  return any;
+}
+MIXGRAD_SIMD_DISPATCH(disarm_differences)
+
+// Fused DisARM for f = mean_e (b_e - t_e)^2 on one row of E coordinates, from d = b0 - b1 (in g;
+// overwritten): g_e = 1/2 (f(b0) - f(b1)) d_e sigmoid(|alpha_e|), where on {0, 1}
+// f(b0) - f(b1) = mean_e d_e (b0_e + b1_e - 2 t_e) = mean_e d_e (1 - 2 t_e).
+MIXGRAD_SIMD_KERNEL void disarm_quadratic_row_kernel(std::size_t E, const double* t, const double* cf, double* g) {
+  // four partial sums in a fixed order (an omp simd reduction does not vectorize here with GCC)
   double a[4] = {0.0, 0.0, 0.0, 0.0};
   std::size_t e = 0;
   for (; e + 4 <= E; e += 4)
-    for (std::size_t l = 0; l < 4; ++l) {
-      const double d = b0[e + l] - b1[e + l];
-      a[l] += d * (1.0 - 2.0 * t[e + l]);
-      g[e + l] = d;
-    }
-  for (; e < E; ++e) {
-    const double d = b0[e] - b1[e];
-    a[0] += d * (1.0 - 2.0 * t[e]);
-    g[e] = d;
-  }
+    for (std::size_t l = 0; l < 4; ++l) a[l] += g[e + l] * (1.0 - 2.0 * t[e + l]);
+  for (; e < E; ++e) a[0] += g[e] * (1.0 - 2.0 * t[e]);
   const double acc = (a[0] + a[1]) + (a[2] + a[3]);
   const double w = 0.5 * (acc * (1.0 / static_cast<double>(E)));
 #pragma omp simd
@@ -249,8 +248,7 @@ inline void arms_draw(const ArmsProblem& P, const ArmsConstants& C, std::uint64_
   }
   if (P.pair && one_coordinate(P)) {
     double *b0 = ub, *b1 = ub + m;
-    disarm_pairs(m, static_cast<std::uint32_t>(s0), 0u, true, P.key, P.stream, C.thresholds(0, 0), wb, ub + 2 * m, b0,
-                 b1);
+    disarm_pairs(m, static_cast<std::uint32_t>(s0), 0u, true, P.key, P.stream, C.thresholds(0, 0), wb, b0, b1);
     for (std::size_t c = 0; c < m; ++c) x[2 * c] = b0[c], x[2 * c + 1] = b1[c];
     return;
   }
@@ -258,8 +256,7 @@ inline void arms_draw(const ArmsProblem& P, const ArmsConstants& C, std::uint64_
     const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
     double* x0 = x + (c * n) * nq;
     if (P.pair) {
-      disarm_pairs(nq, static_cast<std::uint32_t>(g0), s, false, P.key, P.stream, C.thresholds(q0, 1), wb, ub, x0,
-                   x0 + nq);
+      disarm_pairs(nq, static_cast<std::uint32_t>(g0), s, false, P.key, P.stream, C.thresholds(q0, 1), wb, x0, x0 + nq);
       continue;
     }
     // n exponentials per coordinate, expo[j]; b_j = 1[E_j < t * sum E]
@@ -334,21 +331,33 @@ void disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, 
     return;
   }
   if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
-    // the pair's draws into x (b0: x[0, nq), b1: x[nq, 2 nq) of one pair at a time; one coordinate:
-    // b0 x[0, m), b1 x[m, 2 m))
+    // the pairs' words into wb, the estimates straight from them
+    const DisarmThresholds th_q = C.thresholds(q0, one_coordinate(P) ? 0 : 1);
     if (one_coordinate(P)) {
-      disarm_pairs(m, static_cast<std::uint32_t>(s0), 0u, true, P.key, P.stream, C.thresholds(0, 0), wb, ub, x, x + m);
-      disarm_quadratic_one(m, x, x + m, obj.target[0], 0.5 * cf[0], g);
+      const std::uint32_t a0 = static_cast<std::uint32_t>(s0);
+      const double t = obj.target[0], k = 0.5 * cf[0];
+      disarm_words(m, a0, 0u, true, P.key, P.stream, wb);
+      if (disarm_quadratic_one(m, wb, th_q.x0[0], th_q.x1[0], disarm_quadratic_one_value(1.0, 0.0, t, k), g) != 0)
+        for (std::size_t c = 0; c < m; ++c) {
+          double b0, b1;
+          if (disarm_settle_one(c, a0, 0u, true, P.key, P.stream, wb[c], th_q.full[0], b0, b1))
+            g[c] = disarm_quadratic_one_value(b0, b1, t, k);
+        }
       return;
     }
     for (std::size_t c = 0; c < m; ++c) {
-      disarm_pairs(nq, static_cast<std::uint32_t>(g0), static_cast<std::uint32_t>(s0 + c), false, P.key, P.stream,
-                   C.thresholds(q0, 1), wb, ub, x, x + nq);
+      const std::uint32_t s = static_cast<std::uint32_t>(s0 + c), a0 = static_cast<std::uint32_t>(g0);
+      double* gc = g + c * nq;
+      disarm_words(nq, a0, s, false, P.key, P.stream, wb);
+      if (disarm_differences(nq, wb, th_q.x0, th_q.x1, gc) != 0)
+        for (std::size_t q = 0; q < nq; ++q) {
+          double b0, b1;
+          if (disarm_settle_one(q, a0, s, false, P.key, P.stream, wb[q], th_q.full[q], b0, b1)) gc[q] = b0 - b1;
+        }
       for (std::size_t r = 0; r < nr; ++r)
-        disarm_quadratic_row(E, x + r * E, x + nq + r * E, obj.target + obj.target_row_stride * (i0 + r), cf + r * E,
-                             g + c * nq + r * E);
+        disarm_quadratic_row(E, obj.target + obj.target_row_stride * (i0 + r), cf + r * E, gc + r * E);
     }
-    (void)th, (void)fv, (void)d, (void)rows, (void)samp, (void)ub;
+    (void)th, (void)x, (void)fv, (void)d, (void)rows, (void)samp, (void)ub;
     return;
   }
   arms_draw(P, C, s0, m, i0, i1, x, nullptr, ub, wb);

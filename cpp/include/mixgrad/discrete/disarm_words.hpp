@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "mixgrad/config.hpp"
+#include "mixgrad/discrete/philox_fill.hpp"
 #include "mixgrad/discrete/philox_words.hpp"
 #include "mixgrad/philox.hpp"
 
@@ -49,8 +50,8 @@ inline DisarmThreshold disarm_threshold(double theta) {
 }
 
 // w[k], k < n: the word at index a0 + k of the paired axis, the other index `other`.
-MIXGRAD_SIMD_KERNEL void disarm_words_kernel(std::size_t n, std::uint32_t a0, std::uint32_t other, bool along_s,
-                                             philox::Key key, std::uint32_t stream, std::uint32_t* w) {
+inline void disarm_words(std::size_t n, std::uint32_t a0, std::uint32_t other, bool along_s, philox::Key key,
+                         std::uint32_t stream, std::uint32_t* w) {
   auto word = [&](std::uint32_t i) {
     std::uint64_t lo, hi;
     const std::uint32_t blk = i >> 2;
@@ -62,36 +63,10 @@ MIXGRAD_SIMD_KERNEL void disarm_words_kernel(std::size_t n, std::uint32_t a0, st
   for (; k < n && ((a0 + k) & 3u); ++k) w[k] = word(a0 + static_cast<std::uint32_t>(k));
   const std::uint32_t b0 = (a0 + static_cast<std::uint32_t>(k)) >> 2;  // first block used whole
   const std::size_t nb = (n - k) / 4;
-  std::uint32_t w0[64], w1[64], w2[64], w3[64];
-  const VecKey vk = vec_key(key);
-  for (std::size_t p0 = 0; p0 < nb; p0 += 64) {
-    const std::size_t pn = std::min<std::size_t>(64, nb - p0);
-    const std::uint32_t bb = b0 + static_cast<std::uint32_t>(p0);
-    if (along_s) {
-#pragma omp simd
-      for (std::size_t p = 0; p < pn; ++p) {
-        std::uint64_t lo, hi;
-        philox_words(vk, bb + static_cast<std::uint32_t>(p), other, 0u, stream, lo, hi);
-        w0[p] = static_cast<std::uint32_t>(lo), w1[p] = static_cast<std::uint32_t>(lo >> 32);
-        w2[p] = static_cast<std::uint32_t>(hi), w3[p] = static_cast<std::uint32_t>(hi >> 32);
-      }
-    } else {
-#pragma omp simd
-      for (std::size_t p = 0; p < pn; ++p) {
-        std::uint64_t lo, hi;
-        philox_words(vk, other, bb + static_cast<std::uint32_t>(p), 0u, stream, lo, hi);
-        w0[p] = static_cast<std::uint32_t>(lo), w1[p] = static_cast<std::uint32_t>(lo >> 32);
-        w2[p] = static_cast<std::uint32_t>(hi), w3[p] = static_cast<std::uint32_t>(hi >> 32);
-      }
-    }
-    std::uint32_t* v = w + k + 4 * p0;
-    for (std::size_t p = 0; p < pn; ++p)
-      v[4 * p] = w0[p], v[4 * p + 1] = w1[p], v[4 * p + 2] = w2[p], v[4 * p + 3] = w3[p];
-  }
+  philox_fill(key, nb, PhiloxRun{b0, other, 0u, stream, along_s}, w + k);
   k += 4 * nb;
   for (; k < n; ++k) w[k] = word(a0 + static_cast<std::uint32_t>(k));
 }
-MIXGRAD_SIMD_DISPATCH(disarm_words)
 
 // The thresholds of a run of coordinates: x0 - 2^31, x1 - 2^31 as doubles (exact; compared with
 // the words shifted likewise, which convert to double as signed 32-bit integers) for the
@@ -104,57 +79,61 @@ struct DisarmThresholds {
   std::size_t ts;
 };
 
-// b0[k], b1[k] (0.0 or 1.0) from the words w[k]; tie[k] = 1.0 where a word ties a threshold's
-// top bits (disarm_settle decides those).
-MIXGRAD_SIMD_KERNEL void disarm_decide_kernel(std::size_t n, const std::uint32_t* w, const double* x0, const double* x1,
-                                              std::size_t ts, double* b0, double* b1, double* tie) {
+// The word w - 2^31 as a double (exact).
+MIXGRAD_INLINE double disarm_word_value(std::uint32_t w) {
+  return static_cast<double>(static_cast<std::int32_t>(w ^ 0x80000000u));
+}
+
+// b0[k], b1[k] (0.0 or 1.0) from the words w[k]; nonzero when some word ties a threshold's top
+// bits (disarm_settle decides those). The flag is an OR over 64-bit lanes, which vectorizes.
+MIXGRAD_SIMD_KERNEL std::uint64_t disarm_decide_kernel(std::size_t n, const std::uint32_t* w, const double* x0,
+                                                       const double* x1, std::size_t ts, double* b0, double* b1) {
+  std::uint64_t any = 0;
   if (ts == 0) {  // one coordinate: the thresholds are scalars
     const double t0 = x0[0], t1 = x1[0];
-#pragma omp simd
+#pragma omp simd reduction(| : any)
     for (std::size_t k = 0; k < n; ++k) {
-      const double v = static_cast<double>(static_cast<std::int32_t>(w[k] ^ 0x80000000u));  // w - 2^31
+      const double v = disarm_word_value(w[k]);
       b0[k] = v < t0 ? 1.0 : 0.0;
       b1[k] = v > t1 ? 1.0 : 0.0;
-      tie[k] = static_cast<double>((v == t0) | (v == t1));
+      any |= static_cast<std::uint64_t>((v == t0) | (v == t1));
     }
-    return;
+    return any;
   }
-#pragma omp simd
+#pragma omp simd reduction(| : any)
   for (std::size_t k = 0; k < n; ++k) {
-    const double v = static_cast<double>(static_cast<std::int32_t>(w[k] ^ 0x80000000u));  // w - 2^31
+    const double v = disarm_word_value(w[k]);
     b0[k] = v < x0[k] ? 1.0 : 0.0;
     b1[k] = v > x1[k] ? 1.0 : 0.0;
-    tie[k] = static_cast<double>((v == x0[k]) | (v == x1[k]));
+    any |= static_cast<std::uint64_t>((v == x0[k]) | (v == x1[k]));
   }
+  return any;
 }
 MIXGRAD_SIMD_DISPATCH(disarm_decide)
 
-// The rare words that tie a threshold's top bits: draw y (20 bits) and decide exactly.
-inline void disarm_settle(std::size_t n, std::uint32_t a0, std::uint32_t other, bool along_s, philox::Key key,
-                          std::uint32_t stream, const std::uint32_t* w, const DisarmThresholds& d, const double* tie,
-                          double* b0, double* b1) {
-  for (std::size_t k = 0; k < n; ++k) {
-    if (tie[k] == 0.0) continue;
-    const DisarmThreshold& t = d.full[k * d.ts];
-    const std::uint32_t i = a0 + static_cast<std::uint32_t>(k);
-    std::uint64_t lo, hi;
-    philox_words(key, along_s ? i : other, along_s ? other : i, 2u, stream, lo, hi);
-    const std::uint32_t y = static_cast<std::uint32_t>(lo & ((1u << 20) - 1u));
-    b0[k] = (w[k] < t.x0 || (w[k] == t.x0 && y < t.y0)) ? 1.0 : 0.0;
-    b1[k] = (w[k] > t.x1 || (w[k] == t.x1 && y >= t.y1)) ? 1.0 : 0.0;
-  }
+// The exact pair of word k (index a0 + k of the paired axis) when its top bits tie a threshold:
+// the low 20 bits y come from block (i, other, 2, stream) or (other, i, 2, stream). False when
+// the word ties neither threshold (its pair is already decided).
+inline bool disarm_settle_one(std::size_t k, std::uint32_t a0, std::uint32_t other, bool along_s, philox::Key key,
+                              std::uint32_t stream, std::uint32_t w, const DisarmThreshold& t, double& b0, double& b1) {
+  if (w != t.x0 && w != t.x1) return false;
+  const std::uint32_t i = a0 + static_cast<std::uint32_t>(k);
+  std::uint64_t lo, hi;
+  philox_words(key, along_s ? i : other, along_s ? other : i, 2u, stream, lo, hi);
+  const std::uint32_t y = static_cast<std::uint32_t>(lo & ((1u << 20) - 1u));
+  b0 = (w < t.x0 || (w == t.x0 && y < t.y0)) ? 1.0 : 0.0;
+  b1 = (w > t.x1 || (w == t.x1 && y >= t.y1)) ? 1.0 : 0.0;
+  return true;
 }
 
-// The pairs at indices a0 .. a0 + n of the paired axis into b0[0, n), b1[0, n); w (n words) and
-// tie (n) are scratch.
+// The pairs at indices a0 .. a0 + n of the paired axis into b0[0, n), b1[0, n); w (n words) is
+// scratch.
 inline void disarm_pairs(std::size_t n, std::uint32_t a0, std::uint32_t other, bool along_s, philox::Key key,
-                         std::uint32_t stream, const DisarmThresholds& d, std::uint32_t* w, double* tie, double* b0,
-                         double* b1) {
+                         std::uint32_t stream, const DisarmThresholds& d, std::uint32_t* w, double* b0, double* b1) {
   disarm_words(n, a0, other, along_s, key, stream, w);
-  disarm_decide(n, w, d.x0, d.x1, d.ts, b0, b1, tie);
-  double any = 0.0;
-  for (std::size_t k = 0; k < n; ++k) any = std::max(any, tie[k]);
-  if (any != 0.0) disarm_settle(n, a0, other, along_s, key, stream, w, d, tie, b0, b1);
+  if (disarm_decide(n, w, d.x0, d.x1, d.ts, b0, b1) == 0) return;
+  for (std::size_t k = 0; k < n; ++k)
+    disarm_settle_one(k, a0, other, along_s, key, stream, w[k], d.full[k * d.ts], b0[k], b1[k]);
 }
 
 }  // namespace mixgrad::rebar

@@ -2,11 +2,13 @@
 // sigma(z/lam), sigma(z~/lam) with their alpha-derivatives (general and fast paths).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 
 #include "mixgrad/config.hpp"
+#include "mixgrad/discrete/philox_fill.hpp"
 #include "mixgrad/discrete/philox_words.hpp"
 #include "mixgrad/discrete/sigmoid.hpp"
 #include "mixgrad/elementary.hpp"
@@ -41,12 +43,10 @@ MIXGRAD_INLINE void store_relaxations(double zz, double zt, double dzt, double i
 // [-700, 700] there) so that one log per draw gives z~ and no log gives dz~/dalpha:
 //   b = 1: z~ = log((1 + e^a v) / (1 - v)),        dz~/dalpha = y/(1+y), y = e^a v
 //   b = 0: z~ = log(v / (1 + (1 - v) e^-a)),        dz~/dalpha = y/(1+y), y = (1 - v) e^-a
+// w0, w1: the 64-bit halves of the draw's Philox block (u from w0, v from w1).
 template <bool Coupled>
-MIXGRAD_INLINE void logistic_one(const VecKey& key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord,
-                                 double a, double la, double lb, double th, double ea, double ena, double inv_lam,
-                                 std::size_t j, const BernoulliOut& o) {
-  std::uint64_t w0, w1;
-  philox_words(key, s, coord, 0u, stream, w0, w1);
+MIXGRAD_INLINE void logistic_one(std::uint64_t w0, std::uint64_t w1, double a, double la, double lb, double th,
+                                 double ea, double ena, double inv_lam, std::size_t j, const BernoulliOut& o) {
   const double u = philox::bits_to_open_uniform(w0);
   double zz, zt, dzt;
   bool b;
@@ -80,24 +80,45 @@ MIXGRAD_INLINE void logistic_flat(std::size_t n, const VecKey& key, std::uint32_
                                   const double* la, const double* lb, const double* th, const double* ea,
                                   const double* ena, const BernoulliOut& o) {
 #pragma omp simd
-  for (std::size_t j = 0; j < n; ++j)
-    logistic_one<Coupled>(key, stream, static_cast<std::uint32_t>(sample[j]), coord[j], alpha[j], la[j], lb[j], th[j],
-                          ea[j], ena[j], inv_lam, j, o);
+  for (std::size_t j = 0; j < n; ++j) {
+    std::uint64_t w0, w1;
+    philox_words(key, static_cast<std::uint32_t>(sample[j]), coord[j], 0u, stream, w0, w1);
+    logistic_one<Coupled>(w0, w1, alpha[j], la[j], lb[j], th[j], ea[j], ena[j], inv_lam, j, o);
+  }
+}
+
+// Draws p < pn of a piece (philox_fill_piece's words) into o at j0 + p * stride; the constants
+// at index p (ByCoordinate) or 0.
+template <bool Coupled, bool ByCoordinate>
+MIXGRAD_INLINE void logistic_piece(std::size_t pn, const std::uint32_t (*w)[kPhiloxPiece], const double* alpha,
+                                   const double* la, const double* lb, const double* th, const double* ea,
+                                   const double* ena, double inv_lam, std::size_t j0, std::size_t stride,
+                                   const BernoulliOut& o) {
+#pragma omp simd
+  for (std::size_t p = 0; p < pn; ++p) {
+    const std::size_t i = ByCoordinate ? p : 0;
+    logistic_one<Coupled>(philox_join(w[0][p], w[1][p]), philox_join(w[2][p], w[3][p]), alpha[i], la[i], lb[i], th[i],
+                          ea[i], ena[i], inv_lam, j0 + p * stride, o);
+  }
 }
 
 // m samples from s0 of the nq contiguous coordinates from c0 (constants indexed by coordinate;
-// the Philox counter of coordinate c0 + q is g0 + q, its index in the whole call).
+// the Philox counter of coordinate c0 + q is g0 + q, its index in the whole call), vectorized
+// over coordinates.
 template <bool Coupled>
 MIXGRAD_INLINE void logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
                                   const VecKey& key, std::uint32_t stream, double inv_lam, const double* alpha,
                                   const double* la, const double* lb, const double* th, const double* ea,
                                   const double* ena, const BernoulliOut& o) {
+  std::uint32_t w[4][kPhiloxPiece];
   for (std::size_t c = 0; c < m; ++c) {
-    const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
-#pragma omp simd
-    for (std::size_t q = 0; q < nq; ++q)
-      logistic_one<Coupled>(key, stream, s, static_cast<std::uint32_t>(g0 + q), alpha[c0 + q], la[c0 + q], lb[c0 + q],
-                            th[c0 + q], ea[c0 + q], ena[c0 + q], inv_lam, c * nq + q, o);
+    const PhiloxRun run{static_cast<std::uint32_t>(g0), static_cast<std::uint32_t>(s0 + c), 0u, stream, false};
+    for (std::size_t p0 = 0; p0 < nq; p0 += kPhiloxPiece) {
+      const std::size_t pn = std::min(kPhiloxPiece, nq - p0), q = c0 + p0;
+      philox_fill_piece(key.key, run, p0, pn, w);
+      logistic_piece<Coupled, true>(pn, w, alpha + q, la + q, lb + q, th + q, ea + q, ena + q, inv_lam, c * nq + p0, 1,
+                                    o);
+    }
   }
 }
 
@@ -107,13 +128,16 @@ MIXGRAD_INLINE void logistic_rect_by_sample(std::size_t m, std::size_t nq, std::
                                             std::size_t g0, const VecKey& key, std::uint32_t stream, double inv_lam,
                                             const double* alpha, const double* la, const double* lb, const double* th,
                                             const double* ea, const double* ena, const BernoulliOut& o) {
+  std::uint32_t w[4][kPhiloxPiece];
   for (std::size_t q = 0; q < nq; ++q) {
     const std::size_t cq = c0 + q;
-    const double a = alpha[cq], l1 = la[cq], l2 = lb[cq], t = th[cq], e1 = ea[cq], e2 = ena[cq];
-#pragma omp simd
-    for (std::size_t c = 0; c < m; ++c)
-      logistic_one<Coupled>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(g0 + q), a, l1,
-                            l2, t, e1, e2, inv_lam, c * nq + q, o);
+    const PhiloxRun run{static_cast<std::uint32_t>(s0), static_cast<std::uint32_t>(g0 + q), 0u, stream, true};
+    for (std::size_t p0 = 0; p0 < m; p0 += kPhiloxPiece) {
+      const std::size_t pn = std::min(kPhiloxPiece, m - p0);
+      philox_fill_piece(key.key, run, p0, pn, w);
+      logistic_piece<Coupled, false>(pn, w, alpha + cq, la + cq, lb + cq, th + cq, ea + cq, ena + cq, inv_lam,
+                                     p0 * nq + q, nq, o);
+    }
   }
 }
 
@@ -212,18 +236,29 @@ MIXGRAD_INLINE void logistic_relax_given_b(double u, double v, bool b, double th
   }
 }
 
-// One draw; o.z[j] = 1 when b is within rounding of the boundary (see above), else 0.
+// One draw from its Philox halves w0 (u) and w1 (v); o.z[j] = 1 when b is within rounding of the
+// boundary (see above), else 0.
 template <int K, bool Coupled>
-MIXGRAD_INLINE void logistic_fast_one(const VecKey& key, std::uint32_t stream, std::uint32_t s, std::uint32_t coord,
-                                      double th, double ea, double ena, double inv_lam, std::size_t j,
-                                      const BernoulliOut& o) {
-  std::uint64_t w0, w1;
-  philox_words(key, s, coord, 0u, stream, w0, w1);
+MIXGRAD_INLINE void logistic_fast_one(std::uint64_t w0, std::uint64_t w1, double th, double ea, double ena,
+                                      double inv_lam, std::size_t j, const BernoulliOut& o) {
   const double u = philox::bits_to_open_uniform(w0);
   const double v = philox::bits_to_open_uniform(w1);
   const double lhs = u * ea, rhs = 1.0 - u;
   logistic_relax_given_b<K, Coupled>(u, v, lhs > rhs, th, ea, ena, inv_lam, j, o);
   o.z[j] = std::fabs(lhs - rhs) < 1e-9 * rhs ? 1.0 : 0.0;
+}
+
+// Draws p < pn of a piece (philox_fill_piece's words) into o at j0 + p * stride; the constants
+// at index p (ByCoordinate) or 0.
+template <int K, bool Coupled, bool ByCoordinate>
+MIXGRAD_INLINE void logistic_fast_piece(std::size_t pn, const std::uint32_t (*w)[kPhiloxPiece], const double* th,
+                                        const double* ea, const double* ena, double inv_lam, std::size_t j0,
+                                        std::size_t stride, const BernoulliOut& o) {
+#pragma omp simd
+  for (std::size_t p = 0; p < pn; ++p)
+    logistic_fast_one<K, Coupled>(philox_join(w[0][p], w[1][p]), philox_join(w[2][p], w[3][p]),
+                                  th[ByCoordinate ? p : 0], ea[ByCoordinate ? p : 0], ena[ByCoordinate ? p : 0],
+                                  inv_lam, j0 + p * stride, o);
 }
 
 // Redo the flagged draws of an m x nq rectangle (j = c * nq + q) with b = 1[z > 0].
@@ -255,28 +290,28 @@ MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint6
                                        bool by_sample, const VecKey& key, std::uint32_t stream, double inv_lam,
                                        const double* alpha, const double* th, const double* ea, const double* ena,
                                        const BernoulliOut& o) {
-  if (by_sample && nq == 1) {  // one coordinate: unit-stride stores
-    const double t = th[c0], e1 = ea[c0], e2 = ena[c0];
-#pragma omp simd
-    for (std::size_t c = 0; c < m; ++c)
-      logistic_fast_one<K, Coupled>(key, stream, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(g0), t,
-                                    e1, e2, inv_lam, c, o);
-  } else if (by_sample) {
+  // Philox blocks in pieces along the vectorized axis: counter (s0 + c, g0 + q, 0, stream)
+  std::uint32_t w[4][kPhiloxPiece];
+  const std::uint32_t s0w = static_cast<std::uint32_t>(s0), g0w = static_cast<std::uint32_t>(g0);
+  if (by_sample) {  // over the m samples, one coordinate at a time (constants fixed: stride 0)
     for (std::size_t q = 0; q < nq; ++q) {
-      const std::size_t cq = c0 + q;
-      const double t = th[cq], e1 = ea[cq], e2 = ena[cq];
-#pragma omp simd
-      for (std::size_t c = 0; c < m; ++c)
-        logistic_fast_one<K, Coupled>(key, stream, static_cast<std::uint32_t>(s0 + c),
-                                      static_cast<std::uint32_t>(g0 + q), t, e1, e2, inv_lam, c * nq + q, o);
+      const PhiloxRun run{s0w, g0w + static_cast<std::uint32_t>(q), 0u, stream, true};
+      for (std::size_t p0 = 0; p0 < m; p0 += kPhiloxPiece) {
+        const std::size_t pn = std::min(kPhiloxPiece, m - p0);
+        philox_fill_piece(key.key, run, p0, pn, w);
+        logistic_fast_piece<K, Coupled, false>(pn, w, th + c0 + q, ea + c0 + q, ena + c0 + q, inv_lam, p0 * nq + q, nq,
+                                               o);
+      }
     }
   } else {
     for (std::size_t c = 0; c < m; ++c) {
-      const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
-#pragma omp simd
-      for (std::size_t q = 0; q < nq; ++q)
-        logistic_fast_one<K, Coupled>(key, stream, s, static_cast<std::uint32_t>(g0 + q), th[c0 + q], ea[c0 + q],
-                                      ena[c0 + q], inv_lam, c * nq + q, o);
+      const PhiloxRun run{g0w, s0w + static_cast<std::uint32_t>(c), 0u, stream, false};
+      for (std::size_t p0 = 0; p0 < nq; p0 += kPhiloxPiece) {
+        const std::size_t pn = std::min(kPhiloxPiece, nq - p0);
+        philox_fill_piece(key.key, run, p0, pn, w);
+        logistic_fast_piece<K, Coupled, true>(pn, w, th + c0 + p0, ea + c0 + p0, ena + c0 + p0, inv_lam, c * nq + p0, 1,
+                                              o);
+      }
     }
   }
   logistic_fast_fix<K, Coupled>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, th, ea, ena, o);
