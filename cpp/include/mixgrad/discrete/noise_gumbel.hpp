@@ -95,7 +95,7 @@ MIXGRAD_INLINE void categorical_relax(std::size_t m, std::size_t nq, std::size_t
       const double ez = elem::exp(d * inv_lam);
       p.ez[j] = ez;
       if (Coupled) {
-        p.w[j] = -expm1_moderate(d);
+        p.w[j] = -elem::expm1(d > -700.0 ? d : -700.0);  // below -700: -1 in double
         p.ezt[j] = ez;
       } else if (Tilde) {
         const double r0 = p.F[j] * p.ith[c0 + q] * p.ifb[j];
