@@ -121,6 +121,27 @@ def test_float32_within_bound(name):
     assert worst <= BOUND32, f"{name} float32: {worst:.2f} ulp at {where} (bound {BOUND32})"
 
 
+# Where a function switches formula, dense points on both sides (steps of one ulp, then relative
+# offsets up to 1e-3): ndtri's central rational and tails at |p - 1/2| = 0.47, erfcx's rational
+# and its asymptote 1/(x sqrt pi) at x = 1e24.
+SWITCHES = [("ndtri", 0.03), ("ndtri", 0.97), ("erfcx", 1e24)]
+
+
+def _around(c, n=150):
+    rel = np.geomspace(1e-16, 1e-3, n)
+    steps = c + np.spacing(c) * np.arange(-40, 41)
+    return np.unique(np.concatenate([c * (1 - rel), c * (1 + rel), steps]))
+
+
+@pytest.mark.parametrize(("name", "switch"), SWITCHES)
+def test_float64_within_bound_where_the_formula_switches(name, switch):
+    x = _around(switch)
+    got = getattr(S, name)(x)
+    err = R.ulp_errors(got, _exact(name, x, got), np.float64)
+    i = int(np.argmax(err))
+    assert err[i] <= BOUND64, f"{name}: {err[i]:.2f} ulp at {x[i]!r} (bound {BOUND64})"
+
+
 def main(scale=1):
     """Print the measured maxima as a markdown table; ``scale`` multiplies the point counts."""
     print("| function | points | max error (float64) | max error (float32) |")
