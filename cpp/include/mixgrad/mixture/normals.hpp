@@ -8,36 +8,13 @@
 #include <vector>
 
 #include "mixgrad/config.hpp"
+#include "mixgrad/discrete/philox_words.hpp"
 #include "mixgrad/elementary.hpp"
 #include "mixgrad/mixture/lanes.hpp"
 #include "mixgrad/philox.hpp"
 #include "mixgrad/special.hpp"
 
 namespace mixgrad::mixture {
-
-// Philox4x32-10 of counter (c0, c1, c2, 0) as two 64-bit words (low: outputs 1:0, high: 3:2),
-// the same numbers as philox::philox4x32_10, written with scalars so that loops over counters
-// vectorize (a std::array temporary is not kept in registers by GCC's vectorizer).
-MIXGRAD_INLINE void philox_words(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, philox::Key key,
-                                 std::uint64_t& w0, std::uint64_t& w1) {
-  constexpr std::uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
-  constexpr std::uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
-  std::uint32_t x0 = c0, x1 = c1, x2 = c2, x3 = 0u, k0 = key.k0, k1 = key.k1;
-  for (int round = 0; round < 10; ++round) {
-    const std::uint64_t p0 = static_cast<std::uint64_t>(M0) * x0;
-    const std::uint64_t p1 = static_cast<std::uint64_t>(M1) * x2;
-    const std::uint32_t y0 = static_cast<std::uint32_t>(p1 >> 32) ^ x1 ^ k0;
-    const std::uint32_t y2 = static_cast<std::uint32_t>(p0 >> 32) ^ x3 ^ k1;
-    x1 = static_cast<std::uint32_t>(p1);
-    x3 = static_cast<std::uint32_t>(p0);
-    x0 = y0;
-    x2 = y2;
-    k0 += W0;
-    k1 += W1;
-  }
-  w0 = (static_cast<std::uint64_t>(x1) << 32) | x0;
-  w1 = (static_cast<std::uint64_t>(x3) << 32) | x2;
-}
 
 // Standard normals of rows rows[0 .. count) (count <= L) into eps[r * W + c], W = 2*ceil(D/2)
 // (the last of a row unused when D is odd): counter (i, 1 + j) of row i gives c = j from its low
@@ -59,10 +36,11 @@ MIXGRAD_SIMD_KERNEL void normals_rows_kernel(philox::Key key, const std::size_t*
   // the quantile (|p - 1/2| <= 0.425, 85% of the draws) for all, the tail formula (a log and a
   // square root) afterwards for the draws that need it only.
   double* sp = work + 2 * n;  // signed p, [2n]: e0's then e1's
+  const rebar::VecKey vk = rebar::vec_key(key);
 #pragma omp simd
   for (std::size_t c = 0; c < n; ++c) {
     std::uint64_t w0, w1;
-    philox_words(ctr[c], ctr[n + c], ctr[2 * n + c], key, w0, w1);
+    rebar::philox_words(vk, ctr[c], ctr[n + c], ctr[2 * n + c], 0u, w0, w1);
     const double p0 = (elem::from_bits(((w0 << 1) >> 12) | 0x3ff0000000000000ULL) - 1.0) * 0.5 + 0x1p-54;
     const double p1 = (elem::from_bits(((w1 << 1) >> 12) | 0x3ff0000000000000ULL) - 1.0) * 0.5 + 0x1p-54;
     const double z0 = special::detail::as241_central(p0 - 0.5);
