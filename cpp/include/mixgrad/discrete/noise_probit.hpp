@@ -125,19 +125,30 @@ MIXGRAD_INLINE void probit_rect_loop(std::size_t m, std::size_t nq, std::size_t 
   }
 }
 
-// The indices j < n where flagged(v[j]), in order, in this thread's scratch (idx); returns their count.
+// The lanes j < n where flagged(v[j]), in order: their indices and values packed into this
+// thread's scratch, so that the costly functions run on them with unit-stride loads and stores
+// (the gathers would not vectorize).
+struct FlaggedLanes {
+  const std::uint32_t* idx;
+  double* val;
+  std::size_t n;
+};
+
 template <class Pred>
-MIXGRAD_INLINE std::size_t probit_flagged(std::size_t n, const double* v, const std::uint32_t*& idx, Pred flagged) {
-  thread_local std::vector<std::uint32_t> scratch;
-  if (scratch.size() < n) scratch.resize(n);
-  std::uint32_t* out = scratch.data();
+MIXGRAD_INLINE FlaggedLanes probit_flagged(std::size_t n, const double* v, Pred flagged) {
+  thread_local std::vector<std::uint32_t> idx;
+  thread_local std::vector<double> val;
+  if (idx.size() < n) idx.resize(n), val.resize(n);
+  std::uint32_t* ix = idx.data();
+  double* vx = val.data();
   std::size_t k = 0;
   for (std::size_t j = 0; j < n; ++j) {  // branch-free: write always, advance on a flag
-    out[k] = static_cast<std::uint32_t>(j);
-    k += flagged(v[j]) ? 1 : 0;
+    const double x = v[j];
+    ix[k] = static_cast<std::uint32_t>(j);
+    vx[k] = x;
+    k += flagged(x) ? 1 : 0;
   }
-  idx = out;
-  return k;
+  return {ix, vx, k};
 }
 
 // log p strictly inside ndtri_exp_moderate's central region (-2.5903 < log p <= -0.07796, AS241's
@@ -162,15 +173,15 @@ MIXGRAD_INLINE void probit_draws(std::size_t m, std::size_t nq, std::uint64_t s0
         tail_p[j] = p - 0.5 < -0.425 ? (neg ? -p : p) : 0.0;  // a tail lane's p, signed as eps
         if (!Coupled) lv_out[j] = elem::log(philox::bits_to_open_uniform(w1));
       });
-  const std::uint32_t* idx;
-  const std::size_t n = probit_flagged(m * nq, tail_p, idx, [](double sp) { return sp != 0.0; });
+  const FlaggedLanes t = probit_flagged(m * nq, tail_p, [](double sp) { return sp != 0.0; });
+  double* val = t.val;
 #pragma omp simd
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t j = idx[i];
-    const double sp = tail_p[j], p = std::fabs(sp);
+  for (std::size_t i = 0; i < t.n; ++i) {
+    const double sp = val[i], p = std::fabs(sp);
     const double mag = special::ndtri_tail(p, special::ndtri_tail_root(p));
-    eps_out[j] = sp < 0.0 ? -mag : mag;
+    val[i] = sp < 0.0 ? -mag : mag;
   }
+  for (std::size_t i = 0; i < t.n; ++i) eps_out[t.idx[i]] = val[i];
 }
 
 // m samples from s0 of the nq contiguous coordinates from c0 (constants indexed by coordinate,
@@ -220,12 +231,13 @@ MIXGRAD_INLINE void probit_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
           zt_io[j] = special::detail::as241_central(0.5 * em);
         });
     // Pass 4 (flagged lanes have log p >= kNdtriExpMin).
-    const std::uint32_t* idx;
-    const std::size_t n = probit_flagged(m * nq, score, idx, [](double lp) {
+    const FlaggedLanes t = probit_flagged(m * nq, score, [](double lp) {
       return lp >= special::kNdtriExpMin && !(lp > kProbitCentralLo && lp <= kProbitCentralHi);
     });
+    double* val = t.val;
 #pragma omp simd
-    for (std::size_t i = 0; i < n; ++i) zt_io[idx[i]] = special::ndtri_exp_moderate(score[idx[i]]);
+    for (std::size_t i = 0; i < t.n; ++i) val[i] = special::ndtri_exp_moderate(val[i]);
+    for (std::size_t i = 0; i < t.n; ++i) zt_io[t.idx[i]] = val[i];
     // Pass 5.
     probit_rect_loop<false>(m, nq, c0, by_sample_rw, k,
                             [=](std::size_t, std::size_t, const ProbitCoord& x, std::size_t j)
