@@ -63,10 +63,14 @@ MIXGRAD_INLINE float bits_to_open_uniform_f32(std::uint64_t w) {
 
 // Standard normal by inversion of the lower half: one bit picks the sign and 52 bits a
 // probability in (0, 1/2), so both tails reach |z| ~ 8.5 symmetrically.
-MIXGRAD_INLINE double bits_to_normal(std::uint64_t w) {
+MIXGRAD_INLINE double bits_to_normal_probability(std::uint64_t w) {
   const double one_two = elem::from_bits(((w << 1) >> 12) | 0x3ff0000000000000ULL);  // [1, 2)
-  const double p = (one_two - 1.0) * 0.5 + 0x1p-54;
-  const double z = special::ndtri(p);
+  return (one_two - 1.0) * 0.5 + 0x1p-54;
+}
+
+// The normal is ndtri(p) of that probability, negated when the top bit is set.
+MIXGRAD_INLINE double bits_to_normal(std::uint64_t w) {
+  const double z = special::ndtri(bits_to_normal_probability(w));
   return (w >> 63) ? -z : z;
 }
 
