@@ -93,3 +93,42 @@ def test_rebar_logistic_noise_follows_the_documented_stream(simd_level, shape, n
     u = open_uniform((w[1] << np.uint64(32)) | w[0])
     z = alpha.ravel() + np.log(u / (1.0 - u))
     np.testing.assert_allclose(draw.z.reshape(n, -1), z, rtol=1e-13, atol=1e-13)
+
+
+def disarm_quadratic_reference(alpha, target, S, key):
+    """DisARM's estimates on f(b) = mean_e (b_e - t_e)^2 from the reference draws (rows of E)."""
+    R, E = alpha.shape
+    b, bt = disarm_pairs_reference(alpha, S, key, one_coordinate=alpha.size == 1)
+    b, bt = b.reshape(S, R, E), bt.reshape(S, R, E)
+    f = lambda x: ((x - target) ** 2).mean(-1)  # noqa: E731
+    c = 1.0 / (1.0 + np.exp(-np.abs(alpha)))
+    return 0.5 * (f(b) - f(bt))[..., None] * (b - bt) * c
+
+
+def alpha_tying_word(word, low):
+    """A logit whose DisARM threshold K = ceil(theta 2^52 - 1/2) has top 32 bits `word` (low 20
+    bits near `low`): the pair drawn from that word is a tie, settled by 20 more bits."""
+    theta = (word * 2.0**20 + low) * 2.0**-52
+    return np.log(theta) - np.log1p(-theta)
+
+
+@pytest.mark.parametrize(("R", "E", "S"), [(1, 200, 7), (3, 37, 9), (2, 300, 3), (40, 5, 6)])
+@pytest.mark.parametrize("per_row_target", [False, True])
+def test_fused_quadratic_disarm_matches_the_reference_draws(simd_level, R, E, S, per_row_target):
+    # The quadratic objective's DisARM is computed straight from the words (disarm_quadratic.hpp);
+    # here it is rebuilt from the documented draws, with ties forced at two coordinates of sample 0
+    rng = np.random.default_rng(R * E + S)
+    alpha = rng.normal(scale=2.0, size=(R, E))
+    target = rng.uniform(size=(R, E) if per_row_target else (E,))
+    key = philox_key(21)
+    words = philox(0, np.arange(R * E, dtype=np.uint64) >> np.uint64(2), 0, 0, key)  # sample 0
+    x = np.choose(np.arange(R * E) % 4, words)
+    for q in (1, R * E - 1):  # b's threshold, then b~'s (2^52 - K ties when K's top bits are ~x)
+        alpha.flat[q] = alpha_tying_word(int(x[q]), 2**19) if q == 1 else -alpha_tying_word(int(x[q]), 2**19)
+    theta = 1.0 / (1.0 + np.exp(-alpha.ravel()))
+    K = np.ceil(theta * 2.0**52 - 0.5).astype(np.uint64)
+    assert K[1] >> np.uint64(20) == x[1] and (np.uint64(2**52) - K[-1]) >> np.uint64(20) == x[-1]
+    est = mg.disarm(mg.Quadratic(target), mg.Bernoulli(alpha), S, seed=21)
+    want = disarm_quadratic_reference(alpha, target, S, key)
+    np.testing.assert_allclose(est.samples.reshape(S, R, E), want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(est.mean.reshape(R, E), want.mean(0), rtol=1e-12, atol=1e-15)

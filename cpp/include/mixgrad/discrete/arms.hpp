@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "mixgrad/discrete/disarm_categorical.hpp"
+#include "mixgrad/discrete/disarm_quadratic.hpp"
 #include "mixgrad/discrete/disarm_words.hpp"
 #include "mixgrad/discrete/moments.hpp"
 #include "mixgrad/discrete/philox_words.hpp"
@@ -96,6 +97,7 @@ struct ArmsConstants {
   // Bernoulli DisARM: the integer thresholds of disarm_words.hpp (x0, x1 also as doubles)
   std::vector<DisarmThreshold> pair;
   std::vector<double> pair_x0, pair_x1;
+  std::vector<std::int32_t> pair_x0i, pair_x1i;  // the same, flipped (disarm_flip)
   DisarmThresholds thresholds(std::size_t q0, std::size_t ts) const {
     return {pair_x0.data() + q0, pair_x1.data() + q0, pair.data() + q0, ts};
   }
@@ -125,11 +127,13 @@ inline ArmsConstants make_arms_constants(const ArmsProblem& P) {
   }
   for (std::size_t q = 0; q < nq; ++q) C.c[q] = arms_factor(P.alpha[q], P.n, C.th[q], C.t[q]);
   if (P.pair) {
-    C.pair.resize(nq), C.pair_x0.resize(nq), C.pair_x1.resize(nq);
+    C.pair.resize(nq), C.pair_x0.resize(nq), C.pair_x1.resize(nq), C.pair_x0i.resize(nq), C.pair_x1i.resize(nq);
     for (std::size_t q = 0; q < nq; ++q) {
       C.pair[q] = disarm_threshold(C.th[q]);
-      C.pair_x0[q] = static_cast<double>(C.pair[q].x0) - 0x1p31,
+      C.pair_x0[q] = static_cast<double>(C.pair[q].x0) - 0x1p31;
       C.pair_x1[q] = static_cast<double>(C.pair[q].x1) - 0x1p31;
+      C.pair_x0i[q] = disarm_flip(C.pair[q].x0);
+      C.pair_x1i[q] = disarm_flip(C.pair[q].x1);
     }
   }
   return C;
@@ -168,60 +172,6 @@ inline void paired_uniforms(std::size_t n, std::uint32_t a0, std::uint32_t other
     u[k] = philox::bits_to_open_uniform(lo);
   }
 }
-
-// Fused DisARM for f = (b - t)^2 on one coordinate, from the pair's draws b0, b1:
-// g = k (b0 - b1)(b0 + b1 - 2t)(b0 - b1), k = sigmoid(|alpha|) / 2.
-MIXGRAD_INLINE double disarm_quadratic_one_value(double b0, double b1, double t, double k) {
-  return k * ((b0 - b1) * (b0 + b1 - 2.0 * t)) * (b0 - b1);
-}
-
-// The same straight from the pairs' words w[c] (thresholds x0, x1 as disarm_decide's): on {0, 1}
-// the estimate is c1 = disarm_quadratic_one_value(1, 0, t, k) where b0 != b1 (the value at
-// (0, 1) is the same: both sign flips are exact) and 0 elsewhere. Nonzero when some word ties a
-// threshold (those g[c] are then recomputed after disarm_settle_one).
-MIXGRAD_SIMD_KERNEL std::uint64_t disarm_quadratic_one_kernel(std::size_t m, const std::uint32_t* w, double x0,
-                                                              double x1, double c1, double* g) {
-  std::uint64_t any = 0;
-#pragma omp simd reduction(| : any)
-  for (std::size_t c = 0; c < m; ++c) {
-    const double v = disarm_word_value(w[c]);
-    g[c] = (v < x0) != (v > x1) ? c1 : 0.0;
-    any |= static_cast<std::uint64_t>((v == x0) | (v == x1));
-  }
-  return any;
-}
-MIXGRAD_SIMD_DISPATCH(disarm_quadratic_one)
-
-// d[e] = b0_e - b1_e of one row's pairs from their words; nonzero when some word ties a threshold.
-MIXGRAD_SIMD_KERNEL std::uint64_t disarm_differences_kernel(std::size_t E, const std::uint32_t* w, const double* x0,
-                                                            const double* x1, double* d) {
-  std::uint64_t any = 0;
-#pragma omp simd reduction(| : any)
-  for (std::size_t e = 0; e < E; ++e) {
-    const double v = disarm_word_value(w[e]);
-    d[e] = (v < x0[e] ? 1.0 : 0.0) - (v > x1[e] ? 1.0 : 0.0);
-    any |= static_cast<std::uint64_t>((v == x0[e]) | (v == x1[e]));
-  }
-  return any;
-}
-MIXGRAD_SIMD_DISPATCH(disarm_differences)
-
-// Fused DisARM for f = mean_e (b_e - t_e)^2 on one row of E coordinates, from d = b0 - b1 (in g;
-// overwritten): g_e = 1/2 (f(b0) - f(b1)) d_e sigmoid(|alpha_e|), where on {0, 1}
-// f(b0) - f(b1) = mean_e d_e (b0_e + b1_e - 2 t_e) = mean_e d_e (1 - 2 t_e).
-MIXGRAD_SIMD_KERNEL void disarm_quadratic_row_kernel(std::size_t E, const double* t, const double* cf, double* g) {
-  // four partial sums in a fixed order (an omp simd reduction does not vectorize here with GCC)
-  double a[4] = {0.0, 0.0, 0.0, 0.0};
-  std::size_t e = 0;
-  for (; e + 4 <= E; e += 4)
-    for (std::size_t l = 0; l < 4; ++l) a[l] += g[e + l] * (1.0 - 2.0 * t[e + l]);
-  for (; e < E; ++e) a[0] += g[e] * (1.0 - 2.0 * t[e]);
-  const double acc = (a[0] + a[1]) + (a[2] + a[3]);
-  const double w = 0.5 * (acc * (1.0 / static_cast<double>(E)));
-#pragma omp simd
-  for (std::size_t k = 0; k < E; ++k) g[k] = w * g[k] * cf[k];
-}
-MIXGRAD_SIMD_DISPATCH(disarm_quadratic_row)
 
 // The hard draws of m groups from s0, rows [i0, i1): x[((c * n + j) * nr + r) * E + e]; ub is
 // scratch for the categorical uniforms (m * nq, ub[c * nq + q] the uniform of class q of pair c,
@@ -315,49 +265,69 @@ void categorical_disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, cons
     }
 }
 
+// Where a chunk's estimates join the running moments in its own pass (m = 1 only; mean null:
+// they do not).
+struct ChunkMoments {
+  double inv_n = 0.0;  // 1 / the count after this sample
+  double* mean = nullptr;
+  double* m2 = nullptr;
+};
+
+// Bernoulli DisARM on objectives::Quadratic, fused (disarm_quadratic.hpp): the estimates of m
+// groups from s0, rows [i0, i1), into g (null: not kept, when mom takes them); wb: scratch for
+// the pairs' words (max(m, nq)), d for one row's differences (E).
+inline void disarm_quadratic_chunk(const ArmsProblem& P, const ArmsConstants& C, const objectives::Quadratic& obj,
+                                   std::uint64_t s0, std::size_t m, std::size_t i0, std::size_t i1, double* g,
+                                   std::uint32_t* wb, double* d, const ChunkMoments& mom) {
+  const std::size_t E = P.E, nr = i1 - i0, nq = nr * E, q0 = i0 * E, g0 = (P.r0 + i0) * E;
+  const double* cf = C.c.data() + q0;
+  const DisarmThresholds th = C.thresholds(q0, one_coordinate(P) ? 0 : 1);
+  if (one_coordinate(P)) {  // the words run along the samples
+    const std::uint32_t a0 = static_cast<std::uint32_t>(s0);
+    const double t = obj.target[0], k = 0.5 * cf[0];
+    disarm_words(m, a0, 0u, true, P.key, P.stream, wb);
+    if (disarm_quadratic_one(m, wb, th.x0[0], th.x1[0], disarm_quadratic_one_value(1.0, 0.0, t, k), g) != 0)
+      for (std::size_t c = 0; c < m; ++c) {
+        double b0, b1;
+        if (disarm_settle_one(c, a0, 0u, true, P.key, P.stream, wb[c], th.full[0], b0, b1))
+          g[c] = disarm_quadratic_one_value(b0, b1, t, k);
+      }
+    return;
+  }
+  const std::uint32_t a0 = static_cast<std::uint32_t>(g0);
+  for (std::size_t c = 0; c < m; ++c) {
+    const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
+    disarm_words(nq, a0, s, false, P.key, P.stream, wb);
+    for (std::size_t r = 0; r < nr; ++r) {
+      const std::size_t q = r * E;
+      const double* t = obj.target + obj.target_row_stride * (i0 + r);
+      double w;
+      if (disarm_row_differences(E, wb + q, C.pair_x0i.data() + q0 + q, C.pair_x1i.data() + q0 + q, t, d, w) != 0) {
+        for (std::size_t e = 0; e < E; ++e) {
+          double b0, b1;
+          if (disarm_settle_one(q + e, a0, s, false, P.key, P.stream, wb[q + e], th.full[q + e], b0, b1))
+            d[e] = b0 - b1;
+        }
+        w = disarm_row_weight_from(E, t, d);
+      }
+      disarm_row_scale(E, w, d, cf + q, g ? g + c * nq + q : nullptr, mom.inv_n, mom.mean ? mom.mean + q : nullptr,
+                       mom.mean ? mom.m2 + q : nullptr);
+    }
+  }
+}
+
 // DisARM for one chunk (m pairs from s0, rows [i0, i1), cut from a chunk of the whole call
 // `width` coordinates wide): g[c * nq + r * E + e] = 1/2 (f(b_0) - f(b_1)) (b_0 - b_1)
-// sigmoid(|alpha|). The quadratic objective is fused: f(b_0) - f(b_1) = mean_e (b_0 - b_1)(b_0 +
-// b_1 - 2 t_e).
+// sigmoid(|alpha|), from f's values at the draws (the quadratic objective has its fused
+// disarm_quadratic_chunk).
 template <class Obj>
 void disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, std::uint64_t s0, std::size_t m,
                   std::size_t i0, std::size_t i1, std::size_t width, double* x, double* fv, double* d, double* g,
                   std::uint32_t* rows, std::uint64_t* samp, double* ub, std::uint32_t* wb) {
-  const std::size_t E = P.E, nr = i1 - i0, nq = nr * E, q0 = i0 * E, g0 = (P.r0 + i0) * E;
-  const double* th = C.th.data() + q0;
-  const double* cf = C.c.data() + q0;
+  const std::size_t E = P.E, nr = i1 - i0, nq = nr * E;
+  const double* cf = C.c.data() + i0 * E;
   if (P.categorical) {
     categorical_disarm_chunk(P, C, obj, s0, m, i0, i1, x, fv, g, rows, samp, ub);
-    return;
-  }
-  if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
-    // the pairs' words into wb, the estimates straight from them
-    const DisarmThresholds th_q = C.thresholds(q0, one_coordinate(P) ? 0 : 1);
-    if (one_coordinate(P)) {
-      const std::uint32_t a0 = static_cast<std::uint32_t>(s0);
-      const double t = obj.target[0], k = 0.5 * cf[0];
-      disarm_words(m, a0, 0u, true, P.key, P.stream, wb);
-      if (disarm_quadratic_one(m, wb, th_q.x0[0], th_q.x1[0], disarm_quadratic_one_value(1.0, 0.0, t, k), g) != 0)
-        for (std::size_t c = 0; c < m; ++c) {
-          double b0, b1;
-          if (disarm_settle_one(c, a0, 0u, true, P.key, P.stream, wb[c], th_q.full[0], b0, b1))
-            g[c] = disarm_quadratic_one_value(b0, b1, t, k);
-        }
-      return;
-    }
-    for (std::size_t c = 0; c < m; ++c) {
-      const std::uint32_t s = static_cast<std::uint32_t>(s0 + c), a0 = static_cast<std::uint32_t>(g0);
-      double* gc = g + c * nq;
-      disarm_words(nq, a0, s, false, P.key, P.stream, wb);
-      if (disarm_differences(nq, wb, th_q.x0, th_q.x1, gc) != 0)
-        for (std::size_t q = 0; q < nq; ++q) {
-          double b0, b1;
-          if (disarm_settle_one(q, a0, s, false, P.key, P.stream, wb[q], th_q.full[q], b0, b1)) gc[q] = b0 - b1;
-        }
-      for (std::size_t r = 0; r < nr; ++r)
-        disarm_quadratic_row(E, obj.target + obj.target_row_stride * (i0 + r), cf + r * E, gc + r * E);
-    }
-    (void)th, (void)x, (void)fv, (void)d, (void)rows, (void)samp, (void)ub;
     return;
   }
   arms_draw(P, C, s0, m, i0, i1, x, nullptr, ub, wb);
@@ -497,7 +467,22 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
                    }
                    // the estimates: straight into the output when the chunk's m groups are one block of it
                    double* gp = P.samples && nr == R ? P.samples + s0 * R * E : g.data();
-                   if (P.pair) {
+                   const std::size_t q0 = (gi0 - ra) * E;
+                   const double n_a = static_cast<double>(s0 - sa);
+                   bool fused = false, merged = false;  // merged: the estimates joined the moments
+                   if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
+                     if (P.pair && !P.categorical) {
+                       ChunkMoments mom;
+                       if (accumulate && m == 1 && !one_coordinate(P))
+                         mom = {1.0 / (n_a + 1.0), tmean + q0, tm2 + q0}, merged = true;
+                       // the estimates themselves are needed unless they are merged here and not kept
+                       double* gq = merged && !P.samples ? nullptr : gp;
+                       disarm_quadratic_chunk(P, C, obj, s0, m, i0, i1, gq, wb.data(), dv.data(), mom);
+                       fused = true;
+                     }
+                   }
+                   if (fused) {
+                   } else if (P.pair) {
                      disarm_chunk(P, C, obj, s0, m, i0, i1, width, x.data(), fv.data(), dv.data(), gp, rows.data(),
                                   samp.data(), ub.data(), wb.data());
                    } else {
@@ -508,9 +493,7 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
                    if (P.samples && gp == g.data())
                      for (std::size_t c = 0; c < m; ++c)
                        std::copy(g.begin() + c * nq, g.begin() + (c + 1) * nq, P.samples + ((s0 + c) * R + i0) * E);
-                   if (!accumulate) return;
-                   const std::size_t q0 = (gi0 - ra) * E;
-                   const double n_a = static_cast<double>(s0 - sa);
+                   if (!accumulate || merged) return;
                    if (m == 1) {
                      welford_add(nq, 1.0 / (n_a + 1.0), gp, tmean + q0, tm2 + q0);
                      return;

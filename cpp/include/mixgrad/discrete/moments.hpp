@@ -9,13 +9,15 @@
 namespace mixgrad::rebar {
 
 // Welford update of running means/M2 with one more sample x (n samples after it).
+MIXGRAD_INLINE void welford_step(double x, double inv_n, double& mean, double& m2) {
+  const double delta = x - mean;
+  mean += delta * inv_n;
+  m2 += delta * (x - mean);
+}
+
 MIXGRAD_SIMD_KERNEL void welford_add_kernel(std::size_t nq, double inv_n, const double* x, double* mean, double* m2) {
 #pragma omp simd
-  for (std::size_t q = 0; q < nq; ++q) {
-    const double delta = x[q] - mean[q];
-    mean[q] += delta * inv_n;
-    m2[q] += delta * (x[q] - mean[q]);
-  }
+  for (std::size_t q = 0; q < nq; ++q) welford_step(x[q], inv_n, mean[q], m2[q]);
 }
 MIXGRAD_SIMD_DISPATCH(welford_add)
 
