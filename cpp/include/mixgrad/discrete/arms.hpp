@@ -360,7 +360,7 @@ void disarm_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, 
 template <class Obj>
 void arms_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, std::uint64_t s0, std::size_t m,
                 std::size_t i0, std::size_t i1, double* x, double* fv, double* g, std::uint32_t* rows,
-                std::uint64_t* samp, double* expo) {
+                std::uint64_t* samp) {
   const std::size_t E = P.E, n = P.n, nr = i1 - i0, nq = nr * E;
   const double inv_nm1 = 1.0 / static_cast<double>(n - 1), inv_n = 1.0 / static_cast<double>(n);
   const std::size_t n_ev = m * n * nr;
@@ -373,7 +373,6 @@ void arms_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, st
       }
   objectives::Chunk ch{n_ev, E, rows, samp, P.R};
   obj.value(objectives::Point::Hard, ch, x, fv);
-  (void)expo;
   const double* cf = C.c.data() + i0 * E;
   for (std::size_t c = 0; c < m; ++c) {
     double* gc = g + c * nq;
@@ -487,8 +486,7 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
                                   samp.data(), ub.data(), wb.data());
                    } else {
                      arms_draw(P, C, s0, m, i0, i1, x.data(), expo.data(), ub.data(), wb.data());
-                     arms_chunk(P, C, obj, s0, m, i0, i1, x.data(), fv.data(), gp, rows.data(), samp.data(),
-                                expo.data());
+                     arms_chunk(P, C, obj, s0, m, i0, i1, x.data(), fv.data(), gp, rows.data(), samp.data());
                    }
                    if (P.samples && gp == g.data())
                      for (std::size_t c = 0; c < m; ++c)

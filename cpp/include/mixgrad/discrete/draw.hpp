@@ -70,19 +70,14 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
                         C.ea.data(), C.ena.data(), o);
     return;
   }
-  if (P.kind == BernoulliLogistic && width >= 8) {
-    noise_logistic_rect(m, nq, s0, i0 * E, g0, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(), C.lb.data(),
-                        C.th.data(), C.ea.data(), C.ena.data(), o);
+  if (P.kind == BernoulliLogistic && (width >= 8 || m >= 8)) {
+    noise_logistic_rect(m, nq, s0, i0 * E, g0, width < 8, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(),
+                        C.lb.data(), C.th.data(), C.ea.data(), C.ena.data(), o);
     return;
   }
   if (P.kind == BernoulliProbit && !values && (width >= 8 || m >= 8)) {
     noise_probit_rect(m, nq, s0, i0 * E, g0, width < 8, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(),
                       C.lb.data(), C.aux.data(), C.score1.data(), C.score0.data(), o);
-    return;
-  }
-  if (P.kind == BernoulliLogistic && m >= 8) {
-    noise_logistic_by_sample(m, nq, s0, i0 * E, g0, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(),
-                             C.lb.data(), C.th.data(), C.ea.data(), C.ena.data(), o);
     return;
   }
   for (std::size_t ev = 0; ev < n_ev; ++ev) {

@@ -64,7 +64,7 @@ void estimate(const Problem& P, const Obj& obj) {
       for_chunks(sa, sb, ra, rb, E, W.r0, W.r1,
                  [&](std::size_t s0, std::size_t m, std::size_t gi0, std::size_t gi1, std::size_t width) {
                    const std::size_t i0 = gi0 - r0, i1 = gi1 - r0;  // this call's rows
-                   const std::size_t nr = i1 - i0, n_ev = m * nr, nj = n_ev * E;
+                   const std::size_t nr = i1 - i0, n_ev = m * nr;
                    // The fused quadratic pass with one target row needs no event ids (B.row, B.sample) when
                    // the noise comes from a rectangle kernel (width or m >= 8); everything else reads them.
                    bool fusable = false, ids = true;
@@ -210,7 +210,6 @@ void estimate(const Problem& P, const Obj& obj) {
                      }
                      merge_chunk_moments(m, nq, n_a, gout, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
                    }
-                   (void)nj;
                  });
     }
   });

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "mixgrad/config.hpp"
 #include "mixgrad/discrete/philox_fill.hpp"
@@ -117,58 +118,52 @@ MIXGRAD_INLINE void logistic_piece(std::size_t pn, const std::uint32_t (*w)[kPhi
   }
 }
 
-// m samples from s0 of the nq contiguous coordinates from c0 (constants indexed by coordinate;
-// the Philox counter of coordinate c0 + q is g0 + q, its index in the whole call), vectorized
-// over coordinates.
+// Walks an m x nq rectangle of draws (j = c * nq + q: sample s0 + c, coordinate c0 + q, whose
+// Philox counter is (s0 + c, g0 + q, 0, stream), g0 + q its index in the whole call) in pieces of
+// Philox blocks along the vectorized axis: by_sample, along the m samples one coordinate at a
+// time (few coordinates), else along the coordinates. For each piece,
+// piece(by_coordinate, pn, w, i0, j0, stride): draws p < pn of w go to j0 + p * stride, their
+// per-coordinate constants at i0 + p (by_coordinate: std::true_type) or at i0.
+template <class Piece>
+MIXGRAD_INLINE void logistic_rect_walk(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
+                                       bool by_sample, philox::Key key, std::uint32_t stream, const Piece& piece) {
+  std::uint32_t w[4][kPhiloxPiece];
+  const std::uint32_t s0w = static_cast<std::uint32_t>(s0), g0w = static_cast<std::uint32_t>(g0);
+  if (by_sample) {
+    for (std::size_t q = 0; q < nq; ++q) {
+      const PhiloxRun run{s0w, g0w + static_cast<std::uint32_t>(q), 0u, stream, true};
+      for (std::size_t p0 = 0; p0 < m; p0 += kPhiloxPiece) {
+        const std::size_t pn = std::min(kPhiloxPiece, m - p0);
+        philox_fill_piece(key, run, p0, pn, w);
+        piece(std::false_type{}, pn, w, c0 + q, p0 * nq + q, nq);
+      }
+    }
+  } else {
+    for (std::size_t c = 0; c < m; ++c) {
+      const PhiloxRun run{g0w, s0w + static_cast<std::uint32_t>(c), 0u, stream, false};
+      for (std::size_t p0 = 0; p0 < nq; p0 += kPhiloxPiece) {
+        const std::size_t pn = std::min(kPhiloxPiece, nq - p0);
+        philox_fill_piece(key, run, p0, pn, w);
+        piece(std::true_type{}, pn, w, c0 + p0, c * nq + p0, std::size_t{1});
+      }
+    }
+  }
+}
+
+// m samples from s0 of the nq coordinates from c0 (logistic_rect_walk), constants indexed by
+// coordinate.
 template <bool Coupled>
 MIXGRAD_INLINE void logistic_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
-                                  const VecKey& key, std::uint32_t stream, double inv_lam, const double* alpha,
-                                  const double* la, const double* lb, const double* th, const double* ea,
-                                  const double* ena, const BernoulliOut& o) {
-  std::uint32_t w[4][kPhiloxPiece];
-  for (std::size_t c = 0; c < m; ++c) {
-    const PhiloxRun run{static_cast<std::uint32_t>(g0), static_cast<std::uint32_t>(s0 + c), 0u, stream, false};
-    for (std::size_t p0 = 0; p0 < nq; p0 += kPhiloxPiece) {
-      const std::size_t pn = std::min(kPhiloxPiece, nq - p0), q = c0 + p0;
-      philox_fill_piece(key.key, run, p0, pn, w);
-      logistic_piece<Coupled, true>(pn, w, alpha + q, la + q, lb + q, th + q, ea + q, ena + q, inv_lam, c * nq + p0, 1,
-                                    o);
-    }
-  }
+                                  bool by_sample, philox::Key key, std::uint32_t stream, double inv_lam,
+                                  const double* alpha, const double* la, const double* lb, const double* th,
+                                  const double* ea, const double* ena, const BernoulliOut& o) {
+  logistic_rect_walk(m, nq, s0, c0, g0, by_sample, key, stream,
+                     [&](auto by_coordinate, std::size_t pn, const std::uint32_t (*w)[kPhiloxPiece], std::size_t i,
+                         std::size_t j0, std::size_t stride) __attribute__((always_inline)) {
+                       logistic_piece<Coupled, decltype(by_coordinate)::value>(pn, w, alpha + i, la + i, lb + i, th + i,
+                                                                               ea + i, ena + i, inv_lam, j0, stride, o);
+                     });
 }
-
-// The same rectangle, vectorized over the m samples (for few coordinates per sample).
-template <bool Coupled>
-MIXGRAD_INLINE void logistic_rect_by_sample(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
-                                            std::size_t g0, const VecKey& key, std::uint32_t stream, double inv_lam,
-                                            const double* alpha, const double* la, const double* lb, const double* th,
-                                            const double* ea, const double* ena, const BernoulliOut& o) {
-  std::uint32_t w[4][kPhiloxPiece];
-  for (std::size_t q = 0; q < nq; ++q) {
-    const std::size_t cq = c0 + q;
-    const PhiloxRun run{static_cast<std::uint32_t>(s0), static_cast<std::uint32_t>(g0 + q), 0u, stream, true};
-    for (std::size_t p0 = 0; p0 < m; p0 += kPhiloxPiece) {
-      const std::size_t pn = std::min(kPhiloxPiece, m - p0);
-      philox_fill_piece(key.key, run, p0, pn, w);
-      logistic_piece<Coupled, false>(pn, w, alpha + cq, la + cq, lb + cq, th + cq, ea + cq, ena + cq, inv_lam,
-                                     p0 * nq + q, nq, o);
-    }
-  }
-}
-
-MIXGRAD_SIMD_KERNEL void noise_logistic_by_sample_kernel(std::size_t m, std::size_t nq, std::uint64_t s0,
-                                                         std::size_t c0, std::size_t g0, philox::Key key,
-                                                         std::uint32_t stream, bool coupled, double inv_lam,
-                                                         const double* alpha, const double* la, const double* lb,
-                                                         const double* th, const double* ea, const double* ena,
-                                                         BernoulliOut o) {
-  if (coupled)
-    logistic_rect_by_sample<true>(m, nq, s0, c0, g0, vec_key(key), stream, inv_lam, alpha, la, lb, th, ea, ena, o);
-  else
-    logistic_rect_by_sample<false>(m, nq, s0, c0, g0, vec_key(key), stream, inv_lam, alpha, la, lb, th, ea, ena, o);
-}
-
-MIXGRAD_SIMD_DISPATCH(noise_logistic_by_sample)
 
 MIXGRAD_SIMD_KERNEL void noise_logistic_flat_kernel(std::size_t n, philox::Key key, std::uint32_t stream, bool coupled,
                                                     double inv_lam, const std::uint64_t* sample,
@@ -184,14 +179,15 @@ MIXGRAD_SIMD_KERNEL void noise_logistic_flat_kernel(std::size_t n, philox::Key k
 MIXGRAD_SIMD_DISPATCH(noise_logistic_flat)
 
 MIXGRAD_SIMD_KERNEL void noise_logistic_rect_kernel(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
-                                                    std::size_t g0, philox::Key key, std::uint32_t stream, bool coupled,
-                                                    double inv_lam, const double* alpha, const double* la,
-                                                    const double* lb, const double* th, const double* ea,
-                                                    const double* ena, BernoulliOut o) {
+                                                    std::size_t g0, bool by_sample, philox::Key key,
+                                                    std::uint32_t stream, bool coupled, double inv_lam,
+                                                    const double* alpha, const double* la, const double* lb,
+                                                    const double* th, const double* ea, const double* ena,
+                                                    BernoulliOut o) {
   if (coupled)
-    logistic_rect<true>(m, nq, s0, c0, g0, vec_key(key), stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+    logistic_rect<true>(m, nq, s0, c0, g0, by_sample, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
   else
-    logistic_rect<false>(m, nq, s0, c0, g0, vec_key(key), stream, inv_lam, alpha, la, lb, th, ea, ena, o);
+    logistic_rect<false>(m, nq, s0, c0, g0, by_sample, key, stream, inv_lam, alpha, la, lb, th, ea, ena, o);
 }
 
 MIXGRAD_SIMD_DISPATCH(noise_logistic_rect)
@@ -298,37 +294,18 @@ MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64
     }
 }
 
-// m samples from s0 of the nq coordinates from c0; by_sample: vectorized over samples (few
-// coordinates), else over coordinates.
+// m samples from s0 of the nq coordinates from c0 (logistic_rect_walk), then the flagged draws.
 template <int K, bool Coupled>
 MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
                                        bool by_sample, const VecKey& key, std::uint32_t stream, double inv_lam,
                                        const double* alpha, const double* th, const double* ea, const double* ena,
                                        const BernoulliOut& o) {
-  // Philox blocks in pieces along the vectorized axis: counter (s0 + c, g0 + q, 0, stream)
-  std::uint32_t w[4][kPhiloxPiece];
-  const std::uint32_t s0w = static_cast<std::uint32_t>(s0), g0w = static_cast<std::uint32_t>(g0);
-  if (by_sample) {  // over the m samples, one coordinate at a time (constants fixed: stride 0)
-    for (std::size_t q = 0; q < nq; ++q) {
-      const PhiloxRun run{s0w, g0w + static_cast<std::uint32_t>(q), 0u, stream, true};
-      for (std::size_t p0 = 0; p0 < m; p0 += kPhiloxPiece) {
-        const std::size_t pn = std::min(kPhiloxPiece, m - p0);
-        philox_fill_piece(key.key, run, p0, pn, w);
-        logistic_fast_piece<K, Coupled, false>(pn, w, th + c0 + q, ea + c0 + q, ena + c0 + q, inv_lam, p0 * nq + q, nq,
-                                               o);
-      }
-    }
-  } else {
-    for (std::size_t c = 0; c < m; ++c) {
-      const PhiloxRun run{g0w, s0w + static_cast<std::uint32_t>(c), 0u, stream, false};
-      for (std::size_t p0 = 0; p0 < nq; p0 += kPhiloxPiece) {
-        const std::size_t pn = std::min(kPhiloxPiece, nq - p0);
-        philox_fill_piece(key.key, run, p0, pn, w);
-        logistic_fast_piece<K, Coupled, true>(pn, w, th + c0 + p0, ea + c0 + p0, ena + c0 + p0, inv_lam, c * nq + p0, 1,
-                                              o);
-      }
-    }
-  }
+  logistic_rect_walk(m, nq, s0, c0, g0, by_sample, key.key, stream,
+                     [&](auto by_coordinate, std::size_t pn, const std::uint32_t (*w)[kPhiloxPiece], std::size_t i,
+                         std::size_t j0, std::size_t stride) __attribute__((always_inline)) {
+                       logistic_fast_piece<K, Coupled, decltype(by_coordinate)::value>(pn, w, th + i, ea + i, ena + i,
+                                                                                       inv_lam, j0, stride, o);
+                     });
   logistic_fast_fix<K, Coupled>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, th, ea, ena, o);
 }
 

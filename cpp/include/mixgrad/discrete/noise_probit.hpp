@@ -23,7 +23,7 @@ namespace mixgrad::rebar {
 // Coupled (z~ = z, e = eps): log v = log Phi(eps) - log Phi(-alpha) (b = 0),
 //   log Phi(-eps) - log Phi(alpha) (b = 1).
 // score: exp(log phi(alpha) - log Phi(alpha)) (b = 1), -exp(log phi(alpha) - log Phi(-alpha)) (b = 0).
-static void noise_probit(std::size_t n, philox::Key key, std::uint32_t stream, bool coupled,
+inline void noise_probit(std::size_t n, philox::Key key, std::uint32_t stream, bool coupled,
                          const std::uint64_t* sample, const std::uint32_t* coord, const double* alpha, const double* la,
                          const double* lb, const double* aux, double* z, double* hard, double* zt, double* dzt,
                          double* score) {
