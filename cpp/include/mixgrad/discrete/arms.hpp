@@ -394,28 +394,6 @@ void arms_chunk(const ArmsProblem& P, const ArmsConstants& C, const Obj& obj, st
   }
 }
 
-// Sums with four partial sums in a fixed order (vectorizes, unlike an omp simd reduction here).
-MIXGRAD_SIMD_KERNEL double sum4_kernel(std::size_t n, const double* x) {
-  double a[4] = {0.0, 0.0, 0.0, 0.0};
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (std::size_t l = 0; l < 4; ++l) a[l] += x[i + l];
-  for (; i < n; ++i) a[0] += x[i];
-  return (a[0] + a[1]) + (a[2] + a[3]);
-}
-MIXGRAD_SIMD_DISPATCH(sum4)
-
-MIXGRAD_SIMD_KERNEL double sum_sq_dev4_kernel(std::size_t n, const double* x, double mu) {
-  double a[4] = {0.0, 0.0, 0.0, 0.0};
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (std::size_t l = 0; l < 4; ++l) a[l] += (x[i + l] - mu) * (x[i + l] - mu);
-  for (; i < n; ++i) a[0] += (x[i] - mu) * (x[i] - mu);
-  return (a[0] + a[1]) + (a[2] + a[3]);
-}
-
-MIXGRAD_SIMD_DISPATCH(sum_sq_dev4)
-
 // The ARMS / DisARM estimates (or only the draws) with any objective of objectives.hpp; values
 // are asked for at Point::Hard with Chunk::sample = s * n + j (the draw's index).
 template <class Obj>
@@ -491,19 +469,8 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
                    if (P.samples && gp == g.data())
                      for (std::size_t c = 0; c < m; ++c)
                        std::copy(g.begin() + c * nq, g.begin() + (c + 1) * nq, P.samples + ((s0 + c) * R + i0) * E);
-                   if (!accumulate || merged) return;
-                   if (m == 1) {
-                     welford_add(nq, 1.0 / (n_a + 1.0), gp, tmean + q0, tm2 + q0);
-                     return;
-                   }
-                   if (width == 1) {  // the whole call's chunk is this one coordinate
-                     const double mu = sum4(m, gp) * (1.0 / static_cast<double>(m));
-                     const double ss = sum_sq_dev4(m, gp, mu);
-                     double na = n_a;
-                     chan_merge(na, tmean[q0], tm2[q0], static_cast<double>(m), mu, ss);
-                     return;
-                   }
-                   merge_chunk_moments(m, nq, n_a, gp, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
+                   if (accumulate && !merged)
+                     merge_chunk(m, nq, width, n_a, gp, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
                  });
     }
   });

@@ -192,24 +192,7 @@ void estimate(const Problem& P, const Obj& obj) {
                    // Merge this chunk's m samples of rows [i0, i1) into the tile accumulators.
                    const std::size_t q0 = (gi0 - ra) * E, nq = nr * E;
                    const double n_a = static_cast<double>(s0 - sa);
-                   if (m == 1) {
-                     welford_add(nq, 1.0 / (n_a + 1.0), gout, tmean + q0, tm2 + q0);
-                   } else {
-                     const double inv_m = 1.0 / static_cast<double>(m);
-                     if (width == 1) {  // the whole call's chunk is this one coordinate
-                       const double* x = gout;
-                       double sum = 0.0, ss = 0.0;
-#pragma omp simd reduction(+ : sum)
-                       for (std::size_t c = 0; c < m; ++c) sum += x[c];
-                       const double mu = sum * inv_m;
-#pragma omp simd reduction(+ : ss)
-                       for (std::size_t c = 0; c < m; ++c) ss += (x[c] - mu) * (x[c] - mu);
-                       double na = n_a;
-                       chan_merge(na, tmean[q0], tm2[q0], static_cast<double>(m), mu, ss);
-                       return;
-                     }
-                     merge_chunk_moments(m, nq, n_a, gout, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
-                   }
+                   merge_chunk(m, nq, width, n_a, gout, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
                  });
     }
   });

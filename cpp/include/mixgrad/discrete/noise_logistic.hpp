@@ -135,7 +135,10 @@ MIXGRAD_INLINE void logistic_rect_walk(std::size_t m, std::size_t nq, std::uint6
       for (std::size_t p0 = 0; p0 < m; p0 += kPhiloxPiece) {
         const std::size_t pn = std::min(kPhiloxPiece, m - p0);
         philox_fill_piece(key, run, p0, pn, w);
-        piece(std::false_type{}, pn, w, c0 + q, p0 * nq + q, nq);
+        if (nq == 1)  // the stride a constant: vector stores, not one store per lane
+          piece(std::false_type{}, pn, w, c0, p0, std::size_t{1});
+        else
+          piece(std::false_type{}, pn, w, c0 + q, p0 * nq + q, nq);
       }
     }
   } else {
