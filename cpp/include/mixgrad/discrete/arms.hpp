@@ -420,16 +420,19 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
     std::vector<double> x(max_coords * n), fv(max_coords * n), g(max_coords), dv(max_coords), expo(n),
         ub(3 * max_coords);
     std::vector<std::uint32_t> wb(max_coords);
-    std::vector<double> cmean(tile_coords), cm2(tile_coords);
+    std::vector<double> cmean(tile_coords), cm2(tile_coords), lmean(tile_coords), lm2(tile_coords);
     std::vector<std::uint32_t> rows(max_coords * n);
     std::vector<std::uint64_t> samp(max_coords * n);
     for (std::size_t t = t0; t < t1; ++t) {
       const std::size_t sbi = t / W.n_rb, rbi = W.rb0 + t % W.n_rb;
       const std::size_t sa = sbi * T.samples_per_tile, sb = std::min<std::size_t>(S, sa + T.samples_per_tile);
       const std::size_t ra = rbi * T.rows_per_tile, rb = std::min(W.R, ra + T.rows_per_tile);  // whole-call rows
-      double* tmean = accumulate ? &tile_mean[t * tile_coords] : nullptr;
-      double* tm2 = accumulate ? &tile_m2[t * tile_coords] : nullptr;
-      if (accumulate) std::fill(tmean, tmean + tile_coords, 0.0), std::fill(tm2, tm2 + tile_coords, 0.0);
+      // The tile's moments build up in this thread's own buffers, stored when the tile is done:
+      // written per sample next to a neighbouring tile's (another thread's), they would share a
+      // cache line at the tiles' edge.
+      double* tmean = accumulate ? lmean.data() : nullptr;
+      double* tm2 = accumulate ? lm2.data() : nullptr;
+      if (accumulate) std::fill(lmean.begin(), lmean.end(), 0.0), std::fill(lm2.begin(), lm2.end(), 0.0);
       for_chunks(sa, sb, ra, rb, E, W.r0, W.r1,
                  [&](std::size_t s0, std::size_t m, std::size_t gi0, std::size_t gi1, std::size_t width) {
                    const std::size_t i0 = gi0 - P.r0, i1 = gi1 - P.r0;  // this call's rows
@@ -472,6 +475,10 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
                    if (accumulate && !merged)
                      merge_chunk(m, nq, width, n_a, gp, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
                  });
+      if (accumulate) {
+        std::copy(lmean.begin(), lmean.end(), tile_mean.begin() + t * tile_coords);
+        std::copy(lm2.begin(), lm2.end(), tile_m2.begin() + t * tile_coords);
+      }
     }
   });
   if (!accumulate) return;
