@@ -12,7 +12,16 @@ from ._require import require_torch
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
 
-__all__ = ["EstimatorOutput", "Family", "evaluate", "expand_logits", "family", "surrogate_from"]
+__all__ = [
+    "DiscreteEstimator",
+    "EstimatorOutput",
+    "Family",
+    "evaluate",
+    "expand_logits",
+    "family",
+    "surrogate_from",
+    "uniform_like",
+]
 
 Objective = Callable[["torch.Tensor"], "torch.Tensor"]
 
@@ -129,6 +138,29 @@ def expand_logits(logits: torch.Tensor, n_samples: int | None, event_dims: int) 
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive int or None, got {n_samples!r}")
     return logits.expand(n_samples, *logits.shape)
+
+
+def uniform_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Uniform noise in (0, 1) of ``x``'s shape, dtype and device."""
+    return _noise.uniform(tuple(x.shape), dtype=x.dtype, device=x.device, generator=generator)
+
+
+class DiscreteEstimator(torch.nn.Module):
+    """Base of the torch estimators: the latent family, its name and the event dimensions, and
+    the sample frame that every forward pass starts from."""
+
+    def __init__(self, kind: str, event_dims: int) -> None:
+        super().__init__()
+        self.family = family(kind)
+        self.kind = kind
+        self.event_dims = check_event_dims(event_dims)
+
+    def _frame(self, logits: torch.Tensor, n_samples: int | None) -> tuple[torch.Tensor, tuple[int, ...]]:
+        """The validated logits with the sample dimension prepended (if ``n_samples`` is given)
+        and the batch shape, their shape without the event dimensions."""
+        logits_x = expand_logits(logits, n_samples, self.event_dims)
+        shape = tuple(logits_x.shape)
+        return logits_x, shape[: len(shape) - self.event_dims]
 
 
 def evaluate(f: Objective, s: torch.Tensor, batch_shape: tuple[int, ...]) -> torch.Tensor:
