@@ -12,16 +12,7 @@ from ._require import require_torch
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
 
-__all__ = [
-    "DiscreteEstimator",
-    "EstimatorOutput",
-    "Family",
-    "evaluate",
-    "expand_logits",
-    "family",
-    "surrogate_from",
-    "uniform_like",
-]
+__all__ = ["EstimatorOutput", "Family", "evaluate", "expand_logits", "family", "surrogate_from"]
 
 Objective = Callable[["torch.Tensor"], "torch.Tensor"]
 
@@ -147,9 +138,13 @@ def uniform_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Te
 
 class DiscreteEstimator(torch.nn.Module):
     """Base of the torch estimators: the latent family, its name and the event dimensions, and
-    the sample frame that every forward pass starts from."""
+    the sample frame that every forward pass starts from.
 
-    def __init__(self, kind: str, event_dims: int) -> None:
+    ``kind`` names the family (:func:`family`), ``event_dims`` how many trailing logits
+    dimensions make one sample's event (:func:`check_event_dims`); both are validated here.
+    """
+
+    def __init__(self, kind: str = "bernoulli", *, event_dims: int = 1) -> None:
         super().__init__()
         self.family = family(kind)
         self.kind = kind

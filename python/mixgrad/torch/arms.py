@@ -68,7 +68,7 @@ class Arms(DiscreteEstimator):
 
     def __init__(self, n_draws: int = 4, *, event_dims: int = 1) -> None:
         n_draws = check_n_draws(n_draws)
-        super().__init__("bernoulli", event_dims)
+        super().__init__("bernoulli", event_dims=event_dims)
         self.n_draws = n_draws
 
     def forward(

@@ -31,7 +31,7 @@ class Concrete(DiscreteEstimator):
     """
 
     def __init__(self, kind: str = "bernoulli", *, temperature: float = 0.5, event_dims: int = 1) -> None:
-        super().__init__(kind, event_dims)
+        super().__init__(kind, event_dims=event_dims)
         temperature = check_real(temperature, "temperature", positive=True)
         self.temperature = float(temperature)
 

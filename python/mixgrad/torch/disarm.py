@@ -84,9 +84,6 @@ class Disarm(DiscreteEstimator):
         Trailing logits dimensions of one sample's event (categorical: classes last).
     """
 
-    def __init__(self, kind: str = "bernoulli", *, event_dims: int = 1) -> None:
-        super().__init__(kind, event_dims)
-
     def forward(
         self,
         logits: torch.Tensor,

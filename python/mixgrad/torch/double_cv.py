@@ -39,9 +39,6 @@ class DoubleCV(DiscreteEstimator):
         Trailing logits dimensions of one sample's event.
     """
 
-    def __init__(self, kind: str = "bernoulli", *, event_dims: int = 1) -> None:
-        super().__init__(kind, event_dims)
-
     def forward(
         self,
         logits: torch.Tensor,

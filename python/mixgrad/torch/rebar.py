@@ -73,7 +73,7 @@ class Rebar(DiscreteEstimator):
         coupled: bool = False,
         tune: bool = True,
     ) -> None:
-        super().__init__(kind, event_dims)
+        super().__init__(kind, event_dims=event_dims)
         temperature = check_real(temperature, "temperature", positive=True)
         eta_np = real_array(eta, "eta", allow_bool=False)
         if eta_np.ndim > 1:

@@ -45,7 +45,7 @@ class Reinforce(DiscreteEstimator):
         decay: float = 0.95,
         event_dims: int = 1,
     ) -> None:
-        super().__init__(kind, event_dims)
+        super().__init__(kind, event_dims=event_dims)
         if baseline not in _BASELINES:
             raise ValueError(f"baseline must be one of {_BASELINES}, got {baseline!r}")
         decay = check_real(decay, "decay")
