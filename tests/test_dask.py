@@ -14,26 +14,6 @@ from mixgrad._seeding import philox_key  # noqa: E402
 from mixgrad.mixture import Window  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
-    # Two worker processes with one thread each: the layout the issue asks about. Starting it
-    # takes a few seconds on a loaded machine, so once per module.
-    cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, silence_logs=40
-    )
-    with cluster, distributed.Client(cluster, set_as_default=False) as c:
-        yield c
-
-
-@pytest.fixture(params=["threads", "distributed"])
-def compute(request):
-    """compute(*collections) on one scheduler."""
-    if request.param == "threads":
-        return lambda *objs: dask.compute(*objs, scheduler="threads")
-    c = request.getfixturevalue("client")
-    return lambda *objs: c.compute(list(objs), sync=True)
-
-
 def _params(B, K, D, dtype, seed=0):
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(*B, K))

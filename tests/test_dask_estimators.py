@@ -14,24 +14,6 @@ import mixgrad.dask as md  # noqa: E402
 from mixgrad import estimators as est  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, silence_logs=40
-    )
-    with cluster, distributed.Client(cluster, set_as_default=False) as c:
-        yield c
-
-
-@pytest.fixture(params=["threads", "distributed"])
-def compute(request):
-    """compute(*collections) on one scheduler."""
-    if request.param == "threads":
-        return lambda *objs: dask.compute(*objs, scheduler="threads")
-    c = request.getfixturevalue("client")
-    return lambda *objs: c.compute(list(objs), sync=True)
-
-
 def _value(x):
     return ((x - 0.3) ** 2).sum(-1) + x[..., 0] * x[..., -1]
 

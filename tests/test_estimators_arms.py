@@ -14,50 +14,18 @@ import numpy as np
 import pytest
 
 import mixgrad as mg
+from _helpers_unbiased import random_logits, rare_bound
 
 N = 2 * 10**5
-
-
-def _logits(rng, rows, E, extreme):
-    """Random logits; with ``extreme``, the first row gets +-30, 6 and -4 in its first coordinates
-    (only where other coordinates or rows remain that are drawn both ways, so the test keeps its
-    power: an event dominated by alpha = 30 alone would pass anything within the allowance)."""
-    a = rng.normal(scale=2.0, size=(rows, E))
-    if extreme:
-        flat = a.reshape(-1)
-        flat[0] = 30.0
-        if flat.size > 1:
-            flat[1] = -30.0
-        if flat.size > 3:
-            flat[2] = 6.0
-            flat[3] = -4.0
-    return a
-
-
-def _rare_bound(dist, obj, n):
-    if isinstance(dist, mg.Categorical):
-        p = dist.probs.reshape(dist.n_rows, -1)
-        p_rare = np.where(p * n < 1e-3, p, 0.0).sum(-1)
-    else:
-        th = dist.probs.reshape(dist.n_rows, -1)
-        th_c = mg.Bernoulli(-dist.logits, noise=dist.noise_type).probs.reshape(dist.n_rows, -1)
-        pm = np.minimum(th, th_c)
-        p_rare = np.where(pm * n < 1e-3, pm, 0.0).sum(-1)
-    E = dist.event_size
-    pts = np.random.default_rng(0).uniform(size=(256, dist.n_rows, E)).reshape((256, *dist.shape))
-    fmax = np.abs(obj.value(pts, dist)).max() + np.abs(obj.value(np.round(pts), dist)).max()
-    gmax = np.abs(obj.grad(pts, dist)).max()
-    bound = 2 * p_rare * 10 * (fmax + gmax) * (1.0 + np.abs(dist.logits).max())
-    return np.broadcast_to(bound[:, None], (dist.n_rows, E)).reshape(dist.shape)
 
 
 def _make(case):
     kind, noise, rows, E = case
     rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
     if kind == "bern":
-        dist = mg.Bernoulli(_logits(rng, 1, E, E >= 5)[0], noise=noise)
+        dist = mg.Bernoulli(random_logits(rng, 1, E, E >= 5)[0], noise=noise)
     else:
-        a = _logits(rng, rows, E, rows > 1)
+        a = random_logits(rng, rows, E, rows > 1)
         dist = mg.Categorical(a if rows > 1 else a[0])
     obj = mg.QuadraticForm(rng.normal(size=(E, E)), rng.normal(size=dist.shape), d=rng.normal())
     return dist, obj
@@ -86,11 +54,11 @@ def test_disarm_and_arms_are_unbiased_bernoulli(case):
     dist, obj = _make(case)
     truth = mg.exact(obj, dist).mean
     d = mg.disarm(obj, dist, N, seed=1, keep_samples=False)
-    _assert_unbiased(d, truth, _rare_bound(dist, obj, 2 * N), "disarm")
+    _assert_unbiased(d, truth, rare_bound(dist, obj, 2 * N), "disarm")
     for n_draws in (2, 3, 5):
         S = N // n_draws
         a = mg.arms(obj, dist, S, seed=2, n_draws=n_draws, keep_samples=False)
-        _assert_unbiased(a, truth, _rare_bound(dist, obj, S * n_draws), f"arms n={n_draws}")
+        _assert_unbiased(a, truth, rare_bound(dist, obj, S * n_draws), f"arms n={n_draws}")
 
 
 @pytest.mark.parametrize("case", [*BERN, ("bern", "gaussian", 1, 5), *CAT])
@@ -98,7 +66,7 @@ def test_rloo_and_double_cv_are_unbiased(case):
     dist, obj = _make(case)
     truth = mg.exact(obj, dist).mean
     n = N // dist.n_rows
-    bound = _rare_bound(dist, obj, n)
+    bound = rare_bound(dist, obj, n)
     _assert_unbiased(mg.rloo(obj, dist, n, seed=3, keep_samples=False), truth, bound, "rloo")
     _assert_unbiased(mg.double_cv(obj, dist, n, seed=4, keep_samples=False), truth, bound, "double_cv")
 

@@ -14,41 +14,10 @@ import numpy as np
 import pytest
 
 import mixgrad as mg
+from _helpers_unbiased import random_logits, rare_bound
 
 N = 10**6
 LAM = 0.5
-
-
-def _logits(rng, rows, E, extreme):
-    a = rng.normal(scale=2.0, size=(rows, E))
-    if extreme:
-        flat = a.reshape(-1)
-        flat[0] = 30.0
-        if flat.size > 1:
-            flat[1] = -30.0
-        if flat.size > 3:
-            flat[2] = 6.0
-            flat[3] = -4.0
-    return a
-
-
-def _rare_bound(dist, obj, n):
-    """2 * P(some outcome of probability < 1e-3 / n) * sup|g|, per row (broadcast to logits)."""
-    if isinstance(dist, mg.Categorical):
-        p = dist.probs.reshape(dist.n_rows, -1)
-        p_rare = np.where(p * n < 1e-3, p, 0.0).sum(-1)
-    else:
-        th = dist.probs.reshape(dist.n_rows, -1)
-        th_c = mg.Bernoulli(-dist.logits, noise=dist.noise_type).probs.reshape(dist.n_rows, -1)  # 1 - theta
-        pm = np.minimum(th, th_c)
-        p_rare = np.where(pm * n < 1e-3, pm, 0.0).sum(-1)
-    E = dist.event_size
-    pts = np.random.default_rng(0).uniform(size=(256, dist.n_rows, E)).reshape((256, *dist.shape))
-    fmax = np.abs(obj.value(pts, dist)).max() + np.abs(obj.value(np.round(pts), dist)).max()
-    gmax = np.abs(obj.grad(pts, dist)).max()
-    score = 1.0 + np.abs(dist.logits).max()
-    bound = 2 * p_rare * 10 * (fmax + gmax / LAM) * score
-    return np.broadcast_to(bound[:, None], (dist.n_rows, E)).reshape(dist.shape)
 
 
 def _random_objective(rng, dist):
@@ -71,9 +40,9 @@ def _make(case, seed):
     kind, noise, rows, E = case
     rng = np.random.default_rng(seed)
     if kind == "bern":
-        dist = mg.Bernoulli(_logits(rng, 1, E, True)[0], noise=noise)
+        dist = mg.Bernoulli(random_logits(rng, 1, E, True)[0], noise=noise)
     else:
-        a = _logits(rng, rows, E, True)
+        a = random_logits(rng, rows, E, True)
         dist = mg.Categorical(a if rows > 1 else a[0])
     return dist, _random_objective(rng, dist)
 
@@ -92,9 +61,9 @@ def test_rebar_and_reinforce_are_unbiased(case):
     # A fixed seed per case (hash() of a str tuple changes with PYTHONHASHSEED).
     dist, obj = _make(case, zlib.crc32(repr(case).encode()))
     truth = mg.exact(obj, dist).mean
-    bound = _rare_bound(dist, obj, N)
+    bound = rare_bound(dist, obj, N, LAM)
     n = N // dist.n_rows  # batched categorical rows: 10^6 draws of K classes in all
-    bound = _rare_bound(dist, obj, n)
+    bound = rare_bound(dist, obj, n, LAM)
     r = mg.rebar(obj, dist, n, seed=1, temperature=LAM, keep_samples=False)
     _assert_unbiased(r, truth, bound, "rebar")
     f = mg.reinforce(obj, dist, n, seed=2, keep_samples=False)
@@ -105,9 +74,9 @@ def test_rebar_and_reinforce_are_unbiased(case):
 def test_rebar_variants_are_unbiased(case):
     dist, obj = _make(case, 7)
     truth = mg.exact(obj, dist).mean
-    bound = _rare_bound(dist, obj, N)
+    bound = rare_bound(dist, obj, N, LAM)
     n = N // dist.n_rows
-    bound = _rare_bound(dist, obj, n)
+    bound = rare_bound(dist, obj, n, LAM)
     for opts in (
         {"coupling": "coupled"},
         {"eta": "optimal"},

@@ -9,39 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 mt = pytest.importorskip("mixgrad.torch")
+from _helpers_torch_discrete import F64, Z_TOL, bern_problem, cat_problem, exact_grad, parameter_z_scores, z_scores  # noqa: E402
 from mixgrad.torch.arms import arms_constants  # noqa: E402
-
-F64 = torch.float64
-Z_TOL = 4.0
-
-
-def _bern_problem():
-    logits = torch.tensor([0.3, -1.0, 2.0, -3.0], dtype=F64)
-    w = torch.tensor([1.0, -2.0, 0.5, 1.5], dtype=F64)
-
-    def f(s):
-        return torch.sin(s @ w) + 0.3 * (s * s).sum(-1) + s[..., 0] * s[..., 2]
-
-    return logits, f
-
-
-def _cat_problem():
-    logits = torch.tensor([[0.3, -1.0, 2.0, 0.0], [1.0, 0.0, -0.5, 0.2]], dtype=F64)
-    W = torch.randn(2, 4, dtype=F64, generator=torch.Generator().manual_seed(5))
-
-    def f(s):
-        return torch.cos((s * W).sum((-1, -2))) + (s[..., 0, :] * s[..., 1, :]).sum(-1)
-
-    return logits, f
-
-
-def _exact_grad(logits, f, kind="bernoulli"):
-    x = logits.clone().requires_grad_(True)
-    return torch.autograd.grad(mt.exact_expectation(x, f, kind), x)[0]
-
-
-def _z(g, exact):
-    return (g.mean(0) - exact) / (g.std(0) / g.shape[0] ** 0.5)
 
 
 def _control_net(n_in, seed=0, event_dims=1):
@@ -62,32 +31,32 @@ def _control_net(n_in, seed=0, event_dims=1):
     ],
 )
 def test_bernoulli_unbiased_against_enumeration(name, est):
-    logits, f = _bern_problem()
-    exact = _exact_grad(logits, f)
+    logits, f = bern_problem()
+    exact = exact_grad(logits, f)
     out = est()(logits, f, n_samples=30000, generator=torch.Generator().manual_seed(3))
     assert out.grad_logits.shape == (30000, 4)
     assert out.surrogate.shape == (30000,)
-    z = _z(out.grad_logits, exact)
+    z = z_scores(out.grad_logits, exact)
     assert torch.all(z.abs() < Z_TOL), (name, z)
 
 
 @pytest.mark.parametrize("name", ["double_cv", "relax"])
 def test_categorical_unbiased_against_enumeration(name):
-    logits, f = _cat_problem()
-    exact = _exact_grad(logits, f, "categorical")
+    logits, f = cat_problem()
+    exact = exact_grad(logits, f, "categorical")
     if name == "double_cv":
         est = mt.DoubleCV("categorical", event_dims=2)
     else:
         est = mt.Relax(_control_net(8, event_dims=2), "categorical", event_dims=2)
     out = est(logits, f, n_samples=30000, generator=torch.Generator().manual_seed(4))
-    z = _z(out.grad_logits, exact)
+    z = z_scores(out.grad_logits, exact)
     assert torch.all(z.abs() < Z_TOL), z
 
 
 def test_double_cv_and_arms_lower_variance_than_rloo_here():
     """Not a law, a regression check on this smooth problem: the Taylor control variate and the
     antithetic draws reduce variance against RLOO at equal evaluations of f (4 per group)."""
-    logits, f = _bern_problem()
+    logits, f = bern_problem()
     gen = torch.Generator()
 
     def var(est, n):
@@ -129,30 +98,15 @@ def test_arms_draws_are_bernoulli_and_antithetic():
 
 def test_surrogate_gradient_unbiased_for_model_parameters():
     """Encoder weights (through the logits) and a decoder weight used directly by f."""
-    gen = torch.Generator().manual_seed(7)
-    W = torch.tensor([[0.5, -0.3, 0.8], [0.2, 0.4, -1.0]], dtype=F64, requires_grad=True)
-    x = torch.tensor([1.0, -0.5], dtype=F64)
-    c = torch.tensor([0.7, -0.2, 1.1], dtype=F64, requires_grad=True)
-
-    def f(s):
-        return torch.tanh(s @ c) + (s * c).sum(-1) ** 2
-
-    truth = torch.autograd.grad(mt.exact_expectation(x @ W, f, "bernoulli"), (W, c))
-    truth = torch.cat([truth[0].flatten(), truth[1]])
-    for est in (mt.Arms(3), mt.DoubleCV()):
-        reps = []
-        for _ in range(40):
-            out = est(x @ W, f, n_samples=500, generator=gen)
-            gW, gc = torch.autograd.grad(out.surrogate.mean(), (W, c))
-            reps.append(torch.cat([gW.flatten(), gc]))
-        z = _z(torch.stack(reps), truth)
+    estimators = (mt.Arms(3), mt.DoubleCV())
+    for est, z in zip(estimators, parameter_z_scores(estimators, 40)):
         assert torch.all(z.abs() < Z_TOL), (type(est).__name__, z)
 
 
 def test_relax_no_leakage_and_control_trained():
     """The model gets f's gradient at hard b plus J^T grad_logits; variance_backward reaches
     eta, log lambda and the control network only, and training it lowers the variance."""
-    logits0, f = _bern_problem()
+    logits0, f = bern_problem()
     W = torch.eye(4, dtype=F64, requires_grad=True)
     est = mt.Relax(_control_net(4, seed=1), "bernoulli", eta=0.5)
     out = est(logits0 @ W, f, n_samples=256, generator=torch.Generator().manual_seed(5))
@@ -183,7 +137,7 @@ def test_relax_no_leakage_and_control_trained():
 
 
 def test_argument_errors():
-    logits, f = _bern_problem()
+    logits, f = bern_problem()
     with pytest.raises(ValueError, match="n_draws"):
         mt.Arms(1)
     with pytest.raises(TypeError, match="n_draws"):

@@ -8,42 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 mt = pytest.importorskip("mixgrad.torch")
+from _helpers_torch_discrete import F64, Z_TOL, bern_problem, cat_problem, exact_grad, parameter_z_scores, z_scores  # noqa: E402
 from mixgrad.torch import noise  # noqa: E402
-
-F64 = torch.float64
-Z_TOL = 4.0  # every tolerance below is in standard errors of the Monte Carlo mean
-
-
-def _bern_problem():
-    logits = torch.tensor([0.3, -1.0, 2.0], dtype=F64)
-    w = torch.tensor([1.0, -2.0, 0.5], dtype=F64)
-
-    def f(s):
-        return torch.sin(s @ w) + 0.3 * (s * s).sum(-1) + s[..., 0] * s[..., 2]
-
-    return logits, f
-
-
-def _cat_problem():
-    logits = torch.tensor([[0.3, -1.0, 2.0, 0.0], [1.0, 0.0, -0.5, 0.2]], dtype=F64)
-    gen = torch.Generator().manual_seed(5)
-    W = torch.randn(2, 4, dtype=F64, generator=gen)
-
-    def f(s):
-        return torch.cos((s * W).sum((-1, -2))) + (s[..., 0, :] * s[..., 1, :]).sum(-1)
-
-    return logits, f
-
-
-def _zscores(g, exact):
-    n = g.shape[0]
-    return (g.mean(0) - exact) / (g.std(0) / n**0.5)
-
-
-def _exact_grad(logits, f, kind):
-    x = logits.clone().requires_grad_(True)
-    return torch.autograd.grad(mt.exact_expectation(x, f, kind), x)[0]
-
 
 ESTIMATORS = {
     "rebar": lambda kind, ev: mt.Rebar(kind, eta=0.7, temperature=0.4, event_dims=ev),
@@ -59,55 +25,39 @@ ESTIMATORS = {
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
 @pytest.mark.parametrize("kind", ["bernoulli", "categorical"])
 def test_unbiased_against_enumeration(name, kind):
-    logits, f = _bern_problem() if kind == "bernoulli" else _cat_problem()
+    logits, f = bern_problem(3) if kind == "bernoulli" else cat_problem()
     ev = 1 if kind == "bernoulli" else 2
-    exact = _exact_grad(logits, f, kind)
+    exact = exact_grad(logits, f, kind)
     est = ESTIMATORS[name](kind, ev)
     gen = torch.Generator().manual_seed(11)
     out = est(logits, f, n_samples=40000, generator=gen)
-    z = _zscores(out.grad_logits, exact)
+    z = z_scores(out.grad_logits, exact)
     assert torch.all(z.abs() < Z_TOL), z
 
 
 def test_reinforce_moving_average_unbiased():
-    logits, f = _bern_problem()
-    exact = _exact_grad(logits, f, "bernoulli")
+    logits, f = bern_problem(3)
+    exact = exact_grad(logits, f, "bernoulli")
     est = mt.Reinforce("bernoulli", baseline="moving_average", decay=0.9)
     gen = torch.Generator().manual_seed(3)
     gs = [est(logits, f, n_samples=400, generator=gen).grad_logits for _ in range(50)]
-    z = _zscores(torch.cat(gs), exact)
+    z = z_scores(torch.cat(gs), exact)
     assert torch.all(z.abs() < Z_TOL), z
 
 
 def test_concrete_is_biased_but_shares_the_interface():
-    logits, f = _bern_problem()
-    exact = _exact_grad(logits, f, "bernoulli")
+    logits, f = bern_problem(3)
+    exact = exact_grad(logits, f, "bernoulli")
     out = mt.Concrete(temperature=0.5)(logits, f, n_samples=40000, generator=torch.Generator().manual_seed(1))
     assert out.grad_logits.shape == (40000, 3)
     assert out.surrogate.shape == (40000,)
     # relaxed estimator: its mean is the gradient of the relaxed objective, not of E[f(b)]
-    assert _zscores(out.grad_logits, exact).abs().max() > 10
+    assert z_scores(out.grad_logits, exact).abs().max() > 10
 
 
 def test_surrogate_gradient_unbiased_for_model_parameters():
     """Encoder weights (through the logits) and a decoder weight used directly by f."""
-    gen = torch.Generator().manual_seed(7)
-    W = torch.tensor([[0.5, -0.3, 0.8], [0.2, 0.4, -1.0]], dtype=F64, requires_grad=True)
-    x = torch.tensor([1.0, -0.5], dtype=F64)
-    c = torch.tensor([0.7, -0.2, 1.1], dtype=F64, requires_grad=True)
-
-    def f(s):
-        return torch.tanh(s @ c) + (s * c).sum(-1) ** 2
-
-    truth = torch.autograd.grad(mt.exact_expectation(x @ W, f, "bernoulli"), (W, c))
-    est = mt.Rebar("bernoulli", eta=0.9, temperature=0.5)
-    reps = []
-    for _ in range(60):
-        out = est(x @ W, f, n_samples=500, generator=gen)
-        gW, gc = torch.autograd.grad(out.surrogate.mean(), (W, c))
-        reps.append(torch.cat([gW.flatten(), gc]))
-    reps = torch.stack(reps)
-    z = _zscores(reps, torch.cat([truth[0].flatten(), truth[1]]))
+    (z,) = parameter_z_scores([mt.Rebar("bernoulli", eta=0.9, temperature=0.5)], 60)
     assert torch.all(z.abs() < Z_TOL), z
 
 
@@ -183,7 +133,7 @@ def test_no_leakage_into_model_parameters():
 
 
 def test_variance_gradient_reaches_eta_and_matches_finite_differences():
-    logits, f = _bern_problem()
+    logits, f = bern_problem(3)
 
     def var_at(eta, log_t):
         est = mt.Rebar("bernoulli", eta=eta)
@@ -206,7 +156,7 @@ def test_variance_gradient_reaches_eta_and_matches_finite_differences():
 
 def test_online_tuning_reduces_variance():
     """Gradient descent on the estimated variance moves eta from a poor start toward eta*."""
-    logits, f = _bern_problem()
+    logits, f = bern_problem(3)
     est = mt.Rebar("bernoulli", eta=-1.0, temperature=0.5)
     opt = torch.optim.Adam(est.parameters(), lr=0.05)
     gen = torch.Generator().manual_seed(0)
@@ -227,7 +177,7 @@ def test_online_tuning_reduces_variance():
 
 
 def test_argument_errors():
-    logits, f = _bern_problem()
+    logits, f = bern_problem(3)
     with pytest.raises(ValueError, match="kind"):
         mt.Rebar("poisson")
     with pytest.raises(ValueError, match="temperature"):
@@ -249,7 +199,7 @@ def test_argument_errors():
 
 
 def test_global_generator_reproducible():
-    logits, f = _bern_problem()
+    logits, f = bern_problem(3)
     torch.manual_seed(123)
     a = mt.Rebar()(logits, f, n_samples=5).grad_logits
     torch.manual_seed(123)

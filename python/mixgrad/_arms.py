@@ -58,8 +58,10 @@ def _antithetic(
         raise ValueError("n_samples * n_draws must be < 2**32")
     k0, k1 = philox_key(seed)
     nt = resolve_nthreads(nthreads)
-    if isinstance(objective, Callback):
-        draws = _core.arms_estimate(
+
+    def estimate(keep: bool, want_mean: bool, draws_only: bool, spec) -> tuple:
+        """One call of the kernel on the same draws (same key and stream): only what it returns differs."""
+        return _core.arms_estimate(
             dist._alpha2d,
             S,
             n,
@@ -67,38 +69,24 @@ def _antithetic(
             k0,
             k1,
             0,
-            False,
-            False,
-            True,
-            "none",
-            [],
+            keep,
+            want_mean,
+            draws_only,
+            spec[0],
+            spec[1],
             nt,
             window.r0,
             window.R_whole,
             categorical,
-        )[0]
+        )
+
+    if isinstance(objective, Callback):
+        draws = estimate(False, False, True, ("none", []))[0]
         values = objective.value(draws.reshape((S * n, *dist.shape))).reshape(-1)
         spec = ("precomputed", [np.ascontiguousarray(values, dtype=np.float64), None, None, None, None])
     else:
         spec = objective._spec(dist)
-    out = _core.arms_estimate(
-        dist._alpha2d,
-        S,
-        n,
-        pair,
-        k0,
-        k1,
-        0,
-        keep_samples,
-        True,
-        False,
-        spec[0],
-        spec[1],
-        nt,
-        window.r0,
-        window.R_whole,
-        categorical,
-    )
+    out = estimate(keep_samples, True, False, spec)
     diag.update({"n_draws": n, "n_evaluations": S * n})
     return _finish(dist, S, (*out, None), keep_samples, diag)
 

@@ -3,11 +3,12 @@ and weights of a batch of mixtures, and the checks and reshaping of sample array
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from ._checks import check_count, check_size
+from ._checks import check_count, check_size, real_array
 
 
 def _as_param(a: Any, name: str) -> np.ndarray:
@@ -26,12 +27,18 @@ def _owned(a: np.ndarray, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray
 
 class _MixtureCommon:
     """Shapes, weights and row handling of a batch of mixtures. Subclasses set ``_a`` (B, K),
-    ``_m`` (B, K, D), ``_batch_shape`` and ``_dtype``."""
+    ``_m`` (B, K, D), ``_batch_shape`` and ``_dtype``, define ``_params`` (logits, means and the
+    scale parameter, as the kernels take them) and name in ``_gradient_type`` the record of
+    their gradients (a NamedTuple with one field per parameter, in that order)."""
 
     _a: np.ndarray
     _m: np.ndarray
     _batch_shape: tuple[int, ...]
     _dtype: np.dtype
+    _gradient_type: Any
+
+    def _params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        raise NotImplementedError
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -118,3 +125,35 @@ class _MixtureCommon:
         except ValueError:
             raise ValueError(f"grad_x: expected a shape broadcastable to x's {shape}, got {g.shape}") from None
         return np.ascontiguousarray(g, dtype=self._dtype).reshape(-1, shape[-1])
+
+    def _as_grad(self, ga: np.ndarray, gm: np.ndarray, gs: np.ndarray) -> Any:
+        """The kernels' gradients (one flat array per parameter) as a gradient record, each
+        shaped like its parameter."""
+        parts = (g.reshape(self._batch_shape + ref.shape[1:]) for g, ref in zip((ga, gm, gs), self._params()))
+        return self._gradient_type(*parts)
+
+    def _tangents(self, tangents: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Directions from a gradient record or a mapping keyed by the parameter names (a missing
+        key is zero), checked against the parameters' shapes and laid out as the kernels take them."""
+        names = self._gradient_type._fields
+        if isinstance(tangents, tuple) and hasattr(tangents, "_asdict"):
+            tangents = tangents._asdict()
+        if not isinstance(tangents, Mapping):
+            raise TypeError(
+                f"tangents must be a {self._gradient_type.__name__} or a mapping with keys {', '.join(names)}"
+            )
+        unknown = set(tangents) - set(names)
+        if unknown:
+            raise ValueError(f"tangents: unknown keys {sorted(unknown)}")
+        out = []
+        for name, ref in zip(names, self._params()):
+            full = self._batch_shape + ref.shape[1:]
+            v = tangents.get(name)
+            if v is None:
+                out.append(np.zeros_like(ref))
+                continue
+            arr = real_array(v, f"tangents.{name}")
+            if arr.shape != full:
+                raise ValueError(f"tangents.{name}: expected shape {full}, got {arr.shape}")
+            out.append(np.ascontiguousarray(arr, dtype=self._dtype).reshape(ref.shape))
+        return out[0], out[1], out[2]

@@ -15,7 +15,6 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ._arrays import result_dtype
-from ._checks import real_array
 from ._loader import _core
 from ._mixture_common import _as_param, _MixtureCommon, _owned
 from ._seeding import SeedLike, philox_key
@@ -81,6 +80,8 @@ class DiagGaussianMixture(_MixtureCommon):
     >>> g.means.shape
     (2, 1)
     """
+
+    _gradient_type = MixtureGradient
 
     def __init__(self, logits: Any, means: Any, scales: Any) -> None:
         a = _as_param(logits, "logits")
@@ -244,14 +245,6 @@ class DiagGaussianMixture(_MixtureCommon):
         ga, gm, gs = _core.mixture_vjp(*self._params(), rows, g, resolve_nthreads(nthreads), window)
         return self._as_grad(ga, gm, gs)
 
-    def _as_grad(self, ga: np.ndarray, gm: np.ndarray, gs: np.ndarray) -> MixtureGradient:
-        K, D = self.n_components, self.event_shape[0]
-        return MixtureGradient(
-            ga.reshape((*self._batch_shape, K)),
-            gm.reshape((*self._batch_shape, K, D)),
-            gs.reshape((*self._batch_shape, K, D)),
-        )
-
     def jvp(self, x: Any, tangents: MixtureGradient | Mapping[str, Any], *, nthreads: int | None = None) -> np.ndarray:
         """Forward-mode product: the change of x (u held fixed) along a parameter direction.
 
@@ -269,27 +262,6 @@ class DiagGaussianMixture(_MixtureCommon):
         t = self._tangents(tangents)
         out = _core.mixture_jvp(*self._params(), rows, *t, resolve_nthreads(nthreads))
         return out.reshape(shape)
-
-    def _tangents(self, tangents: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if isinstance(tangents, tuple) and hasattr(tangents, "_asdict"):
-            tangents = tangents._asdict()
-        if not isinstance(tangents, Mapping):
-            raise TypeError("tangents must be a MixtureGradient or a mapping with keys logits, means, scales")
-        unknown = set(tangents) - {"logits", "means", "scales"}
-        if unknown:
-            raise ValueError(f"tangents: unknown keys {sorted(unknown)}")
-        out = []
-        for name, ref in (("logits", self._a), ("means", self._m), ("scales", self._s)):
-            full = self._batch_shape + ref.shape[1:]
-            v = tangents.get(name)
-            if v is None:
-                out.append(np.zeros_like(ref))
-                continue
-            arr = real_array(v, f"tangents.{name}")
-            if arr.shape != full:
-                raise ValueError(f"tangents.{name}: expected shape {full}, got {arr.shape}")
-            out.append(np.ascontiguousarray(arr, dtype=self._dtype).reshape(ref.shape))
-        return out[0], out[1], out[2]
 
     def jacobian(self, x: Any, *, nthreads: int | None = None) -> MixtureGradient:
         """Full Jacobian of x (u held fixed) with respect to its own mixture's parameters.

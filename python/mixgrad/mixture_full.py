@@ -19,7 +19,6 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ._arrays import result_dtype
-from ._checks import real_array
 from ._loader import _core
 from ._mixture_common import _as_param, _MixtureCommon, _owned
 from ._seeding import SeedLike, philox_key
@@ -72,6 +71,8 @@ class GaussianMixture(_MixtureCommon):
     >>> g.scale_tril.shape
     (2, 2, 2)
     """
+
+    _gradient_type = FullMixtureGradient
 
     def __init__(self, logits: Any, means: Any, scale_tril: Any) -> None:
         a = _as_param(logits, "logits")
@@ -241,14 +242,6 @@ class GaussianMixture(_MixtureCommon):
         ga, gm, gl = _core.mixture_full_vjp(*self._params(), rows, g, resolve_nthreads(nthreads))
         return self._as_grad(ga, gm, gl)
 
-    def _as_grad(self, ga: np.ndarray, gm: np.ndarray, gl: np.ndarray) -> FullMixtureGradient:
-        K, D = self.n_components, self.event_shape[0]
-        return FullMixtureGradient(
-            ga.reshape((*self._batch_shape, K)),
-            gm.reshape((*self._batch_shape, K, D)),
-            gl.reshape((*self._batch_shape, K, D, D)),
-        )
-
     def jvp(
         self, x: Any, tangents: FullMixtureGradient | Mapping[str, Any], *, nthreads: int | None = None
     ) -> np.ndarray:
@@ -274,26 +267,8 @@ class GaussianMixture(_MixtureCommon):
         return out.reshape(shape)
 
     def _tangents(self, tangents: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if isinstance(tangents, tuple) and hasattr(tangents, "_asdict"):
-            tangents = tangents._asdict()
-        if not isinstance(tangents, Mapping):
-            raise TypeError("tangents must be a FullMixtureGradient or a mapping with keys logits, means, scale_tril")
-        unknown = set(tangents) - {"logits", "means", "scale_tril"}
-        if unknown:
-            raise ValueError(f"tangents: unknown keys {sorted(unknown)}")
-        out = []
-        for name, ref in (("logits", self._a), ("means", self._m), ("scale_tril", self._t)):
-            full = self._batch_shape + ref.shape[1:]
-            v = tangents.get(name)
-            if v is None:
-                out.append(np.zeros_like(ref))
-                continue
-            arr = real_array(v, f"tangents.{name}")
-            if arr.shape != full:
-                raise ValueError(f"tangents.{name}: expected shape {full}, got {arr.shape}")
-            out.append(np.ascontiguousarray(arr, dtype=self._dtype).reshape(ref.shape))
-        out[2] = np.tril(out[2])
-        return out[0], out[1], out[2]
+        ta, tm, tt = super()._tangents(tangents)
+        return ta, tm, np.tril(tt)  # the upper triangle is not a parameter
 
     def jacobian(self, x: Any, *, nthreads: int | None = None) -> FullMixtureGradient:
         """Full Jacobian of x (u held fixed) with respect to its own mixture's parameters.

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ._extras import missing_extra
 from .jax import mixture as _jax_mixture
 
 try:
@@ -28,10 +29,7 @@ try:
     from numpyro.distributions import Distribution, constraints
     from numpyro.distributions.util import validate_sample
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "mixgrad.numpyro needs NumPyro, which is not installed. Install the optional extra with "
-        "`pip install mixgrad[numpyro]` (or `pip install numpyro`)."
-    ) from exc
+    raise missing_extra("numpyro", "NumPyro", "numpyro") from exc
 
 __all__ = ["DiagGaussianMixture"]
 

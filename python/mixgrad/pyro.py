@@ -16,16 +16,14 @@ missing.
 
 from __future__ import annotations
 
+from ._extras import missing_extra
 from .torch import mixture as _torch_mixture
 
 try:
     from pyro.distributions.torch_distribution import TorchDistributionMixin
     from pyro.distributions.util import broadcast_shape
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "mixgrad.pyro needs Pyro, which is not installed. Install the optional extra with "
-        "`pip install mixgrad[pyro]` (or `pip install pyro-ppl`)."
-    ) from exc
+    raise missing_extra("pyro", "Pyro", "pyro-ppl") from exc
 
 __all__ = ["DiagGaussianMixture"]
 

@@ -12,13 +12,12 @@ Importing this package imports JAX; a clear ImportError names the extra when it 
 
 from __future__ import annotations
 
+from .._extras import missing_extra
+
 try:
     import jax  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "mixgrad.jax needs JAX, which is not installed. Install the optional extra with "
-        "`pip install mixgrad[jax]` (or `pip install jax`)."
-    ) from exc
+    raise missing_extra("jax", "JAX", "jax") from exc
 
 from .diag_native import cdf_transform, log_prob, quantile
 from .mixture import default_backend, rsample, seed_words

@@ -131,6 +131,33 @@ def expand_logits(logits: torch.Tensor, n_samples: int | None, event_dims: int) 
     return logits.expand(n_samples, *logits.shape)
 
 
+def uniform_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Uniform noise in (0, 1) of ``x``'s shape, dtype and device."""
+    return _noise.uniform(tuple(x.shape), dtype=x.dtype, device=x.device, generator=generator)
+
+
+class DiscreteEstimator(torch.nn.Module):
+    """Base of the torch estimators: the latent family, its name and the event dimensions, and
+    the sample frame that every forward pass starts from.
+
+    ``kind`` names the family (:func:`family`), ``event_dims`` how many trailing logits
+    dimensions make one sample's event (:func:`check_event_dims`); both are validated here.
+    """
+
+    def __init__(self, kind: str = "bernoulli", *, event_dims: int = 1) -> None:
+        super().__init__()
+        self.family = family(kind)
+        self.kind = kind
+        self.event_dims = check_event_dims(event_dims)
+
+    def _frame(self, logits: torch.Tensor, n_samples: int | None) -> tuple[torch.Tensor, tuple[int, ...]]:
+        """The validated logits with the sample dimension prepended (if ``n_samples`` is given)
+        and the batch shape, their shape without the event dimensions."""
+        logits_x = expand_logits(logits, n_samples, self.event_dims)
+        shape = tuple(logits_x.shape)
+        return logits_x, shape[: len(shape) - self.event_dims]
+
+
 def evaluate(f: Objective, s: torch.Tensor, batch_shape: tuple[int, ...]) -> torch.Tensor:
     """Call the objective and check it returns one value per sample.
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["require_torch"]
+from .._extras import missing_extra
 
-_MESSAGE = (
-    "mixgrad.torch needs PyTorch, which is not installed. Install the optional extra with "
-    "`pip install mixgrad[torch]` (or `pip install torch`)."
-)
+__all__ = ["require_torch"]
 
 
 def require_torch() -> ModuleType:
@@ -29,4 +26,4 @@ def require_torch() -> ModuleType:
     try:
         return importlib.import_module("torch")
     except ImportError as exc:  # pragma: no cover - exercised by a test with torch hidden
-        raise ImportError(_MESSAGE) from exc
+        raise missing_extra("torch", "PyTorch", "torch") from exc

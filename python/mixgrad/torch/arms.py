@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ._discrete import EstimatorOutput, check_event_dims, evaluate, expand_logits, per_event, surrogate_from
+from ._discrete import DiscreteEstimator, EstimatorOutput, evaluate, per_event, surrogate_from
 from ._require import require_torch
 from .noise import uniform
 
@@ -42,7 +42,7 @@ def arms_constants(alpha: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Ten
     return theta, t, torch.where(theta > 0, c, torch.ones_like(c))
 
 
-class Arms(torch.nn.Module):
+class Arms(DiscreteEstimator):
     """ARMS: ``n_draws`` mutually antithetic Bernoulli draws through the Dirichlet copula, an
     RLOO-form estimate times a debiasing factor (Dimitriev & Zhou 2021).
 
@@ -67,10 +67,9 @@ class Arms(torch.nn.Module):
     """
 
     def __init__(self, n_draws: int = 4, *, event_dims: int = 1) -> None:
-        super().__init__()
-        self.kind = "bernoulli"
-        self.n_draws = check_n_draws(n_draws)
-        self.event_dims = check_event_dims(event_dims)
+        n_draws = check_n_draws(n_draws)
+        super().__init__("bernoulli", event_dims=event_dims)
+        self.n_draws = n_draws
 
     def forward(
         self,
@@ -100,12 +99,10 @@ class Arms(torch.nn.Module):
             is the group's estimate.
         """
         ev, n = self.event_dims, self.n_draws
-        logits_x = expand_logits(logits, n_samples, ev)
-        shape = tuple(logits_x.shape)
-        batch_shape = shape[: len(shape) - ev]
+        logits_x, batch_shape = self._frame(logits, n_samples)
         alpha = logits_x.detach()
         theta, t, c = arms_constants(alpha, n)
-        u = uniform((n, *shape), dtype=alpha.dtype, device=alpha.device, generator=generator)
+        u = uniform((n, *alpha.shape), dtype=alpha.dtype, device=alpha.device, generator=generator)
         expo = -torch.log(u)
         d = expo / expo.sum(0)
         b = (d < t).to(alpha.dtype)

@@ -5,16 +5,8 @@ from __future__ import annotations
 from typing import Callable
 
 from .._checks import check_real
-from ._discrete import (
-    EstimatorOutput,
-    check_event_dims,
-    evaluate,
-    expand_logits,
-    family,
-    surrogate_from,
-)
+from ._discrete import DiscreteEstimator, EstimatorOutput, evaluate, surrogate_from, uniform_like
 from ._require import require_torch
-from .noise import uniform
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
@@ -22,7 +14,7 @@ import torch  # noqa: E402
 __all__ = ["Concrete"]
 
 
-class Concrete(torch.nn.Module):
+class Concrete(DiscreteEstimator):
     """Reparameterization gradient of the relaxed objective f(sigma_lambda(z)) (biased).
 
     The surrogate's value and its gradient (into the logits and into parameters that f uses) are
@@ -39,12 +31,9 @@ class Concrete(torch.nn.Module):
     """
 
     def __init__(self, kind: str = "bernoulli", *, temperature: float = 0.5, event_dims: int = 1) -> None:
-        super().__init__()
-        self.family = family(kind)
-        self.kind = kind
+        super().__init__(kind, event_dims=event_dims)
         temperature = check_real(temperature, "temperature", positive=True)
         self.temperature = float(temperature)
-        self.event_dims = check_event_dims(event_dims)
 
     def forward(
         self,
@@ -58,10 +47,8 @@ class Concrete(torch.nn.Module):
         :class:`Rebar` for arguments)."""
         ev = self.event_dims
         fam = self.family
-        logits_x = expand_logits(logits, n_samples, ev)
-        shape = tuple(logits_x.shape)
-        batch_shape = shape[: len(shape) - ev]
-        u = uniform(shape, dtype=logits_x.dtype, device=logits_x.device, generator=generator)
+        logits_x, batch_shape = self._frame(logits, n_samples)
+        u = uniform_like(logits_x, generator)
         alpha = logits_x.detach().clone().requires_grad_(True)
         with torch.enable_grad():
             z, b = fam.noise(alpha, u)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ._discrete import EstimatorOutput, check_event_dims, evaluate, expand_logits, family, per_event, surrogate_from
+from ._discrete import DiscreteEstimator, EstimatorOutput, evaluate, per_event, surrogate_from, uniform_like
 from ._require import require_torch
-from .noise import uniform
 from .reinforce import Reinforce
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
@@ -64,7 +63,7 @@ def _stop(c: torch.Tensor) -> torch.Tensor:
     return torch.argmax(c.to(torch.uint8), dim=-1)
 
 
-class Disarm(torch.nn.Module):
+class Disarm(DiscreteEstimator):
     """DisARM / U2G (Dong, Mnih & Tucker 2020) as a surrogate loss, for Bernoulli logits or, in
     its stick-breaking form (Dong, Mnih & Tucker 2021), categorical logits.
 
@@ -84,11 +83,6 @@ class Disarm(torch.nn.Module):
     event_dims : int
         Trailing logits dimensions of one sample's event (categorical: classes last).
     """
-
-    def __init__(self, kind: str = "bernoulli", *, event_dims: int = 1) -> None:
-        super().__init__()
-        self.kind = family(kind).kind
-        self.event_dims = check_event_dims(event_dims)
 
     def forward(
         self,
@@ -118,12 +112,10 @@ class Disarm(torch.nn.Module):
         if self.kind == "categorical":
             return self._categorical(logits, f, n_samples, generator)
         ev = self.event_dims
-        logits_x = expand_logits(logits, n_samples, ev)
-        shape = tuple(logits_x.shape)
-        batch_shape = shape[: len(shape) - ev]
+        logits_x, batch_shape = self._frame(logits, n_samples)
         alpha = logits_x.detach()
         theta = torch.sigmoid(alpha)
-        u = uniform(shape, dtype=logits_x.dtype, device=logits_x.device, generator=generator)
+        u = uniform_like(logits_x, generator)
         b = (u < theta).to(logits_x.dtype)
         bt = (1.0 - u < theta).to(logits_x.dtype)
         f_b = evaluate(f, b, batch_shape)
@@ -134,16 +126,14 @@ class Disarm(torch.nn.Module):
 
     def _categorical(self, logits, f, n_samples, generator) -> EstimatorOutput:
         ev = self.event_dims
-        logits_x = expand_logits(logits, n_samples, ev)
-        shape = tuple(logits_x.shape)
-        if shape[-1] < 2:
-            raise ValueError(f"categorical DisARM needs K >= 2 classes, got logits shape {shape}")
-        batch_shape = shape[: len(shape) - ev]
+        logits_x, batch_shape = self._frame(logits, n_samples)
+        K = logits_x.shape[-1]
+        if K < 2:
+            raise ValueError(f"categorical DisARM needs K >= 2 classes, got logits shape {tuple(logits_x.shape)}")
         alpha = logits_x.detach()
-        u = uniform(shape, dtype=logits_x.dtype, device=logits_x.device, generator=generator)
+        u = uniform_like(logits_x, generator)
         p, _, _ = _stick_breaking(alpha)
         c, ct = _chains(u, p)
-        K = shape[-1]
         b = torch.nn.functional.one_hot(_stop(c), K).to(logits_x.dtype)
         bt = torch.nn.functional.one_hot(_stop(ct), K).to(logits_x.dtype)
         f_b = evaluate(f, b, batch_shape)

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ._discrete import (
-    EstimatorOutput,
-    check_event_dims,
-    evaluate,
-    event_sum,
-    expand_logits,
-    family,
-    per_event,
-    surrogate_from,
-)
+from ._discrete import DiscreteEstimator, EstimatorOutput, evaluate, event_sum, per_event, surrogate_from, uniform_like
 from ._require import require_torch
-from .noise import uniform
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
@@ -28,7 +18,7 @@ def _leave_one_out_mean(x: torch.Tensor) -> torch.Tensor:
     return (x.sum(0, keepdim=True) - x) / (x.shape[0] - 1)
 
 
-class DoubleCV(torch.nn.Module):
+class DoubleCV(DiscreteEstimator):
     """RLOO plus the first-order Taylor control variate ``h(b) = grad f(theta) . (b - theta)``
     (Titsias & Shi 2022), ``theta = E[b]``:
 
@@ -48,12 +38,6 @@ class DoubleCV(torch.nn.Module):
     event_dims : int
         Trailing logits dimensions of one sample's event.
     """
-
-    def __init__(self, kind: str = "bernoulli", *, event_dims: int = 1) -> None:
-        super().__init__()
-        self.family = family(kind)
-        self.kind = kind
-        self.event_dims = check_event_dims(event_dims)
 
     def forward(
         self,
@@ -88,13 +72,11 @@ class DoubleCV(torch.nn.Module):
         if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
             raise ValueError(f"n_samples must be an int >= 2 (leave-one-out baselines), got {n_samples!r}")
         ev, fam = self.event_dims, self.family
-        logits_x = expand_logits(logits, n_samples, ev)
-        shape = tuple(logits_x.shape)
-        batch_shape = shape[: len(shape) - ev]
+        logits_x, batch_shape = self._frame(logits, n_samples)
         alpha = logits.detach()
         theta = torch.sigmoid(alpha) if self.kind == "bernoulli" else torch.softmax(alpha, dim=-1)
         c = _gradient_at(f, theta, batch_shape[1:])
-        u = uniform(shape, dtype=logits_x.dtype, device=logits_x.device, generator=generator)
+        u = uniform_like(logits_x, generator)
         _, b = fam.noise(logits_x.detach(), u)
         f_b = evaluate(f, b, batch_shape)
         fd = f_b.detach()

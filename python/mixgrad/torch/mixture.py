@@ -9,7 +9,6 @@ import math
 import numpy as np
 
 from .. import _adapter_mixture as _adapter
-from .._checks import check_count, check_size
 from ._require import require_torch
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
@@ -18,23 +17,20 @@ import torch  # noqa: E402
 from . import _diag_math, _diag_sampling  # noqa: E402
 from ._diag_custom_ops import core_quantile, core_sample, native_quantile  # noqa: E402
 from ._diag_implicit import implicit_reparameterization  # noqa: E402
+from ._mixture_common import (  # noqa: E402
+    SEED_BOUND,
+    MixtureDistribution,
+    check_dtypes,
+    check_sample_shape,
+    check_tensors,
+    core_seed,
+)
 
 constraints = torch.distributions.constraints
 
 __all__ = ["BACKENDS", "DiagGaussianMixture"]
 
 BACKENDS = ("core", "native")
-_SEED_BOUND = 2**63 - 1
-
-
-def _check_sample_shape(sample_shape, per_sample: int, dtype: torch.dtype) -> torch.Size:
-    """``sample_shape`` as a torch.Size of non-negative ints whose samples fit in one array."""
-    dims = (sample_shape,) if isinstance(sample_shape, (int, np.integer)) else tuple(sample_shape)
-    for d in dims:
-        check_count(d, "sample_shape entries", minimum=0)
-    ints = [int(d) for d in dims]
-    check_size(math.prod(ints), per_sample, dtype.itemsize, "sample_shape's product")
-    return torch.Size(ints)
 
 
 def _check_backend(backend: str | None, device: torch.device) -> str:
@@ -48,7 +44,7 @@ def _check_backend(backend: str | None, device: torch.device) -> str:
     return backend
 
 
-class DiagGaussianMixture(torch.distributions.Distribution):
+class DiagGaussianMixture(MixtureDistribution):
     """Mixture of diagonal Gaussians with a reparameterized ``rsample``.
 
     Gradients of samples reach the mixing logits too: they come from the implicit
@@ -121,9 +117,7 @@ class DiagGaussianMixture(torch.distributions.Distribution):
     ) -> None:
         names = ("logits", "means", "scales")
         tensors = (logits, means, scales)
-        for name, t in zip(names, tensors):
-            if not isinstance(t, torch.Tensor):
-                raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        check_tensors(names, tensors)
         devices = {t.device for t in tensors}
         if len(devices) > 1:
             raise ValueError(
@@ -131,12 +125,7 @@ class DiagGaussianMixture(torch.distributions.Distribution):
                 + ", ".join(f"{n}: {t.device}" for n, t in zip(names, tensors))
             )
         device = devices.pop()
-        dtypes = {t.dtype for t in tensors}
-        if len(dtypes) > 1 or dtypes.pop() not in (torch.float32, torch.float64):
-            raise TypeError(
-                "logits, means and scales must share one dtype, float32 or float64; got "
-                + ", ".join(f"{n}: {t.dtype}" for n, t in zip(names, tensors))
-            )
+        check_dtypes(names, tensors)
         if means.dim() < 2:
             raise ValueError(f"means must have shape (..., K, D), got {tuple(means.shape)}")
         if logits.dim() < 1:
@@ -160,16 +149,6 @@ class DiagGaussianMixture(torch.distributions.Distribution):
         self.means = means.expand(*batch, K, D)
         self.scales = scales.expand(*batch, K, D)
         super().__init__(batch_shape=batch, event_shape=torch.Size([D]), validate_args=validate_args)
-
-    @property
-    def weights(self) -> torch.Tensor:
-        """softmax(logits), shape (*batch, K)."""
-        return torch.softmax(self.logits, dim=-1)
-
-    @property
-    def mean(self) -> torch.Tensor:
-        """Mixture mean, shape (*batch, D) (differentiable)."""
-        return (self.weights.unsqueeze(-1) * self.means).sum(-2)
 
     @property
     def variance(self) -> torch.Tensor:
@@ -271,7 +250,7 @@ class DiagGaussianMixture(torch.distributions.Distribution):
             ``"native"``: the draws themselves come from it (on the tensors' device). Default:
             torch's global generator.
         """
-        shape = _check_sample_shape(sample_shape, self.batch_shape.numel() * self.event_shape[0], self.means.dtype)
+        shape = check_sample_shape(sample_shape, self.batch_shape.numel() * self.event_shape[0], self.means.dtype)
         params = (self.logits, self.means, self.scales)
         if self.backend == "native":
             if seed is not None:
@@ -289,21 +268,13 @@ class DiagGaussianMixture(torch.distributions.Distribution):
 
     def _core_draw(self, shape: torch.Size, seed, generator: torch.Generator | None) -> torch.Tensor:
         """Samples from the C++ core (the custom op, which torch.compile traces, for int seeds)."""
-        if seed is None:
-            seed = int(torch.randint(0, _SEED_BOUND, (), generator=generator, dtype=torch.int64))
-        elif not isinstance(seed, (int, np.integer, np.random.SeedSequence)) or isinstance(seed, bool):
-            raise TypeError(f"seed must be an int or a numpy SeedSequence, got {type(seed).__name__}")
+        seed = core_seed(seed, generator)
         n = int(math.prod(shape)) if len(shape) else -1
         params = tuple(t.detach() for t in (self.logits, self.means, self.scales))
-        if isinstance(seed, (int, np.integer)) and 0 <= seed <= _SEED_BOUND:
+        if isinstance(seed, (int, np.integer)) and 0 <= seed <= SEED_BOUND:
             return core_sample(*params, n, int(seed), self.method)
         a, m, s = (t.numpy() for t in params)
         return torch.from_numpy(np.ascontiguousarray(_adapter.draw(a, m, s, None if n < 0 else n, seed, self.method)))
-
-    def sample(self, sample_shape=torch.Size(), **kwargs) -> torch.Tensor:  # noqa: B008 - as torch.distributions
-        """Samples without gradient (same arguments as :meth:`rsample`)."""
-        with torch.no_grad():
-            return self.rsample(sample_shape, **kwargs)
 
     def expand(self, batch_shape, _instance=None):
         """A mixture with its parameters broadcast to ``batch_shape``.

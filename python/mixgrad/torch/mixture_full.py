@@ -17,7 +17,7 @@ from ._require import require_torch
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
 
-from .mixture import _SEED_BOUND, _check_sample_shape  # noqa: E402
+from ._mixture_common import MixtureDistribution, check_dtypes, check_sample_shape, check_tensors, core_seed  # noqa: E402
 
 constraints = torch.distributions.constraints
 
@@ -70,7 +70,7 @@ class _FullMixtureRsample(torch.autograd.Function):
         return ga, gm, gl, None, None, None
 
 
-class GaussianMixture(torch.distributions.Distribution):
+class GaussianMixture(MixtureDistribution):
     """Mixture of full-covariance Gaussians with a reparameterized ``rsample``.
 
     Gradients of samples reach the mixing logits too: they come from the implicit
@@ -132,19 +132,12 @@ class GaussianMixture(torch.distributions.Distribution):
     ) -> None:
         names = ("logits", "means", "scale_tril")
         tensors = (logits, means, scale_tril)
-        for name, t in zip(names, tensors):
-            if not isinstance(t, torch.Tensor):
-                raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        check_tensors(names, tensors)
         if any(t.device.type != "cpu" for t in tensors):
             raise NotImplementedError(
                 "mixgrad.torch.GaussianMixture runs on the CPU (the C++ core); move tensors with .cpu()"
             )
-        dtypes = {t.dtype for t in tensors}
-        if len(dtypes) > 1 or dtypes.pop() not in (torch.float32, torch.float64):
-            raise TypeError(
-                "logits, means and scale_tril must share one dtype, float32 or float64; got "
-                + ", ".join(f"{n}: {t.dtype}" for n, t in zip(names, tensors))
-            )
+        check_dtypes(names, tensors)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if means.dim() < 2:
@@ -163,16 +156,6 @@ class GaussianMixture(torch.distributions.Distribution):
         self.means = means.expand(*batch, K, D)
         self.scale_tril = scale_tril.expand(*batch, K, D, D)
         super().__init__(batch_shape=batch, event_shape=torch.Size([D]), validate_args=validate_args)
-
-    @property
-    def weights(self) -> torch.Tensor:
-        """softmax(logits), shape (*batch, K)."""
-        return torch.softmax(self.logits, dim=-1)
-
-    @property
-    def mean(self) -> torch.Tensor:
-        """Mixture mean, shape (*batch, D) (differentiable)."""
-        return (self.weights.unsqueeze(-1) * self.means).sum(-2)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         """Log density, computed in torch (differentiable in value and parameters).
@@ -213,19 +196,11 @@ class GaussianMixture(torch.distributions.Distribution):
         generator : torch.Generator, optional
             When ``seed`` is None, the seed is drawn from this generator.
         """
-        shape = _check_sample_shape(sample_shape, self.batch_shape.numel() * self.event_shape[0], self.means.dtype)
-        if seed is None:
-            seed = int(torch.randint(0, _SEED_BOUND, (), generator=generator, dtype=torch.int64))
-        elif not isinstance(seed, (int, np.integer, np.random.SeedSequence)) or isinstance(seed, bool):
-            raise TypeError(f"seed must be an int or a numpy SeedSequence, got {type(seed).__name__}")
+        shape = check_sample_shape(sample_shape, self.batch_shape.numel() * self.event_shape[0], self.means.dtype)
+        seed = core_seed(seed, generator)
         n = int(math.prod(shape)) if len(shape) else None
         x = _FullMixtureRsample.apply(self.logits, self.means, self.scale_tril, n, seed, self.method)
         return x.reshape(*shape, *self.batch_shape, *self.event_shape)
-
-    def sample(self, sample_shape=torch.Size(), **kwargs) -> torch.Tensor:  # noqa: B008 - as torch.distributions
-        """Samples without gradient (same arguments as :meth:`rsample`)."""
-        with torch.no_grad():
-            return self.rsample(sample_shape, **kwargs)
 
     def expand(self, batch_shape, _instance=None):
         """A mixture with its parameters broadcast to ``batch_shape``."""

@@ -9,18 +9,8 @@ from typing import Callable
 import numpy as np
 
 from .._checks import check_real, real_array
-from ._discrete import (
-    EstimatorOutput,
-    check_event_dims,
-    evaluate,
-    event_sum,
-    expand_logits,
-    family,
-    per_event,
-    surrogate_from,
-)
+from ._discrete import DiscreteEstimator, EstimatorOutput, evaluate, event_sum, per_event, surrogate_from, uniform_like
 from ._require import require_torch
-from .noise import uniform
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
@@ -28,7 +18,7 @@ import torch  # noqa: E402
 __all__ = ["Rebar"]
 
 
-class Rebar(torch.nn.Module):
+class Rebar(DiscreteEstimator):
     r"""REBAR gradient estimator for Bernoulli (logistic noise) or categorical (Gumbel noise)
     latent variables, as a surrogate loss.
 
@@ -83,10 +73,7 @@ class Rebar(torch.nn.Module):
         coupled: bool = False,
         tune: bool = True,
     ) -> None:
-        super().__init__()
-        self.family = family(kind)
-        self.kind = kind
-        self.event_dims = check_event_dims(event_dims)
+        super().__init__(kind, event_dims=event_dims)
         temperature = check_real(temperature, "temperature", positive=True)
         eta_np = real_array(eta, "eta", allow_bool=False)
         if eta_np.ndim > 1:
@@ -143,11 +130,8 @@ class Rebar(torch.nn.Module):
         """
         ev = self.event_dims
         fam = self.family
-        logits_x = expand_logits(logits, n_samples, ev)
-        shape = tuple(logits_x.shape)
-        batch_shape = shape[: len(shape) - ev]
-        dtype, device = logits_x.dtype, logits_x.device
-        u = uniform(shape, dtype=dtype, device=device, generator=generator)
+        logits_x, batch_shape = self._frame(logits, n_samples)
+        u = uniform_like(logits_x, generator)
         alpha = logits_x.detach().clone().requires_grad_(True)
         build_variance = (
             self.tune and torch.is_grad_enabled() and any(p.requires_grad for p in self.control_parameters())
@@ -157,10 +141,10 @@ class Rebar(torch.nn.Module):
             if self.coupled:
                 v = fam.coupled_uniform(alpha, u, b)
             else:
-                v = uniform(shape, dtype=dtype, device=device, generator=generator)
+                v = uniform_like(logits_x, generator)
             z_tilde = fam.conditional(alpha, b, v)
-            lam = self.log_temperature.to(dtype).exp()
-            eta = self.eta.to(dtype)
+            lam = self.log_temperature.to(logits_x.dtype).exp()
+            eta = self.eta.to(logits_x.dtype)
             f_b = evaluate(f, b, batch_shape)
             f_z = evaluate(f, fam.relax(z, lam), batch_shape)
             f_zt = evaluate(f, fam.relax(z_tilde, lam), batch_shape)

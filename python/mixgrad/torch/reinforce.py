@@ -6,17 +6,8 @@ from __future__ import annotations
 from typing import Callable
 
 from .._checks import check_real
-from ._discrete import (
-    EstimatorOutput,
-    check_event_dims,
-    evaluate,
-    expand_logits,
-    family,
-    per_event,
-    surrogate_from,
-)
+from ._discrete import DiscreteEstimator, EstimatorOutput, evaluate, per_event, surrogate_from, uniform_like
 from ._require import require_torch
-from .noise import uniform
 
 require_torch()  # a clear ImportError naming the extra when torch is missing
 import torch  # noqa: E402
@@ -26,7 +17,7 @@ __all__ = ["Reinforce"]
 _BASELINES = ("none", "moving_average", "leave_one_out")
 
 
-class Reinforce(torch.nn.Module):
+class Reinforce(DiscreteEstimator):
     """Score-function estimator ``(f(b) - c) d log p(b)/d alpha`` as a surrogate loss.
 
     Parameters
@@ -54,9 +45,7 @@ class Reinforce(torch.nn.Module):
         decay: float = 0.95,
         event_dims: int = 1,
     ) -> None:
-        super().__init__()
-        self.family = family(kind)
-        self.kind = kind
+        super().__init__(kind, event_dims=event_dims)
         if baseline not in _BASELINES:
             raise ValueError(f"baseline must be one of {_BASELINES}, got {baseline!r}")
         decay = check_real(decay, "decay")
@@ -64,7 +53,6 @@ class Reinforce(torch.nn.Module):
             raise ValueError(f"decay must be in [0, 1), got {decay!r}")
         self.baseline = baseline
         self.decay = float(decay)
-        self.event_dims = check_event_dims(event_dims)
         self.register_buffer("running_mean", torch.zeros((), dtype=torch.float64))
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
 
@@ -79,10 +67,8 @@ class Reinforce(torch.nn.Module):
         """Sample b, evaluate f(b) and build the surrogate (see :class:`Rebar` for arguments)."""
         ev = self.event_dims
         fam = self.family
-        logits_x = expand_logits(logits, n_samples, ev)
-        shape = tuple(logits_x.shape)
-        batch_shape = shape[: len(shape) - ev]
-        u = uniform(shape, dtype=logits_x.dtype, device=logits_x.device, generator=generator)
+        logits_x, batch_shape = self._frame(logits, n_samples)
+        u = uniform_like(logits_x, generator)
         _, b = fam.noise(logits_x.detach(), u)
         f_b = evaluate(f, b, batch_shape)
         fd = f_b.detach()
