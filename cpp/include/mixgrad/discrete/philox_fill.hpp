@@ -58,22 +58,40 @@ struct PhiloxAvx2 {
   __m256i c0, c1, c2, c3;
 };
 
-// Ten rounds on eight blocks; k0, k1: the round keys.
+// One round on one set of eight blocks.
+__attribute__((target("avx2"), always_inline)) inline void philox_round_avx2(PhiloxAvx2& s, __m256i m0, __m256i m1,
+                                                                             __m256i k0, __m256i k1) {
+  // 64-bit products of the even lanes and of the odd lanes; high and low halves back in place
+  const __m256i e0 = _mm256_mul_epu32(s.c0, m0), o0 = _mm256_mul_epu32(_mm256_srli_epi64(s.c0, 32), m0);
+  const __m256i e1 = _mm256_mul_epu32(s.c2, m1), o1 = _mm256_mul_epu32(_mm256_srli_epi64(s.c2, 32), m1);
+  const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(e0, 32), o0, 0xAA);
+  const __m256i lo0 = _mm256_blend_epi32(e0, _mm256_slli_epi64(o0, 32), 0xAA);
+  const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(e1, 32), o1, 0xAA);
+  const __m256i lo1 = _mm256_blend_epi32(e1, _mm256_slli_epi64(o1, 32), 0xAA);
+  s.c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, s.c1), k0);
+  s.c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, s.c3), k1);
+  s.c1 = lo1;
+  s.c3 = lo0;
+}
+
+// Ten rounds on one set; k0, k1: the round keys.
 __attribute__((target("avx2"))) inline void philox_rounds_avx2(PhiloxAvx2& s, const __m256i* k0, const __m256i* k1) {
   const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
   const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  for (int i = 0; i < 10; ++i) philox_round_avx2(s, m0, m1, k0[i], k1[i]);
+}
+
+// Ten rounds on two sets, round by round: a round is a chain of dependent instructions (shift,
+// multiply, shift, blend, two xors), so one set alone leaves the vector units idle much of the
+// time, and the out-of-order window does not reach far enough into a second set run after it
+// (interleaved here: 0.89 -> 0.66 ns per word on Zen 3).
+__attribute__((target("avx2"))) inline void philox_rounds2_avx2(PhiloxAvx2& a, PhiloxAvx2& b, const __m256i* k0,
+                                                                const __m256i* k1) {
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
   for (int i = 0; i < 10; ++i) {
-    // 64-bit products of the even lanes and of the odd lanes; high and low halves back in place
-    const __m256i e0 = _mm256_mul_epu32(s.c0, m0), o0 = _mm256_mul_epu32(_mm256_srli_epi64(s.c0, 32), m0);
-    const __m256i e1 = _mm256_mul_epu32(s.c2, m1), o1 = _mm256_mul_epu32(_mm256_srli_epi64(s.c2, 32), m1);
-    const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(e0, 32), o0, 0xAA);
-    const __m256i lo0 = _mm256_blend_epi32(e0, _mm256_slli_epi64(o0, 32), 0xAA);
-    const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(e1, 32), o1, 0xAA);
-    const __m256i lo1 = _mm256_blend_epi32(e1, _mm256_slli_epi64(o1, 32), 0xAA);
-    s.c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, s.c1), k0[i]);
-    s.c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, s.c3), k1[i]);
-    s.c1 = lo1;
-    s.c3 = lo0;
+    philox_round_avx2(a, m0, m1, k0[i], k1[i]);
+    philox_round_avx2(b, m0, m1, k0[i], k1[i]);
   }
 }
 
@@ -126,13 +144,13 @@ __attribute__((target("avx2"))) inline void philox_fill_avx2(philox::Key key, st
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i fixed = _mm256_set1_epi32(static_cast<int>(r.other));
   const __m256i w2 = _mm256_set1_epi32(static_cast<int>(r.w2)), w3 = _mm256_set1_epi32(static_cast<int>(r.w3));
+  // Two sets at a time; the last 9 to 16 blocks as two sets too (the second one partly stored).
   std::size_t p = 0;
-  for (; p + 16 <= nb; p += 16) {  // two independent sets: the multiplies' latency overlaps
+  for (; p + 8 < nb; p += 16) {
     PhiloxAvx2 a = philox_start_avx2(r, p, lane, fixed, w2, w3), b = philox_start_avx2(r, p + 8, lane, fixed, w2, w3);
-    philox_rounds_avx2(a, k0, k1);
-    philox_rounds_avx2(b, k0, k1);
+    philox_rounds2_avx2(a, b, k0, k1);
     philox_store_avx2(a, 8, p, out);
-    philox_store_avx2(b, 8, p + 8, out);
+    philox_store_avx2(b, std::min<std::size_t>(8, nb - p - 8), p + 8, out);
   }
   for (; p < nb; p += 8) {
     PhiloxAvx2 a = philox_start_avx2(r, p, lane, fixed, w2, w3);
