@@ -462,6 +462,7 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
                      }
                    }
                    if (fused) {
+                     // done above
                    } else if (P.pair) {
                      disarm_chunk(P, C, obj, s0, m, i0, i1, width, x.data(), fv.data(), dv.data(), gp, rows.data(),
                                   samp.data(), ub.data(), wb.data());
