@@ -273,12 +273,44 @@ struct ChunkMoments {
   double* m2 = nullptr;
 };
 
+// The pairs' words of several samples of a tile, drawn together (disarm_words_samples) and handed
+// out one sample's rows at a time: rows of 200 coordinates are 50 Philox blocks, which alone
+// leave the last SIMD set of 8 mostly empty.
+class DisarmSampleWords {
+ public:
+  // The words of sample s at whole-call coordinates [q0, q0 + nq), within [qa, qa + qn) (the
+  // tile's rows; null otherwise); the samples drawn with it run up to s_end at most.
+  const std::uint32_t* get(const ArmsProblem& P, std::uint64_t s, std::uint64_t s_end, std::size_t q0, std::size_t nq,
+                           std::size_t qa, std::size_t qn) {
+    if (q0 < qa || q0 + nq > qa + qn) return nullptr;  // not within the rows drawn together
+    if (s < s0_ || s >= s1_ || qa != qa_ || qn != qn_) {
+      const std::size_t m = std::min<std::uint64_t>(s_end - s, std::max<std::size_t>(1, kWords / qn));
+      w_.resize(m * qn);
+      disarm_words_samples(m, qn, static_cast<std::uint32_t>(qa), static_cast<std::uint32_t>(s), P.key, P.stream,
+                           w_.data());
+      s0_ = s, s1_ = s + m, qa_ = qa, qn_ = qn;
+    }
+    return w_.data() + (s - s0_) * qn_ + (q0 - qa_);
+  }
+
+ private:
+  static constexpr std::size_t kWords = 4096;  // 16 KiB: in L1 or L2 until it is used
+  std::vector<std::uint32_t> w_;
+  std::uint64_t s0_ = 0, s1_ = 0;
+  std::size_t qa_ = 0, qn_ = 0;
+};
+
+// Outputs from this size on are written with streaming stores (disarm_row_scale_stream_avx2).
+constexpr double kStreamBytes = 4.0 * 1024 * 1024;
+
 // Bernoulli DisARM on objectives::Quadratic, fused (disarm_quadratic.hpp): the estimates of m
 // groups from s0, rows [i0, i1), into g (null: not kept, when mom takes them); wb: scratch for
-// the pairs' words (max(m, nq)), d for one row's differences (E).
+// the pairs' words (max(m, nq)), d for one row's differences (E). words: the pairs' words when
+// m == 1 and the caller drew them (DisarmSampleWords), else null.
 inline void disarm_quadratic_chunk(const ArmsProblem& P, const ArmsConstants& C, const objectives::Quadratic& obj,
                                    std::uint64_t s0, std::size_t m, std::size_t i0, std::size_t i1, double* g,
-                                   std::uint32_t* wb, double* d, const ChunkMoments& mom) {
+                                   std::uint32_t* wb, double* d, const ChunkMoments& mom,
+                                   const std::uint32_t* words = nullptr) {
   const std::size_t E = P.E, nr = i1 - i0, nq = nr * E, q0 = i0 * E, g0 = (P.r0 + i0) * E;
   const double* cf = C.c.data() + q0;
   const DisarmThresholds th = C.thresholds(q0, one_coordinate(P) ? 0 : 1);
@@ -295,21 +327,31 @@ inline void disarm_quadratic_chunk(const ArmsProblem& P, const ArmsConstants& C,
     return;
   }
   const std::uint32_t a0 = static_cast<std::uint32_t>(g0);
+  // Estimates kept in an output of several MiB go past the caches (it does not fit them anyway)
+  [[maybe_unused]] const bool stream =
+      static_cast<double>(P.S) * static_cast<double>(P.R * E) * sizeof(double) >= kStreamBytes;
   for (std::size_t c = 0; c < m; ++c) {
     const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
-    disarm_words(nq, a0, s, false, P.key, P.stream, wb);
+    const std::uint32_t* wq = words;
+    if (!wq) disarm_words(nq, a0, s, false, P.key, P.stream, wb), wq = wb;
     for (std::size_t r = 0; r < nr; ++r) {
       const std::size_t q = r * E;
       const double* t = obj.target + obj.target_row_stride * (i0 + r);
       double w;
-      if (disarm_row_differences(E, wb + q, C.pair_x0i.data() + q0 + q, C.pair_x1i.data() + q0 + q, t, d, w) != 0) {
+      if (disarm_row_differences(E, wq + q, C.pair_x0i.data() + q0 + q, C.pair_x1i.data() + q0 + q, t, d, w) != 0) {
         for (std::size_t e = 0; e < E; ++e) {
           double b0, b1;
-          if (disarm_settle_one(q + e, a0, s, false, P.key, P.stream, wb[q + e], th.full[q + e], b0, b1))
+          if (disarm_settle_one(q + e, a0, s, false, P.key, P.stream, wq[q + e], th.full[q + e], b0, b1))
             d[e] = b0 - b1;
         }
         w = disarm_row_weight_from(E, t, d);
       }
+#if defined(MIXGRAD_PHILOX_FILL_X86) && defined(MIXGRAD_HAVE_SIMD_LEVELS)
+      if (stream && g && mom.mean && cpu::level() >= cpu::x86_64_v3) {
+        disarm_row_scale_stream_avx2(E, w, d, cf + q, g + c * nq + q, mom.inv_n, mom.mean + q, mom.m2 + q);
+        continue;
+      }
+#endif
       disarm_row_scale(E, w, d, cf + q, g ? g + c * nq + q : nullptr, mom.inv_n, mom.mean ? mom.mean + q : nullptr,
                        mom.mean ? mom.m2 + q : nullptr);
     }
@@ -423,6 +465,7 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
     std::vector<double> cmean(tile_coords), cm2(tile_coords), lmean(tile_coords), lm2(tile_coords);
     std::vector<std::uint32_t> rows(max_coords * n);
     std::vector<std::uint64_t> samp(max_coords * n);
+    DisarmSampleWords sample_words;
     for (std::size_t t = t0; t < t1; ++t) {
       const std::size_t sbi = t / W.n_rb, rbi = W.rb0 + t % W.n_rb;
       const std::size_t sa = sbi * T.samples_per_tile, sb = std::min<std::size_t>(S, sa + T.samples_per_tile);
@@ -457,7 +500,12 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
                          mom = {1.0 / (n_a + 1.0), tmean + q0, tm2 + q0}, merged = true;
                        // the estimates themselves are needed unless they are merged here and not kept
                        double* gq = merged && !P.samples ? nullptr : gp;
-                       disarm_quadratic_chunk(P, C, obj, s0, m, i0, i1, gq, wb.data(), dv.data(), mom);
+                       const std::uint32_t* words = nullptr;
+                       if (m == 1 && !one_coordinate(P)) {
+                         const std::size_t ia = std::max(ra, W.r0), ib = std::min(rb, W.r1);  // the tile's rows
+                         words = sample_words.get(P, s0, sb, gi0 * E, nq, ia * E, (ib - ia) * E);
+                       }
+                       disarm_quadratic_chunk(P, C, obj, s0, m, i0, i1, gq, wb.data(), dv.data(), mom, words);
                        fused = true;
                      }
                    }
@@ -476,6 +524,9 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
                    if (accumulate && !merged)
                      merge_chunk(m, nq, width, n_a, gp, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
                  });
+#if defined(MIXGRAD_PHILOX_FILL_X86)
+      _mm_sfence();  // the estimates streamed by disarm_row_scale_stream_avx2
+#endif
       if (accumulate) {
         std::copy(lmean.begin(), lmean.end(), tile_mean.begin() + t * tile_coords);
         std::copy(lm2.begin(), lm2.end(), tile_m2.begin() + t * tile_coords);

@@ -68,6 +68,20 @@ inline void disarm_words(std::size_t n, std::uint32_t a0, std::uint32_t other, b
   for (; k < n; ++k) w[k] = word(a0 + static_cast<std::uint32_t>(k));
 }
 
+// The words of m samples' coordinates: w[c * n + k] = the word at coordinate a0 + k of sample
+// other0 + c (the paired axis along the coordinates). Where every sample's words are whole blocks,
+// one Philox fill draws them all, so that a sample's last blocks share a SIMD set with the next
+// sample's first ones.
+inline void disarm_words_samples(std::size_t m, std::size_t n, std::uint32_t a0, std::uint32_t other0, philox::Key key,
+                                 std::uint32_t stream, std::uint32_t* w) {
+  if (a0 % 4 == 0 && n % 4 == 0 && n > 0) {
+    philox_fill(key, m * (n / 4), PhiloxGrid{other0, a0 / 4, static_cast<std::uint32_t>(n / 4), 0u, stream}, w);
+    return;
+  }
+  for (std::size_t c = 0; c < m; ++c)
+    disarm_words(n, a0, other0 + static_cast<std::uint32_t>(c), false, key, stream, w + c * n);
+}
+
 // The thresholds of a run of coordinates: x0 - 2^31, x1 - 2^31 as doubles (exact; compared with
 // the words shifted likewise, which convert to double as signed 32-bit integers) for the
 // vectorized decision, the full thresholds for the rare ties. Index k * ts (ts = 0: one

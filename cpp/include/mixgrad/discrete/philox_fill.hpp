@@ -34,13 +34,36 @@ inline philox::Block philox_run_counter(const PhiloxRun& r, std::uint32_t p) {
   return r.vary_first ? philox::Block{b, r.other, r.w2, r.w3} : philox::Block{r.other, b, r.w2, r.w3};
 }
 
+// Rows of blocks, one after the other: block p has the counter (s0 + p / n1, b0 + p % n1, w2, w3).
+// One fill over several rows keeps the SIMD sets full where rows are short (a row of 50 blocks
+// alone would leave a set of 8 mostly empty at its end).
+struct PhiloxGrid {
+  std::uint32_t s0, b0, n1, w2, w3;
+};
+
+inline philox::Block philox_run_counter(const PhiloxGrid& g, std::uint32_t p) {
+  return philox::Block{g.s0 + p / g.n1, g.b0 + p % g.n1, g.w2, g.w3};
+}
+
+// The first two counter words of blocks p .. p + L - 1 of a grid.
+template <int L>
+inline void philox_grid_lanes(const PhiloxGrid& g, std::size_t p, std::uint32_t* c0, std::uint32_t* c1) {
+  std::uint32_t i = static_cast<std::uint32_t>(p / g.n1), b = static_cast<std::uint32_t>(p % g.n1);
+  for (int l = 0; l < L; ++l) {
+    c0[l] = g.s0 + i;
+    c1[l] = g.b0 + b;
+    if (++b == g.n1) b = 0, ++i;
+  }
+}
+
 // Where the words go: interleaved (out[4 p + j] = word j of block p) or one array per word.
 struct PhiloxOut {
   std::uint32_t* interleaved = nullptr;
   std::uint32_t* word[4] = {nullptr, nullptr, nullptr, nullptr};
 };
 
-inline void philox_fill_scalar(philox::Key key, std::size_t nb, const PhiloxRun& r, const PhiloxOut& out) {
+template <class Counters>
+inline void philox_fill_scalar(philox::Key key, std::size_t nb, const Counters& r, const PhiloxOut& out) {
   for (std::size_t p = 0; p < nb; ++p) {
     const philox::Block c = philox::philox4x32_10(philox_run_counter(r, static_cast<std::uint32_t>(p)), key);
     if (out.interleaved)
@@ -128,45 +151,78 @@ __attribute__((target("avx2"))) inline void philox_store_avx2(const PhiloxAvx2& 
 }
 
 // The counters of blocks p .. p + 7 of a run.
-__attribute__((target("avx2"))) inline PhiloxAvx2 philox_start_avx2(const PhiloxRun& r, std::size_t p, __m256i lane,
-                                                                    __m256i fixed, __m256i w2, __m256i w3) {
+__attribute__((target("avx2"))) inline PhiloxAvx2 philox_start_avx2(const PhiloxRun& r, std::size_t p) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i ctr = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(r.b0 + static_cast<std::uint32_t>(p))), lane);
-  return PhiloxAvx2{r.vary_first ? ctr : fixed, r.vary_first ? fixed : ctr, w2, w3};
+  const __m256i fixed = _mm256_set1_epi32(static_cast<int>(r.other));
+  return PhiloxAvx2{r.vary_first ? ctr : fixed, r.vary_first ? fixed : ctr, _mm256_set1_epi32(static_cast<int>(r.w2)),
+                    _mm256_set1_epi32(static_cast<int>(r.w3))};
 }
 
-__attribute__((target("avx2"))) inline void philox_fill_avx2(philox::Key key, std::size_t nb, const PhiloxRun& r,
+// The counters of blocks p .. p + 7 of a grid: the lanes past the row's end wrap to the next row
+// (once per lane when rows have 8 blocks or more).
+__attribute__((target("avx2"))) inline PhiloxAvx2 philox_start_avx2(const PhiloxGrid& g, std::size_t p) {
+  const __m256i n1 = _mm256_set1_epi32(static_cast<int>(g.n1)), last = _mm256_set1_epi32(static_cast<int>(g.n1 - 1));
+  __m256i i = _mm256_set1_epi32(static_cast<int>(p / g.n1));
+  __m256i b =
+      _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(p % g.n1)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (;;) {
+    const __m256i wrap = _mm256_cmpgt_epi32(b, last);  // all-ones lanes: b >= n1
+    b = _mm256_sub_epi32(b, _mm256_and_si256(wrap, n1));
+    i = _mm256_sub_epi32(i, wrap);
+    if (g.n1 >= 8 || _mm256_testz_si256(wrap, wrap)) break;
+  }
+  return PhiloxAvx2{_mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(g.s0)), i),
+                    _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(g.b0)), b),
+                    _mm256_set1_epi32(static_cast<int>(g.w2)), _mm256_set1_epi32(static_cast<int>(g.w3))};
+}
+
+template <class Counters>
+__attribute__((target("avx2"))) inline void philox_fill_avx2(philox::Key key, std::size_t nb, const Counters& r,
                                                              const PhiloxOut& out) {
   __m256i k0[10], k1[10];
   for (int i = 0; i < 10; ++i) {
     k0[i] = _mm256_set1_epi32(static_cast<int>(key.k0 + static_cast<std::uint32_t>(i) * kPhiloxW0));
     k1[i] = _mm256_set1_epi32(static_cast<int>(key.k1 + static_cast<std::uint32_t>(i) * kPhiloxW1));
   }
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i fixed = _mm256_set1_epi32(static_cast<int>(r.other));
-  const __m256i w2 = _mm256_set1_epi32(static_cast<int>(r.w2)), w3 = _mm256_set1_epi32(static_cast<int>(r.w3));
   // Two sets at a time; the last 9 to 16 blocks as two sets too (the second one partly stored).
   std::size_t p = 0;
   for (; p + 8 < nb; p += 16) {
-    PhiloxAvx2 a = philox_start_avx2(r, p, lane, fixed, w2, w3), b = philox_start_avx2(r, p + 8, lane, fixed, w2, w3);
+    PhiloxAvx2 a = philox_start_avx2(r, p), b = philox_start_avx2(r, p + 8);
     philox_rounds2_avx2(a, b, k0, k1);
     philox_store_avx2(a, 8, p, out);
     philox_store_avx2(b, std::min<std::size_t>(8, nb - p - 8), p + 8, out);
   }
   for (; p < nb; p += 8) {
-    PhiloxAvx2 a = philox_start_avx2(r, p, lane, fixed, w2, w3);
+    PhiloxAvx2 a = philox_start_avx2(r, p);
     philox_rounds_avx2(a, k0, k1);
     philox_store_avx2(a, std::min<std::size_t>(8, nb - p), p, out);
   }
 }
 
-inline void philox_fill_sse2(philox::Key key, std::size_t nb, const PhiloxRun& r, const PhiloxOut& po) {
+// The first two counter words of blocks p .. p + 3 of a run or of a grid.
+inline void philox_start_sse2(const PhiloxRun& r, std::size_t p, __m128i& c0, __m128i& c1) {
+  const __m128i ctr =
+      _mm_add_epi32(_mm_set1_epi32(static_cast<int>(r.b0 + static_cast<std::uint32_t>(p))), _mm_setr_epi32(0, 1, 2, 3));
+  const __m128i fixed = _mm_set1_epi32(static_cast<int>(r.other));
+  c0 = r.vary_first ? ctr : fixed;
+  c1 = r.vary_first ? fixed : ctr;
+}
+
+inline void philox_start_sse2(const PhiloxGrid& g, std::size_t p, __m128i& c0, __m128i& c1) {
+  alignas(16) std::uint32_t l0[4], l1[4];
+  philox_grid_lanes<4>(g, p, l0, l1);
+  c0 = _mm_load_si128(reinterpret_cast<const __m128i*>(l0));
+  c1 = _mm_load_si128(reinterpret_cast<const __m128i*>(l1));
+}
+
+template <class Counters>
+inline void philox_fill_sse2(philox::Key key, std::size_t nb, const Counters& r, const PhiloxOut& po) {
   const __m128i m0 = _mm_set1_epi32(static_cast<int>(0xD2511F53u)), m1 = _mm_set1_epi32(static_cast<int>(0xCD9E8D57u));
   const __m128i low = _mm_set1_epi64x(0xFFFFFFFFll), high = _mm_slli_epi64(low, 32);
-  const __m128i lane = _mm_setr_epi32(0, 1, 2, 3);
-  const __m128i fixed = _mm_set1_epi32(static_cast<int>(r.other));
   for (std::size_t p = 0; p < nb; p += 4) {
-    const __m128i ctr = _mm_add_epi32(_mm_set1_epi32(static_cast<int>(r.b0 + static_cast<std::uint32_t>(p))), lane);
-    __m128i c0 = r.vary_first ? ctr : fixed, c1 = r.vary_first ? fixed : ctr;
+    __m128i c0, c1;
+    philox_start_sse2(r, p, c0, c1);
     __m128i c2 = _mm_set1_epi32(static_cast<int>(r.w2)), c3 = _mm_set1_epi32(static_cast<int>(r.w3));
     std::uint32_t k0 = key.k0, k1 = key.k1;
     for (int i = 0; i < 10; ++i) {
@@ -214,8 +270,10 @@ inline void philox_fill_sse2(philox::Key key, std::size_t nb, const PhiloxRun& r
 
 #endif
 
-// Word j of the block of counter philox_run_counter(r, p), p < nb, into out.
-inline void philox_fill(philox::Key key, std::size_t nb, const PhiloxRun& r, const PhiloxOut& out) {
+// Word j of the block of counter philox_run_counter(r, p), p < nb, into out (r: a PhiloxRun or
+// a PhiloxGrid).
+template <class Counters>
+inline void philox_fill(philox::Key key, std::size_t nb, const Counters& r, const PhiloxOut& out) {
 #if defined(MIXGRAD_PHILOX_FILL_X86) && defined(MIXGRAD_HAVE_SIMD_LEVELS)
   if (cpu::level() >= cpu::x86_64_v3)
     philox_fill_avx2(key, nb, r, out);
@@ -231,7 +289,8 @@ inline void philox_fill(philox::Key key, std::size_t nb, const PhiloxRun& r, con
 }
 
 // out[4 p + j] = word j of block p.
-inline void philox_fill(philox::Key key, std::size_t nb, const PhiloxRun& r, std::uint32_t* out) {
+template <class Counters>
+inline void philox_fill(philox::Key key, std::size_t nb, const Counters& r, std::uint32_t* out) {
   PhiloxOut o;
   o.interleaved = out;
   philox_fill(key, nb, r, o);
