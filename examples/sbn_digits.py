@@ -32,8 +32,14 @@ variance of the encoder-parameter gradient of one fixed mini-batch of 100 points
 R repeated estimates, averaged over the encoder parameters). At the end all estimators are also
 measured at one common model state (the trained REBAR model).
 
-Run:  python examples/sbn_digits.py [--quick] [--out DIR]
+Run:  python examples/sbn_digits.py [--quick] [--out DIR] [--mnist PATH]
 Writes DIR/sbn_elbo.png, DIR/sbn_logvar.png and DIR/sbn_table.md and prints the table.
+
+``--mnist PATH`` trains on binarized MNIST instead, from a local copy (nothing is downloaded):
+a folder with the fixed binarization of Larochelle & Murray (``binarized_mnist_train.amat``,
+``binarized_mnist_test.amat``; ``binarized_mnist_valid.amat`` joins the training set when present),
+or an ``.npz`` file with arrays ``x_train`` and ``x_test`` of 0/1 values, one image per row. The
+nonlinear nets then have 200 hidden units (as in the REBAR paper's SBN), the linear ones none.
 """
 
 from __future__ import annotations
@@ -73,6 +79,48 @@ def load_digits_binary(seed: int = 0):
     perm = np.random.default_rng(seed).permutation(len(x))
     x = torch.tensor(x[perm], dtype=torch.float32)
     return x[:1500], x[1500:]
+
+
+AMAT_FILES = {
+    "train": "binarized_mnist_train.amat",
+    "valid": "binarized_mnist_valid.amat",
+    "test": "binarized_mnist_test.amat",
+}
+
+
+def _check_binary(x: np.ndarray, what: str) -> np.ndarray:
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"{what}: expected a 2-D array of images (one per row), got shape {x.shape}")
+    if not np.isin(x, (0, 1)).all():
+        raise ValueError(f"{what}: values must be 0 or 1 (binarized images); binarize the data first")
+    return x.astype(np.float32)
+
+
+def load_binarized_mnist(path: str):
+    """Binarized MNIST (train, test) as float32 tensors of 0/1 from a local copy: a folder of the
+    Larochelle & Murray ``.amat`` files (train [+ valid] / test) or an ``.npz`` with ``x_train``
+    and ``x_test``. Nothing is downloaded; a missing or malformed file raises a clear error."""
+    if os.path.isdir(path):
+        parts = {}
+        for key, fname in AMAT_FILES.items():
+            f = os.path.join(path, fname)
+            if os.path.exists(f):
+                parts[key] = _check_binary(np.loadtxt(f, ndmin=2), f)
+            elif key != "valid":
+                raise FileNotFoundError(f"{f} not found (expected {AMAT_FILES['train']} and {AMAT_FILES['test']})")
+        train = parts["train"] if "valid" not in parts else np.concatenate([parts["train"], parts["valid"]])
+        test = parts["test"]
+    elif path.endswith(".npz") and os.path.exists(path):
+        with np.load(path) as z:
+            missing = {"x_train", "x_test"} - set(z.files)
+            if missing:
+                raise KeyError(f"{path}: arrays {sorted(missing)} missing (has {sorted(z.files)})")
+            train, test = _check_binary(z["x_train"], f"{path}:x_train"), _check_binary(z["x_test"], f"{path}:x_test")
+    else:
+        raise FileNotFoundError(f"{path}: expected a folder of binarized_mnist_*.amat files or an existing .npz file")
+    if train.shape[1] != test.shape[1]:
+        raise ValueError(f"train images have {train.shape[1]} pixels, test images {test.shape[1]}")
+    return torch.from_numpy(train), torch.from_numpy(test)
 
 
 class SBN(torch.nn.Module):
@@ -168,10 +216,10 @@ def grad_log_variance(model: SBN, est, n_samples, x: torch.Tensor, gen: torch.Ge
     return math.log10(float(g.var(0).mean()))
 
 
-def train(name, nonlinear, n_latent, data, epochs, checkpoints, reps, seed, lr=3e-3, batch=100):
+def train(name, nonlinear, n_latent, data, epochs, checkpoints, reps, seed, lr=3e-3, batch=100, hidden=64):
     torch.manual_seed(seed)
     xtr, xte = data
-    model = SBN(n_latent, nonlinear)
+    model = SBN(n_latent, nonlinear, n_visible=xtr.shape[1], hidden=hidden)
     est, n_samples = make_estimator(name, n_latent)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     est_opt = torch.optim.Adam(est.parameters(), lr=lr) if name in TUNED else None
@@ -217,12 +265,15 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="sbn_digits_out")
     ap.add_argument("--estimators", nargs="+", choices=ESTIMATORS, default=None, help="subset (rebar always runs)")
+    ap.add_argument("--mnist", default=None, help="local binarized MNIST: folder of .amat files or .npz")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     epochs = args.epochs or (15 if args.quick else 300)
     reps = args.reps or (20 if args.quick else 50)
     checkpoints = 5 if args.quick else 10
-    data = load_digits_binary(args.seed)
+    data = load_binarized_mnist(args.mnist) if args.mnist else load_digits_binary(args.seed)
+    hidden = 200 if args.mnist else 64
+    args.dataset = "binarized MNIST" if args.mnist else "binarized 8x8 digits"
     os.makedirs(args.out, exist_ok=True)
     results = {}
     common = {}
@@ -230,7 +281,9 @@ def main(argv=None):
     for variant, nonlinear in (("linear", False), ("nonlinear", True)):
         trained = {}
         for name in names:
-            model, est, ns, hist = train(name, nonlinear, args.latent, data, epochs, checkpoints, reps, args.seed)
+            model, est, ns, hist = train(
+                name, nonlinear, args.latent, data, epochs, checkpoints, reps, args.seed, hidden=hidden
+            )
             trained[name] = (est, ns)
             results[(variant, name)] = hist
             extra = ""
@@ -267,7 +320,7 @@ def write_outputs(results, common, args, epochs, reps, names):
             for name in names:
                 h = results[(variant, name)]
                 ax.plot(h["epoch"], h[key], marker="o", ms=3, label=name)
-            ax.set_title(f"SBN digits, {variant}, H={args.latent}")
+            ax.set_title(f"SBN {args.dataset}, {variant}, H={args.latent}")
             ax.set_xlabel("epoch")
             ax.set_ylabel(ylabel)
             ax.legend()
@@ -275,7 +328,7 @@ def write_outputs(results, common, args, epochs, reps, names):
         fig.savefig(os.path.join(args.out, fname), dpi=110)
         plt.close(fig)
     lines = [
-        f"SBN on binarized 8x8 digits, H={args.latent}, {epochs} epochs, batch 100, Adam 3e-3, "
+        f"SBN on {args.dataset}, H={args.latent}, {epochs} epochs, batch 100, Adam 3e-3, "
         f"variance over {reps} repeats of the encoder gradient of one 100-point batch.",
         "",
         "| variant | estimator | train ELBO | test ELBO | log10 Var, mean over training | "
