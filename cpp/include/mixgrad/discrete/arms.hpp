@@ -300,9 +300,6 @@ class DisarmSampleWords {
   std::size_t qa_ = 0, qn_ = 0;
 };
 
-// Outputs from this size on are written with streaming stores (disarm_row_scale_stream_avx2).
-constexpr double kStreamBytes = 4.0 * 1024 * 1024;
-
 // Bernoulli DisARM on objectives::Quadratic, fused (disarm_quadratic.hpp): the estimates of m
 // groups from s0, rows [i0, i1), into g (null: not kept, when mom takes them); wb: scratch for
 // the pairs' words (max(m, nq)), d for one row's differences (E). words: the pairs' words when
@@ -327,9 +324,6 @@ inline void disarm_quadratic_chunk(const ArmsProblem& P, const ArmsConstants& C,
     return;
   }
   const std::uint32_t a0 = static_cast<std::uint32_t>(g0);
-  // Estimates kept in an output of several MiB go past the caches (it does not fit them anyway)
-  [[maybe_unused]] const bool stream =
-      static_cast<double>(P.S) * static_cast<double>(P.R * E) * sizeof(double) >= kStreamBytes;
   for (std::size_t c = 0; c < m; ++c) {
     const std::uint32_t s = static_cast<std::uint32_t>(s0 + c);
     const std::uint32_t* wq = words;
@@ -346,12 +340,6 @@ inline void disarm_quadratic_chunk(const ArmsProblem& P, const ArmsConstants& C,
         }
         w = disarm_row_weight_from(E, t, d);
       }
-#if defined(MIXGRAD_PHILOX_FILL_X86) && defined(MIXGRAD_HAVE_SIMD_LEVELS)
-      if (stream && g && mom.mean && cpu::level() >= cpu::x86_64_v3) {
-        disarm_row_scale_stream_avx2(E, w, d, cf + q, g + c * nq + q, mom.inv_n, mom.mean + q, mom.m2 + q);
-        continue;
-      }
-#endif
       disarm_row_scale(E, w, d, cf + q, g ? g + c * nq + q : nullptr, mom.inv_n, mom.mean ? mom.mean + q : nullptr,
                        mom.mean ? mom.m2 + q : nullptr);
     }
@@ -524,9 +512,6 @@ void arms_estimate(const ArmsProblem& P, const Obj& obj) {
                    if (accumulate && !merged)
                      merge_chunk(m, nq, width, n_a, gp, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
                  });
-#if defined(MIXGRAD_PHILOX_FILL_X86)
-      _mm_sfence();  // the estimates streamed by disarm_row_scale_stream_avx2
-#endif
       if (accumulate) {
         std::copy(lmean.begin(), lmean.end(), tile_mean.begin() + t * tile_coords);
         std::copy(lm2.begin(), lm2.end(), tile_m2.begin() + t * tile_coords);

@@ -129,34 +129,6 @@ inline double disarm_row_weight_from(std::size_t E, const double* t, const doubl
   return disarm_row_weight(a, E);
 }
 
-#if defined(MIXGRAD_PHILOX_FILL_X86)
-// disarm_row_scale's kept-and-merged case with the estimates streamed past the caches (no read
-// of g's lines before they are written: half the memory traffic of the output, which is as
-// large as the call's work); the caller fences (_mm_sfence) before the estimates are read.
-__attribute__((target("avx2,fma"))) inline void disarm_row_scale_stream_avx2(std::size_t E, double w, const double* d,
-                                                                             const double* cf, double* g, double inv_n,
-                                                                             double* mean, double* m2) {
-  std::size_t e = 0;
-  auto one = [&](std::size_t k) {
-    const double ge = w * d[k] * cf[k];
-    g[k] = ge;
-    welford_step(ge, inv_n, mean[k], m2[k]);
-  };
-  for (; e < E && (reinterpret_cast<std::uintptr_t>(g + e) & 31u); ++e) one(e);
-  const __m256d wv = _mm256_set1_pd(w), iv = _mm256_set1_pd(inv_n);
-  for (; e + 4 <= E; e += 4) {
-    const __m256d x = _mm256_mul_pd(_mm256_mul_pd(wv, _mm256_loadu_pd(d + e)), _mm256_loadu_pd(cf + e));
-    _mm256_stream_pd(g + e, x);
-    const __m256d mu = _mm256_loadu_pd(mean + e);
-    const __m256d delta = _mm256_sub_pd(x, mu);
-    const __m256d mu1 = _mm256_fmadd_pd(delta, iv, mu);
-    _mm256_storeu_pd(mean + e, mu1);
-    _mm256_storeu_pd(m2 + e, _mm256_fmadd_pd(delta, _mm256_sub_pd(x, mu1), _mm256_loadu_pd(m2 + e)));
-  }
-  for (; e < E; ++e) one(e);
-}
-#endif
-
 // g_e = w d_e c_e; with mean non-null, g also joins the running moments (mean, m2; inv_n = 1 /
 // the count after it) in the same pass, and g may be null (not stored).
 MIXGRAD_SIMD_KERNEL void disarm_row_scale_kernel(std::size_t E, double w, const double* d, const double* cf, double* g,
