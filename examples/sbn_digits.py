@@ -272,6 +272,7 @@ def main(argv=None):
     reps = args.reps or (20 if args.quick else 50)
     checkpoints = 5 if args.quick else 10
     data = load_binarized_mnist(args.mnist) if args.mnist else load_digits_binary(args.seed)
+    data = tuple(x.to(torch.get_default_dtype()) for x in data)  # the models' dtype
     hidden = 200 if args.mnist else 64
     args.dataset = "binarized MNIST" if args.mnist else "binarized 8x8 digits"
     os.makedirs(args.out, exist_ok=True)

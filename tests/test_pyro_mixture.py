@@ -152,8 +152,12 @@ def test_svi_finds_both_modes_and_is_no_worse_than_pyro_mixture_of_diag_normals(
 
 @pytest.mark.slow  # one more SVI run; the same model as the comparison test
 def test_docs_example_runs_and_finds_both_modes():
-    ns = runpy.run_path(str(EXAMPLE))
-    weights, means, _ = ns["fit"](steps=ppl_bimodal.STEPS)
+    dtype = torch.get_default_dtype()
+    try:  # the example sets torch's default dtype to float64 when it runs
+        ns = runpy.run_path(str(EXAMPLE))
+        weights, means, _ = ns["fit"](steps=ppl_bimodal.STEPS)
+    finally:
+        torch.set_default_dtype(dtype)
     assert ppl_bimodal.modes_found(weights, means), (weights, means)
 
 
