@@ -114,9 +114,7 @@ def alpha_tying_word(word, low):
 
 # (1, 200, 45): the words of up to 20 samples are drawn in one fill (DisarmSampleWords), three fills
 # here; (2, 203, 5): rows that are not whole Philox blocks, drawn sample by sample
-@pytest.mark.parametrize(
-    ("R", "E", "S"), [(1, 200, 7), (1, 200, 45), (3, 37, 9), (2, 300, 3), (2, 203, 5), (40, 5, 6)]
-)
+@pytest.mark.parametrize(("R", "E", "S"), [(1, 200, 7), (1, 200, 45), (3, 37, 9), (2, 300, 3), (2, 203, 5), (40, 5, 6)])
 @pytest.mark.parametrize("per_row_target", [False, True])
 def test_fused_quadratic_disarm_matches_the_reference_draws(simd_level, R, E, S, per_row_target):
     # The quadratic objective's DisARM is computed straight from the words (disarm_quadratic.hpp);
