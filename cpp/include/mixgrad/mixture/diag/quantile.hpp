@@ -20,14 +20,14 @@
 namespace mixgrad::mixture {
 
 // Per-thread scratch of the quantile solver: lane buffers [D][L] for u and x, [K][L] for the
-// running log weights and two work arrays.
+// running log weights, two work arrays and Q(|t_k|).
 struct QuantileScratch {
-  std::vector<double> u, x, ell, v1, v2, ew;
+  std::vector<double> u, x, ell, v1, v2, ew, qv;
   bool log_tail = false;  // u holds signed log tails (Fwd::LogTail) instead of probabilities
   void init(const Dims& dm) {
     u.assign(dm.D * L, 0.5);
     x.assign(dm.D * L, 0.0);
-    for (auto* v : {&ell, &v1, &v2, &ew}) v->assign(dm.K * L, 0.0);
+    for (auto* v : {&ell, &v1, &v2, &ew, &qv}) v->assign(dm.K * L, 0.0);
   }
 };
 
@@ -86,6 +86,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
   double* v1 = s.v1.data();
   double* v2 = s.v2.data();
   double* ew = s.ew.data();  // w_k^(d) = e^{ell_k}
+  double* qv = s.qv.data();  // Q(|t_k|)
   const double* mu = p.mu.data();
   const double* sig = p.sig.data();
   const double* invs = p.invs.data();
@@ -151,9 +152,13 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
           const double e = ell[k * L + l];
           const double qk = mu[j] + sig[j] * zq[l];
           const bool live = e != kNegInf;
-          lo[l] = live ? std::min(lo[l], qk) : lo[l];
-          hi[l] = live ? std::max(hi[l], qk) : hi[l];
-          x0[l] += live ? ew[k * L + l] * qk : 0.0;
+          // Unconditional stores and loads: masked stores are slow (microcoded on AMD).
+          const double qlo = live ? qk : elem::kInf;
+          const double qhi = live ? qk : -elem::kInf;
+          const double wq = ew[k * L + l] * qk;
+          lo[l] = qlo < lo[l] ? qlo : lo[l];
+          hi[l] = qhi > hi[l] ? qhi : hi[l];
+          x0[l] += live ? wq : 0.0;
         }
       }
       any = 0;
@@ -208,6 +213,9 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
           em[l] = elem::exp(far ? 0.0 : -m);
           any_far |= far;
         }
+        // Q(|t|) in a loop of its own (elementwise: few registers, no per-component loads).
+#pragma omp simd
+        for (std::size_t i = 0; i < K * L; ++i) qv[i] = special::scaled_lower_tail_rational(std::fabs(v1[i]));
         for (std::size_t k = 0; k < K; ++k) {
           const std::size_t dk = d * K + k;
 #pragma omp simd
@@ -217,7 +225,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
             const double t = v1[k * L + l];
             const double P = relative_exp(v2[k * L + l] - m);
             const double E = ew[k * L + l] * em[l];
-            const double q = special::scaled_lower_tail(std::fabs(t));
+            const double q = qv[k * L + l];
             const double Pq = P * q;
             const double Pi = P * invs[j];
             S1[l] += t < 0.0 ? Pq : E - Pq;
@@ -237,7 +245,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
               const double t = v1[k * L + l];
               const double P = relative_exp(v2[k * L + l] - m);
               const double E = elem::exp(ell[k * L + l] - m);
-              const double Pq = P * special::scaled_lower_tail(std::fabs(t));
+              const double Pq = P * qv[k * L + l];
               S1[l] += m < kDirectScaleFloor ? (t < 0.0 ? Pq : E - Pq) : 0.0;
             }
           }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <utility>
 
 #include "mixgrad/config.hpp"
 #include "mixgrad/elementary.hpp"
@@ -176,12 +177,14 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         const std::size_t j = detail::at<PL>(dk, l);
         const double zz = (xd[l] - mu[j]) * invs[j];
         zd[k * L + l] = zz;
-        q[k * L + l] = special::scaled_lower_tail(std::fabs(zz));
         const double lp = (ell[k * L + l] - logs[j]) - 0.5 * zz * zz;
         ellp[k * L + l] = lp;
         Mp[l] = lp > Mp[l] ? lp : Mp[l];
       }
     }
+    // Q(|z|) in a loop of its own: elementwise, no per-component parameters, few registers.
+#pragma omp simd
+    for (std::size_t i = 0; i < K * L; ++i) q[i] = special::scaled_lower_tail_rational(std::fabs(zd[i]));
     // A finite x_d so far out (|z| > ~1.3e154) that z^2 overflows for every live component:
     // the next weights still follow from the differences z_k^2 - z_min^2, and the density of the
     // coordinate is 0 (gap +inf, so the lane takes the scaled form).
@@ -201,7 +204,9 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
     for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) {
-        const double gg = relative_exp(ellp[k * L + l] - Mp[l]);
+        const double c = ellp[k * L + l] - Mp[l];  // ell^(d+1) re-centred: the next ell
+        const double gg = relative_exp(c);
+        ellp[k * L + l] = c;
         g[k * L + l] = gg;
         sumg[l] += gg;
       }
@@ -332,14 +337,9 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) out[d * L + l] = xdot[l];
     }
-    // Advance, re-centred: ell <- ell^(d+1) - max, e <- exp(ell).
-    for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-      for (std::size_t l = 0; l < L; ++l) {
-        ell[k * L + l] = ellp[k * L + l] - Mp[l];
-        e[k * L + l] = g[k * L + l];
-      }
-    }
+    // Advance: ell <- ell^(d+1) - max (left in ellp by pass 2), e <- exp(ell) (in g).
+    std::swap(ell, ellp);
+    std::swap(e, g);
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) sume[l] = sumg[l];
   }
