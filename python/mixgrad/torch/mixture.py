@@ -74,7 +74,8 @@ class DiagGaussianMixture(MixtureDistribution):
         device, draws from torch's generator. None (the default): ``"core"`` for CPU tensors,
         ``"native"`` otherwise.
     validate_args : bool, optional
-        Passed to :class:`torch.distributions.Distribution`.
+        Passed to :class:`torch.distributions.Distribution` (None on the meta device means
+        False: its tensors have no values to check).
 
     Notes
     -----
@@ -148,6 +149,8 @@ class DiagGaussianMixture(MixtureDistribution):
         self.logits = logits.expand(*batch, K)
         self.means = means.expand(*batch, K, D)
         self.scales = scales.expand(*batch, K, D)
+        if validate_args is None and device.type == "meta":
+            validate_args = False  # a meta tensor has no values to check
         super().__init__(batch_shape=batch, event_shape=torch.Size([D]), validate_args=validate_args)
 
     @property
