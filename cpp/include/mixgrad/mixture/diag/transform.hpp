@@ -308,7 +308,10 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
 #pragma omp simd
         for (std::size_t l = 0; l < L; ++l) {
           const double w = e[k * L + l] * ie[l];
-          tk[k * L + l] = lowr[l] ? q[k * L + l] - w * SA[l] : w * SB[l] - bb[k * L + l];
+          // Both forms, then a blend: a conditional load of q or bb becomes a masked load.
+          const double lower = q[k * L + l] - w * SA[l];
+          const double upper = w * SB[l] - bb[k * L + l];
+          tk[k * L + l] = lowr[l] ? lower : upper;
         }
       }
       if (any_scaled) detail::scale_terms(K, scaled, lnT, tk);
