@@ -9,6 +9,7 @@
 
 #include "mixgrad/config.hpp"
 #include "mixgrad/discrete/noise_logistic.hpp"
+#include "mixgrad/discrete/philox_fill.hpp"
 #include "mixgrad/discrete/philox_words.hpp"
 #include "mixgrad/discrete/sigmoid.hpp"
 #include "mixgrad/elementary.hpp"
@@ -161,11 +162,24 @@ MIXGRAD_INLINE void probit_draws(std::size_t m, std::size_t nq, std::uint64_t s0
                                  bool by_sample, const VecKey& key, std::uint32_t stream, const ProbitConstants& k,
                                  const BernoulliOut& o) {
   double *tail_p = o.z, *eps_out = o.zt, *lv_out = o.dzt;
+  // The rectangle's Philox blocks first, in one fill (philox_fill: eight blocks per AVX2 register,
+  // about 4x fewer instructions than philox_words in the loop): block j = c * nq + q has the
+  // counter (s0 + c, g0 + q, 0, stream), as a grid of rows of nq blocks.
+  const std::size_t nb = m * nq;
+  thread_local std::vector<std::uint32_t> words;
+  if (words.size() < 4 * nb) words.resize(4 * nb);
+  PhiloxOut po;
+  for (std::size_t w = 0; w < 4; ++w) po.word[w] = words.data() + w * nb;
+  const std::uint32_t s0w = static_cast<std::uint32_t>(s0), g0w = static_cast<std::uint32_t>(g0);
+  if (nq == 1)
+    philox_fill(key.key, nb, PhiloxRun{s0w, g0w, 0u, stream, true}, po);
+  else
+    philox_fill(key.key, nb, PhiloxGrid{s0w, g0w, static_cast<std::uint32_t>(nq), 0u, stream}, po);
+  const std::uint32_t *wd0 = po.word[0], *wd1 = po.word[1], *wd2 = po.word[2], *wd3 = po.word[3];
   probit_rect_loop<true>(
       m, nq, c0, by_sample, k,
-      [=](std::size_t c, std::size_t q, const ProbitCoord&, std::size_t j) __attribute__((always_inline)) {
-        std::uint64_t w0, w1;
-        philox_words(key, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(g0 + q), 0u, stream, w0, w1);
+      [=](std::size_t, std::size_t, const ProbitCoord&, std::size_t j) __attribute__((always_inline)) {
+        const std::uint64_t w0 = philox_join(wd0[j], wd1[j]), w1 = philox_join(wd2[j], wd3[j]);
         const double p = philox::bits_to_normal_probability(w0);  // in (0, 1/2); eps = -+ndtri(p)
         const bool neg = (w0 >> 63) != 0;
         const double central = special::detail::as241_central(p - 0.5);
