@@ -100,24 +100,16 @@ struct ProbitConstants {
 };
 
 // Run f(c, q, constants of coordinate c0 + q, j) over the rectangle, vectorized over the samples
-// (by_sample) or the coordinates. Over the samples, the constants are read before the loop (GCC
-// does not vectorize the loop with the invariant loads inside). Interleaved: by_sample with
-// nq > 1 (strided j) is possible; without it, by_sample must come with nq == 1 (passes that read
-// and write the o arrays: GCC vectorizes no strided read-modify-write, and would merge that
-// branch with the unit-stride one).
-template <bool Interleaved, class F>
+// (by_sample, which needs nq == 1: GCC vectorizes no strided read-modify-write of the o arrays)
+// or the coordinates. Over the samples, the constants are read before the loop (GCC does not
+// vectorize the loop with the invariant loads inside).
+template <class F>
 MIXGRAD_INLINE void probit_rect_loop(std::size_t m, std::size_t nq, std::size_t c0, bool by_sample,
                                      const ProbitConstants& k, F&& f) {
-  if (by_sample && (!Interleaved || nq == 1)) {  // one coordinate: unit stride
+  if (by_sample) {  // one coordinate: unit stride
     const ProbitCoord x = k.at(c0);
 #pragma omp simd
     for (std::size_t c = 0; c < m; ++c) f(c, std::size_t{0}, x, c);
-  } else if (Interleaved && by_sample) {
-    for (std::size_t q = 0; q < nq; ++q) {
-      const ProbitCoord x = k.at(c0 + q);
-#pragma omp simd
-      for (std::size_t c = 0; c < m; ++c) f(c, q, x, c * nq + q);
-    }
   } else {
     for (std::size_t c = 0; c < m; ++c) {
 #pragma omp simd
@@ -158,9 +150,8 @@ inline constexpr double kProbitCentralLo = -2.59, kProbitCentralHi = -0.078;
 
 // Passes 1 and 2: eps into o.zt and (fresh noise) log v into o.dzt; o.z is scratch.
 template <bool Coupled>
-MIXGRAD_INLINE void probit_draws(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
-                                 bool by_sample, const VecKey& key, std::uint32_t stream, const ProbitConstants& k,
-                                 const BernoulliOut& o) {
+MIXGRAD_INLINE void probit_draws(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t g0, const VecKey& key,
+                                 std::uint32_t stream, const BernoulliOut& o) {
   double *tail_p = o.z, *eps_out = o.zt, *lv_out = o.dzt;
   // The rectangle's Philox blocks first, in one fill (philox_fill: eight blocks per AVX2 register,
   // about 4x fewer instructions than philox_words in the loop): block j = c * nq + q has the
@@ -176,17 +167,22 @@ MIXGRAD_INLINE void probit_draws(std::size_t m, std::size_t nq, std::uint64_t s0
   else
     philox_fill(key.key, nb, PhiloxGrid{s0w, g0w, static_cast<std::uint32_t>(nq), 0u, stream}, po);
   const std::uint32_t *wd0 = po.word[0], *wd1 = po.word[1], *wd2 = po.word[2], *wd3 = po.word[3];
-  probit_rect_loop<true>(
-      m, nq, c0, by_sample, k,
-      [=](std::size_t, std::size_t, const ProbitCoord&, std::size_t j) __attribute__((always_inline)) {
-        const std::uint64_t w0 = philox_join(wd0[j], wd1[j]), w1 = philox_join(wd2[j], wd3[j]);
-        const double p = philox::bits_to_normal_probability(w0);  // in (0, 1/2); eps = -+ndtri(p)
-        const bool neg = (w0 >> 63) != 0;
-        const double central = special::detail::as241_central(p - 0.5);
-        eps_out[j] = neg ? -central : central;
-        tail_p[j] = p - 0.5 < -0.425 ? (neg ? -p : p) : 0.0;  // a tail lane's p, signed as eps
-        if (!Coupled) lv_out[j] = elem::log(philox::bits_to_open_uniform(w1));
-      });
+  // Two flat loops over the blocks (no per-coordinate constants needed): the signed p and log v,
+  // then eps by the central rational (the rational alone in its loop keeps it short).
+#pragma omp simd
+  for (std::size_t j = 0; j < nb; ++j) {
+    const std::uint64_t w0 = philox_join(wd0[j], wd1[j]);
+    const double p = philox::bits_to_normal_probability(w0);  // in (0, 1/2); eps = -+ndtri(p)
+    eps_out[j] = (w0 >> 63) ? -p : p;                         // p signed as eps, for now
+    if (!Coupled) lv_out[j] = elem::log(philox::bits_to_open_uniform(philox_join(wd2[j], wd3[j])));
+  }
+#pragma omp simd
+  for (std::size_t j = 0; j < nb; ++j) {
+    const double sp = eps_out[j], p = std::fabs(sp);
+    const double central = special::detail::as241_central(p - 0.5);
+    eps_out[j] = sp < 0.0 ? -central : central;
+    tail_p[j] = p - 0.5 < -0.425 ? sp : 0.0;  // a tail lane's p, signed as eps
+  }
   const FlaggedLanes t = probit_flagged(m * nq, tail_p, [](double sp) { return sp != 0.0; });
   double* val = t.val;
 #pragma omp simd
@@ -207,7 +203,7 @@ MIXGRAD_INLINE void probit_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
                                 const double* alpha, const double* la, const double* lb, const double* aux,
                                 const double* score1, const double* score0, const BernoulliOut& o) {
   const ProbitConstants k{alpha, la, lb, aux, score1, score0};
-  probit_draws<Coupled>(m, nq, s0, c0, g0, by_sample, key, stream, k, o);
+  probit_draws<Coupled>(m, nq, s0, g0, key, stream, o);
   // Local copies of the pointers: read through o inside the loops, they keep GCC from vectorizing.
   // The passes that read and write o run by coordinate when several coordinates are interleaved
   // (the runs of nq < 8 coordinates are short then).
@@ -215,35 +211,34 @@ MIXGRAD_INLINE void probit_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
   double *z = o.z, *hard = o.hard, *zt_io = o.zt, *dzt_io = o.dzt, *score = o.score;
   const double *eps_in = o.zt, *lv_in = o.dzt;
   if (Coupled) {
-    probit_rect_loop<false>(m, nq, c0, by_sample_rw, k,
-                            [=](std::size_t, std::size_t, const ProbitCoord& x, std::size_t j)
-                                __attribute__((always_inline)) {
-                                  const double eps = eps_in[j], zz = x.alpha + eps;
-                                  const bool b = zz >= 0.0;
-                                  const double lv = special::log_ndtr(b ? -eps : eps) - (b ? x.la : x.lb);
-                                  const double dzt = 1.0 - elem::exp(lv + x.aux - special::normal_logpdf(eps));
-                                  z[j] = zz;
-                                  hard[j] = b ? 1.0 : 0.0;
-                                  zt_io[j] = zz;
-                                  dzt_io[j] = dzt;
-                                  score[j] = b ? x.score1 : x.score0;
-                                  store_relaxations_one_division(zz, zz, dzt, inv_lam, j, o);
-                                });
+    probit_rect_loop(m, nq, c0, by_sample_rw, k,
+                     [=](std::size_t, std::size_t, const ProbitCoord& x, std::size_t j) __attribute__((always_inline)) {
+                       const double eps = eps_in[j], zz = x.alpha + eps;
+                       const bool b = zz >= 0.0;
+                       const double lv = special::log_ndtr(b ? -eps : eps) - (b ? x.la : x.lb);
+                       const double dzt = 1.0 - elem::exp(lv + x.aux - special::normal_logpdf(eps));
+                       z[j] = zz;
+                       hard[j] = b ? 1.0 : 0.0;
+                       zt_io[j] = zz;
+                       dzt_io[j] = dzt;
+                       score[j] = b ? x.score1 : x.score0;
+                       store_relaxations_one_division(zz, zz, dzt, inv_lam, j, o);
+                     });
   } else {
     // Pass 3: z into o.z, b into o.hard, log p into o.score, the central x into o.zt.
-    probit_rect_loop<false>(
-        m, nq, c0, by_sample_rw, k,
-        [=](std::size_t, std::size_t, const ProbitCoord& x, std::size_t j) __attribute__((always_inline)) {
-          const double zz = x.alpha + eps_in[j];
-          const bool b = zz >= 0.0;
-          const double lp = lv_in[j] + (b ? x.la : x.lb);  // < 0
-          const double lps = lp >= special::kNdtriExpMin ? lp : -1.0;
-          const double em = elem::expm1((lps + elem::kLn2Hi) + elem::kLn2Lo);  // 2p - 1, as ndtri_exp_moderate
-          z[j] = zz;
-          hard[j] = b ? 1.0 : 0.0;
-          score[j] = lp;
-          zt_io[j] = special::detail::as241_central(0.5 * em);
-        });
+    probit_rect_loop(m, nq, c0, by_sample_rw, k,
+                     [=](std::size_t, std::size_t, const ProbitCoord& x, std::size_t j) __attribute__((always_inline)) {
+                       const double zz = x.alpha + eps_in[j];
+                       const bool b = zz >= 0.0;
+                       const double lp = lv_in[j] + (b ? x.la : x.lb);  // < 0
+                       const double lps = lp >= special::kNdtriExpMin ? lp : -1.0;
+                       const double em =
+                           elem::expm1((lps + elem::kLn2Hi) + elem::kLn2Lo);  // 2p - 1, as ndtri_exp_moderate
+                       z[j] = zz;
+                       hard[j] = b ? 1.0 : 0.0;
+                       score[j] = lp;
+                       zt_io[j] = special::detail::as241_central(0.5 * em);
+                     });
     // Pass 4 (flagged lanes have log p >= kNdtriExpMin).
     const FlaggedLanes t = probit_flagged(m * nq, score, [](double lp) {
       return lp >= special::kNdtriExpMin && !(lp > kProbitCentralLo && lp <= kProbitCentralHi);
@@ -253,19 +248,18 @@ MIXGRAD_INLINE void probit_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
     for (std::size_t i = 0; i < t.n; ++i) val[i] = special::ndtri_exp_moderate(val[i]);
     for (std::size_t i = 0; i < t.n; ++i) zt_io[t.idx[i]] = val[i];
     // Pass 5.
-    probit_rect_loop<false>(m, nq, c0, by_sample_rw, k,
-                            [=](std::size_t, std::size_t, const ProbitCoord& x, std::size_t j)
-                                __attribute__((always_inline)) {
-                                  const bool b = hard[j] != 0.0;
-                                  const double e = b ? -zt_io[j] : zt_io[j];
-                                  const double zz = z[j], zt = x.alpha + e;
-                                  const double dzt = 1.0 - elem::exp(dzt_io[j] + x.aux - special::normal_logpdf(e));
-                                  const bool ok = score[j] >= special::kNdtriExpMin;  // else probit_fix redoes the lane
-                                  zt_io[j] = zt;
-                                  dzt_io[j] = ok ? dzt : elem::kNaN;
-                                  score[j] = b ? x.score1 : x.score0;
-                                  store_relaxations_one_division(zz, zt, dzt, inv_lam, j, o);
-                                });
+    probit_rect_loop(m, nq, c0, by_sample_rw, k,
+                     [=](std::size_t, std::size_t, const ProbitCoord& x, std::size_t j) __attribute__((always_inline)) {
+                       const bool b = hard[j] != 0.0;
+                       const double e = b ? -zt_io[j] : zt_io[j];
+                       const double zz = z[j], zt = x.alpha + e;
+                       const double dzt = 1.0 - elem::exp(dzt_io[j] + x.aux - special::normal_logpdf(e));
+                       const bool ok = score[j] >= special::kNdtriExpMin;  // else probit_fix redoes the lane
+                       zt_io[j] = zt;
+                       dzt_io[j] = ok ? dzt : elem::kNaN;
+                       score[j] = b ? x.score1 : x.score0;
+                       store_relaxations_one_division(zz, zt, dzt, inv_lam, j, o);
+                     });
   }
   probit_fix(m, nq, s0, c0, g0, key, stream, Coupled, inv_lam, alpha, la, lb, aux, o);
 }
