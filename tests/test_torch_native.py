@@ -336,8 +336,18 @@ def test_native_sampling_distribution_and_gradient_unbiased():
     assert torch.all((xq.mean(0) - q.mean).abs() < 4 * (q.variance / 20000).sqrt())
 
 
+@pytest.fixture
+def default_validation_on():
+    """torch's default argument validation on for the test (another test may have left it off)."""
+    Dist = torch.distributions.Distribution
+    before = Dist._validate_args
+    Dist.set_default_validate_args(True)
+    yield
+    Dist.set_default_validate_args(before)
+
+
 @pytest.mark.parametrize("method", ["exact", "quantile"])
-def test_shapes_on_the_meta_device(method):
+def test_shapes_on_the_meta_device(method, default_validation_on):
     a = torch.empty(5, 3, device="meta", dtype=F32, requires_grad=True)
     m = torch.empty(3, 4, device="meta", dtype=F32, requires_grad=True)
     s = torch.empty(5, 3, 4, device="meta", dtype=F32, requires_grad=True)

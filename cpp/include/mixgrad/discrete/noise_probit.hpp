@@ -162,7 +162,7 @@ MIXGRAD_INLINE void probit_draws(std::size_t m, std::size_t nq, std::uint64_t s0
   PhiloxOut po;
   for (std::size_t w = 0; w < 4; ++w) po.word[w] = words.data() + w * nb;
   const std::uint32_t s0w = static_cast<std::uint32_t>(s0), g0w = static_cast<std::uint32_t>(g0);
-  if (nq == 1)
+  if (nq == 1)  // a run: a grid of 1-block rows would wrap each lane of a set separately
     philox_fill(key.key, nb, PhiloxRun{s0w, g0w, 0u, stream, true}, po);
   else
     philox_fill(key.key, nb, PhiloxGrid{s0w, g0w, static_cast<std::uint32_t>(nq), 0u, stream}, po);
@@ -183,7 +183,7 @@ MIXGRAD_INLINE void probit_draws(std::size_t m, std::size_t nq, std::uint64_t s0
     eps_out[j] = sp < 0.0 ? -central : central;
     tail_p[j] = p - 0.5 < -0.425 ? sp : 0.0;  // a tail lane's p, signed as eps
   }
-  const FlaggedLanes t = probit_flagged(m * nq, tail_p, [](double sp) { return sp != 0.0; });
+  const FlaggedLanes t = probit_flagged(nb, tail_p, [](double sp) { return sp != 0.0; });
   double* val = t.val;
 #pragma omp simd
   for (std::size_t i = 0; i < t.n; ++i) {
