@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -32,6 +33,10 @@ struct QuantileScratch {
 };
 
 namespace detail {
+
+// Per-lane flags (0 or 1), as wide as the doubles they select between: with int flags GCC
+// converts between 8- and 4-lane vectors.
+using Mask = std::int64_t;
 
 // The scale e^M of the solver's sums (M <= 0) below which w_k e^{-M} no longer stands in for
 // e^{ell_k - M}: e^{-M} would pass e^300 and the w_k that underflowed could matter.
@@ -94,7 +99,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
   constexpr double eps = std::numeric_limits<double>::epsilon();
   alignas(64) double Lw[L], target[L], zq[L], lo[L], hi[L], x0[L], xd[L];
   alignas(64) double sprev[L];
-  alignas(64) int lower[L], active[L], loE[L], hiE[L];
+  alignas(64) Mask lower[L], active[L], loE[L], hiE[L];
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) ell[k * L + l] = p.logw[at<PL>(k, l)];
@@ -111,13 +116,13 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
       sprev[l] = elem::kInf;
       x0[l] = 0.0;
     }
-    int any = 0;
+    Mask any = 0;
     if (s.log_tail) {
       // v = log F (v < 0, lower tail) or -log S (v > 0): the target and bracket come from v.
       for (std::size_t l = 0; l < L; ++l) {
         const double v = s.u[d * L + l];
         const bool bad = std::isnan(v) || std::isnan(Lw[l]);
-        const int act = !bad && std::fabs(v) < elem::kInf;
+        const Mask act = !bad && std::fabs(v) < elem::kInf;
         xd[l] = bad ? kNaN : (act ? 0.0 : (v < 0.0 ? -elem::kInf : elem::kInf));
         active[l] = act;
         any |= act;
@@ -131,9 +136,11 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
 #pragma omp simd reduction(| : any)
       for (std::size_t l = 0; l < L; ++l) {
         const double uu = s.u[d * L + l];
-        const bool bad = !(uu >= 0.0 && uu <= 1.0) || std::isnan(Lw[l]);
-        xd[l] = bad ? kNaN : (uu == 0.0 ? -elem::kInf : (uu == 1.0 ? elem::kInf : 0.0));
-        const int act = !bad && uu > 0.0 && uu < 1.0;
+        const bool bad = !((uu >= 0.0) & (uu <= 1.0)) | std::isnan(Lw[l]);
+        const double at_zero = uu == 0.0 ? -elem::kInf : 0.0;  // one select per statement, as below
+        const double at_ends = uu == 1.0 ? elem::kInf : at_zero;
+        xd[l] = bad ? kNaN : at_ends;
+        const Mask act = !bad & (uu > 0.0) & (uu < 1.0);
         active[l] = act;
         any |= act;
         const bool lw = uu < 0.5;
@@ -164,8 +171,9 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
       any = 0;
 #pragma omp simd reduction(| : any)
       for (std::size_t l = 0; l < L; ++l) {
-        if (active[l]) xd[l] = std::min(std::max(x0[l], lo[l]), hi[l]);
-        const int act = active[l] && lo[l] < hi[l];
+        const double start = std::min(std::max(x0[l], lo[l]), hi[l]);
+        xd[l] = active[l] ? start : xd[l];
+        const Mask act = active[l] & (lo[l] < hi[l]);
         active[l] = act;
         any |= act;
       }
@@ -176,7 +184,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
         //   w_k phi(z_k) / sigma_k = e^{a_k} / (sigma_k sqrt(2 pi)),  a_k = ell_k - t_k^2 / 2,
         // all scaled by e^{-M}, M = max_k of a_k (t_k < 0) or ell_k (t_k >= 0), which bounds
         // every term by 1: C = e^M S1 (F or S), f = e^M S2 / sqrt(2 pi).
-        alignas(64) double M1[L], S1[L], S2[L], S3[L], S4[L], em[L];
+        alignas(64) double M1[L], M[L], S1[L], S2[L], S3[L], S4[L], em[L];
 #pragma omp simd
         for (std::size_t l = 0; l < L; ++l) {
           M1[l] = kNegInf;
@@ -208,7 +216,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
 #pragma omp simd reduction(| : any_far)
         for (std::size_t l = 0; l < L; ++l) {
           const double m = M1[l] == kNegInf ? 0.0 : M1[l];
-          M1[l] = m;
+          M[l] = m;  // another array: M1[l] = (a select on M1[l]) compiled to a masked store
           const int far = m < kDirectScaleFloor;
           em[l] = elem::exp(far ? 0.0 : -m);
           any_far |= far;
@@ -221,7 +229,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
 #pragma omp simd
           for (std::size_t l = 0; l < L; ++l) {
             const std::size_t j = at<PL>(dk, l);
-            const double m = M1[l];
+            const double m = M[l];
             const double t = v1[k * L + l];
             const double P = relative_exp(v2[k * L + l] - m);
             const double E = ew[k * L + l] * em[l];
@@ -237,11 +245,11 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
         }
         if (any_far) {
 #pragma omp simd
-          for (std::size_t l = 0; l < L; ++l) S1[l] = M1[l] < kDirectScaleFloor ? 0.0 : S1[l];
+          for (std::size_t l = 0; l < L; ++l) S1[l] = M[l] < kDirectScaleFloor ? 0.0 : S1[l];
           for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
             for (std::size_t l = 0; l < L; ++l) {
-              const double m = M1[l];
+              const double m = M[l];
               const double t = v1[k * L + l];
               const double P = relative_exp(v2[k * L + l] - m);
               const double E = elem::exp(ell[k * L + l] - m);
@@ -260,7 +268,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
         alignas(64) double hv[L], xtv[L];
 #pragma omp simd
         for (std::size_t l = 0; l < L; ++l) {
-          const double logc = M1[l] + elem::log(S1[l]);
+          const double logc = M[l] + elem::log(S1[l]);
           const double h = lower[l] ? logc - target[l] : target[l] - logc;
           const double iS1 = special::kInvSqrt2Pi / S1[l];
           const double g1 = S2[l] * iS1;
@@ -285,39 +293,46 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
           const double h = hv[l];
           const double x = xd[l];
           const double xt = xtv[l];
-          const double nlo = h < 0.0 ? x : lo[l];
-          const double nhi = h < 0.0 ? hi[l] : x;
-          const int nloE = h < 0.0 ? 1 : loE[l];
-          const int nhiE = h < 0.0 ? hiE[l] : 1;
-          const bool newton = xt > nlo && xt < nhi;
+          // Bitwise & and | (no short-circuit), one select per statement, 64-bit masks: GCC
+          // vectorizes this loop (with && and || and nested selects it compiled to scalar code
+          // with branches, a fifth of the solver's instructions).
+          const bool neg = h < 0.0;
+          const double nlo = neg ? x : lo[l];
+          const double nhi = neg ? hi[l] : x;
+          const Mask nloE = loE[l] | Mask(neg);  // not neg ? 1 : loE[l], which does not vectorize
+          const Mask nhiE = hiE[l] | Mask(!neg);
+          const bool newton = (xt > nlo) & (xt < nhi);
           // Newton past an end of the bracket: try that end itself if h was never evaluated
           // there (the initial component quantile; the root is often within rounding of it
           // when one component dominates), else bisect.
           // |h| at the rounding level of h (about eps |log u|): x is a root to working accuracy
           // (kept, or refined by the Newton step when that stays inside the bracket). Without
           // this test a zero Newton step from x == lo or hi fell back to bisection.
-          const bool conv = std::fabs(h) <= 4.0 * eps * (1.0 + std::fabs(target[l])) || xt == x;
-          const double xn = newton                 ? xt
-                            : conv                 ? x
-                            : (xt >= nhi && !nhiE) ? nhi
-                            : (xt <= nlo && !nloE) ? nlo
-                                                   : 0.5 * (nlo + nhi);
+          const bool conv = (std::fabs(h) <= 4.0 * eps * (1.0 + std::fabs(target[l]))) | (xt == x);
+          const bool to_hi = (xt >= nhi) & (nhiE == 0);
+          const bool to_lo = (xt <= nlo) & (nloE == 0);
+          const double bisect_or_lo = to_lo ? nlo : 0.5 * (nlo + nhi);
+          const double fallback = to_hi ? nhi : bisect_or_lo;
+          const double xn = newton ? xt : (conv ? x : fallback);
           const double step = std::fabs(xn - x);
-          const bool upd = active[l] && h != 0.0;
+          const bool upd = (active[l] != 0) & (h != 0.0);
           // Fourth-order convergence: the error left after a step s is about s^5 / s_prev^4
           // (s_prev the step before); stop when that is far below an ulp of x.
           const double sp2 = sprev[l] * sprev[l];
           const double s5 = (step * step) * (step * step) * step;
-          const bool quad = newton && sprev[l] < elem::kInf && s5 <= 0.01 * eps * std::fabs(xn) * (sp2 * sp2);
-          const bool stop = h == 0.0 || quad || step <= 2.0 * eps * std::fabs(xn) || !(nlo < nhi) ||
-                            nhi - nlo <= 2.0 * eps * std::fabs(xn) || step == 0.0 || conv;
-          lo[l] = upd ? nlo : lo[l];
-          hi[l] = upd ? nhi : hi[l];
-          loE[l] = upd ? nloE : loE[l];
-          hiE[l] = upd ? nhiE : hiE[l];
-          sprev[l] = upd ? (newton ? step : elem::kInf) : sprev[l];
+          const double ulps = 2.0 * eps * std::fabs(xn);
+          const bool quad = newton & (sprev[l] < elem::kInf) & (s5 <= 0.005 * ulps * (sp2 * sp2));
+          const bool stop = (h == 0.0) | quad | (step <= ulps) | !(nlo < nhi) | (nhi - nlo <= ulps) | (step == 0.0) | conv;
+          // The bracket and the last step are stored whether or not the lane is updated: they
+          // serve only while it is active, and a lane that is not updated stops (h == 0) or has
+          // stopped. Selecting on upd made GCC emit masked stores (microcoded on AMD).
+          lo[l] = nlo;
+          hi[l] = nhi;
+          loE[l] = nloE;
+          hiE[l] = nhiE;
+          sprev[l] = newton ? step : elem::kInf;
           xd[l] = upd ? xn : x;
-          const int act = active[l] && !stop;
+          const Mask act = active[l] & !stop;
           active[l] = act;
           any |= act;
         }
