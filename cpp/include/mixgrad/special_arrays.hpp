@@ -92,17 +92,6 @@ MIXGRAD_SIMD_KERNEL void ndtri_tail_masks_kernel(const double* p, std::uint64_t*
 
 MIXGRAD_SIMD_DISPATCH(ndtri_tail_masks)
 
-// Index of the lowest set bit of bits != 0.
-inline unsigned lowest_set_bit(std::uint64_t bits) {
-#if defined(__GNUC__)
-  return static_cast<unsigned>(__builtin_ctzll(bits));
-#else
-  unsigned i = 0;
-  for (; (bits & 1) == 0; bits >>= 1) ++i;
-  return i;
-#endif
-}
-
 MIXGRAD_SIMD_KERNEL void ndtri_central_pass_kernel(const double* p, double* y, std::size_t n) {
 #pragma omp simd
   for (std::size_t i = 0; i < n; ++i) y[i] = special::ndtri_central(p[i] - 0.5);
@@ -157,7 +146,7 @@ void ndtri(const T* p, T* y, std::size_t n) {
     std::size_t k = 0;
     for (std::size_t w = 0; 64 * w < m; ++w)
       for (std::uint64_t bits = masks[w]; bits != 0; bits &= bits - 1)
-        idx[k++] = static_cast<std::uint32_t>(64 * w + detail::lowest_set_bit(bits));
+        idx[k++] = static_cast<std::uint32_t>(64 * w + elem::lowest_set_bit(bits));
     for (std::size_t j = 0; j < k; ++j) tin[j] = pc[idx[j]];  // tails, 0, 1, out of range, NaN
     detail::ndtri_central_pass(pc, yc, m);                    // after the gathering: yc may be pc
     detail::ndtri_tail_root_pass(tin, root, k);

@@ -2,6 +2,7 @@
 // eps_j (low 64 bits) and eps_{P+j} (high 64 bits), P = ceil(D/2); vectorized Philox and AS241.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -45,23 +46,38 @@ MIXGRAD_SIMD_KERNEL void normals_rows_kernel(philox::Key key, const std::size_t*
     const double p1 = (elem::from_bits(((w1 << 1) >> 12) | 0x3ff0000000000000ULL) - 1.0) * 0.5 + 0x1p-54;
     const double z0 = special::detail::as241_central(p0 - 0.5);
     const double z1 = special::detail::as241_central(p1 - 0.5);
-    e0[c] = (w0 >> 63) ? -z0 : z0;
-    e1[c] = (w1 >> 63) ? -z1 : z1;
-    sp[c] = (w0 >> 63) ? -p0 : p0;
-    sp[n + c] = (w1 >> 63) ? -p1 : p1;
+    // The sign bit of the word flips the signs by xor (selects on it became masked stores).
+    const std::uint64_t s0 = w0 & elem::kSignBit, s1 = w1 & elem::kSignBit;
+    e0[c] = elem::from_bits(elem::bits_of(z0) ^ s0);
+    e1[c] = elem::from_bits(elem::bits_of(z1) ^ s1);
+    sp[c] = elem::from_bits(elem::bits_of(p0) ^ s0);
+    sp[n + c] = elem::from_bits(elem::bits_of(p1) ^ s1);
   }
   double* tp = sp + 2 * n;
   std::uint32_t* idx = iwork + 3 * n;
   std::size_t m = 0;
-  for (std::size_t c = 0; c < 2 * n; ++c) {
-    const double pa = std::fabs(sp[c]);
-    idx[m] = static_cast<std::uint32_t>(c);  // branch-free compaction
-    tp[m] = pa;
-    m += std::fabs(pa - 0.5) > 0.425 ? 1 : 0;
+  // The tail draws are gathered by a vectorized compare into a bit mask per 64 draws and a visit
+  // of its set bits: a cost in proportion to the tail count, not a dependent store per draw.
+  for (std::size_t w = 0; 64 * w < 2 * n; ++w) {
+    const double* spw = sp + 64 * w;
+    const std::size_t len = std::min<std::size_t>(64, 2 * n - 64 * w);
+    std::uint64_t mask = 0;
+#pragma omp simd reduction(| : mask)
+    for (std::size_t i = 0; i < len; ++i)
+      mask |= static_cast<std::uint64_t>(std::fabs(std::fabs(spw[i]) - 0.5) > 0.425) << i;
+    for (; mask != 0; mask &= mask - 1) {
+      const std::size_t c = 64 * w + elem::lowest_set_bit(mask);
+      idx[m] = static_cast<std::uint32_t>(c);
+      tp[m] = std::fabs(sp[c]);
+      ++m;
+    }
   }
 #pragma omp simd
   for (std::size_t c = 0; c < m; ++c) tp[c] = special::detail::as241_tail(std::sqrt(-elem::log(tp[c])));
-  for (std::size_t c = 0; c < m; ++c) e0[idx[c]] = sp[idx[c]] < 0.0 ? tp[c] : -tp[c];  // e1 follows e0
+  for (std::size_t c = 0; c < m; ++c) {  // -tp for p > 0 (the lower tail), tp for p < 0; e1 follows e0
+    const std::uint64_t flip = ~elem::bits_of(sp[idx[c]]) & elem::kSignBit;
+    e0[idx[c]] = elem::from_bits(elem::bits_of(tp[c]) ^ flip);
+  }
   for (std::size_t r = 0; r < count; ++r)
     for (std::size_t j = 0; j < P; ++j) {
       eps[r * W + j] = e0[r * P + j];
