@@ -97,7 +97,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
   const double* invs = p.invs.data();
   const double* logs = p.logs.data();
   constexpr double eps = std::numeric_limits<double>::epsilon();
-  alignas(64) double Lw[L], target[L], zq[L], lo[L], hi[L], x0[L], xd[L];
+  alignas(64) double Lw[L], target[L], zq[L], uclip[L], lo[L], hi[L], x0[L], xd[L];
   alignas(64) double sprev[L];
   alignas(64) Mask lower[L], active[L], loE[L], hiE[L];
   for (std::size_t k = 0; k < K; ++k) {
@@ -133,7 +133,8 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
         zq[l] = lw ? zt : -zt;
       }
     } else {
-#pragma omp simd reduction(| : any)
+      Mask any_tail = 0;
+#pragma omp simd reduction(| : any, any_tail)
       for (std::size_t l = 0; l < L; ++l) {
         const double uu = s.u[d * L + l];
         const bool bad = !((uu >= 0.0) & (uu <= 1.0)) | std::isnan(Lw[l]);
@@ -147,7 +148,18 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
         lower[l] = lw;
         const double uc = act ? uu : 0.5;
         target[l] = elem::log(lw ? uc : 1.0 - uc);  // 1 - u exact for u >= 1/2
-        zq[l] = special::ndtri(uc);
+        // z_u = ndtri(u): its central rational here, its tails (a log and a square root) below
+        // only where a lane needs them (6% of uniform u): the values of special::ndtri.
+        uclip[l] = uc;
+        zq[l] = special::ndtri_central(uc - 0.5);
+        any_tail |= Mask(std::fabs(uc - 0.5) > special::kNdtriCentral);
+      }
+      if (any_tail) {
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          const double tail = special::ndtri_tail(uclip[l], special::ndtri_tail_root(uclip[l]));
+          zq[l] = std::fabs(uclip[l] - 0.5) <= special::kNdtriCentral ? zq[l] : tail;
+        }
       }
     }
     if (any) {
