@@ -334,7 +334,8 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
           const double s5 = (step * step) * (step * step) * step;
           const double ulps = 2.0 * eps * std::fabs(xn);
           const bool quad = newton & (sprev[l] < elem::kInf) & (s5 <= 0.005 * ulps * (sp2 * sp2));
-          const bool stop = (h == 0.0) | quad | (step <= ulps) | !(nlo < nhi) | (nhi - nlo <= ulps) | (step == 0.0) | conv;
+          const bool stop =
+              (h == 0.0) | quad | (step <= ulps) | !(nlo < nhi) | (nhi - nlo <= ulps) | (step == 0.0) | conv;
           // The bracket and the last step are stored whether or not the lane is updated: they
           // serve only while it is active, and a lane that is not updated stops (h == 0) or has
           // stopped. Selecting on upd made GCC emit masked stores (microcoded on AMD).
