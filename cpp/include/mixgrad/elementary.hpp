@@ -26,18 +26,6 @@ MIXGRAD_INLINE double from_bits(std::uint64_t u) {
 
 inline constexpr std::uint64_t kSignBit = 0x8000000000000000ULL;
 
-// Index of the lowest set bit of bits != 0 (visiting the set bits of a mask word gathers the
-// few elements a vectorized compare selected, at a cost in proportion to their number).
-inline unsigned lowest_set_bit(std::uint64_t bits) {
-#if defined(__GNUC__)
-  return static_cast<unsigned>(__builtin_ctzll(bits));
-#else
-  unsigned i = 0;
-  for (; (bits & 1) == 0; bits >>= 1) ++i;
-  return i;
-#endif
-}
-
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
 inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 inline constexpr double kLn2Hi = 6.93147180369123816490e-01;  // low 21 bits zero: n*kLn2Hi exact

@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "mixgrad/config.hpp"
+#include "mixgrad/flagged.hpp"
 #include "mixgrad/special.hpp"
 
 namespace mixgrad::special::arrays {
@@ -146,7 +147,7 @@ void ndtri(const T* p, T* y, std::size_t n) {
     std::size_t k = 0;
     for (std::size_t w = 0; 64 * w < m; ++w)
       for (std::uint64_t bits = masks[w]; bits != 0; bits &= bits - 1)
-        idx[k++] = static_cast<std::uint32_t>(64 * w + elem::lowest_set_bit(bits));
+        idx[k++] = static_cast<std::uint32_t>(64 * w + lowest_set_bit(bits));
     for (std::size_t j = 0; j < k; ++j) tin[j] = pc[idx[j]];  // tails, 0, 1, out of range, NaN
     detail::ndtri_central_pass(pc, yc, m);                    // after the gathering: yc may be pc
     detail::ndtri_tail_root_pass(tin, root, k);

@@ -13,6 +13,7 @@
 #include "mixgrad/discrete/philox_words.hpp"
 #include "mixgrad/discrete/sigmoid.hpp"
 #include "mixgrad/elementary.hpp"
+#include "mixgrad/flagged.hpp"
 #include "mixgrad/philox.hpp"
 #include "mixgrad/special.hpp"
 
@@ -135,12 +136,13 @@ MIXGRAD_INLINE FlaggedLanes probit_flagged(std::size_t n, const double* v, Pred 
   std::uint32_t* ix = idx.data();
   double* vx = val.data();
   std::size_t k = 0;
-  for (std::size_t j = 0; j < n; ++j) {  // branch-free: write always, advance on a flag
-    const double x = v[j];
-    ix[k] = static_cast<std::uint32_t>(j);
-    vx[k] = x;
-    k += flagged(x) ? 1 : 0;
-  }
+  for_each_flagged(
+      n, [&](std::size_t j) { return flagged(v[j]); },
+      [&](std::size_t j) {
+        ix[k] = static_cast<std::uint32_t>(j);
+        vx[k] = v[j];
+        ++k;
+      });
   return {ix, vx, k};
 }
 
@@ -241,7 +243,7 @@ MIXGRAD_INLINE void probit_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
                      });
     // Pass 4 (flagged lanes have log p >= kNdtriExpMin).
     const FlaggedLanes t = probit_flagged(m * nq, score, [](double lp) {
-      return lp >= special::kNdtriExpMin && !(lp > kProbitCentralLo && lp <= kProbitCentralHi);
+      return (lp >= special::kNdtriExpMin) & !((lp > kProbitCentralLo) & (lp <= kProbitCentralHi));
     });
     double* val = t.val;
 #pragma omp simd

@@ -2,7 +2,6 @@
 // eps_j (low 64 bits) and eps_{P+j} (high 64 bits), P = ceil(D/2); vectorized Philox and AS241.
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +10,7 @@
 #include "mixgrad/config.hpp"
 #include "mixgrad/discrete/philox_words.hpp"
 #include "mixgrad/elementary.hpp"
+#include "mixgrad/flagged.hpp"
 #include "mixgrad/mixture/lanes.hpp"
 #include "mixgrad/philox.hpp"
 #include "mixgrad/special.hpp"
@@ -56,22 +56,13 @@ MIXGRAD_SIMD_KERNEL void normals_rows_kernel(philox::Key key, const std::size_t*
   double* tp = sp + 2 * n;
   std::uint32_t* idx = iwork + 3 * n;
   std::size_t m = 0;
-  // The tail draws are gathered by a vectorized compare into a bit mask per 64 draws and a visit
-  // of its set bits: a cost in proportion to the tail count, not a dependent store per draw.
-  for (std::size_t w = 0; 64 * w < 2 * n; ++w) {
-    const double* spw = sp + 64 * w;
-    const std::size_t len = std::min<std::size_t>(64, 2 * n - 64 * w);
-    std::uint64_t mask = 0;
-#pragma omp simd reduction(| : mask)
-    for (std::size_t i = 0; i < len; ++i)
-      mask |= static_cast<std::uint64_t>(std::fabs(std::fabs(spw[i]) - 0.5) > 0.425) << i;
-    for (; mask != 0; mask &= mask - 1) {
-      const std::size_t c = 64 * w + elem::lowest_set_bit(mask);
-      idx[m] = static_cast<std::uint32_t>(c);
-      tp[m] = std::fabs(sp[c]);
-      ++m;
-    }
-  }
+  for_each_flagged(
+      2 * n, [&](std::size_t c) { return std::fabs(std::fabs(sp[c]) - 0.5) > 0.425; },
+      [&](std::size_t c) {
+        idx[m] = static_cast<std::uint32_t>(c);
+        tp[m] = std::fabs(sp[c]);
+        ++m;
+      });
 #pragma omp simd
   for (std::size_t c = 0; c < m; ++c) tp[c] = special::detail::as241_tail(std::sqrt(-elem::log(tp[c])));
   for (std::size_t c = 0; c < m; ++c) {  // -tp for p > 0 (the lower tail), tp for p < 0; e1 follows e0
