@@ -78,20 +78,22 @@ MIXGRAD_SIMD_KERNEL void log_ndtr_finish_pass_kernel(const double* arg, const do
 
 MIXGRAD_SIMD_DISPATCH(log_ndtr_finish_pass)
 
-// Bit i % 64 of masks[i / 64] set where p[i] lies outside ndtri's central region (tails, 0, 1,
-// out of range, NaN); n <= kChunk.
-MIXGRAD_SIMD_KERNEL void ndtri_tail_masks_kernel(const double* p, std::uint64_t* masks, std::size_t n) {
-  for (std::size_t w = 0; 64 * w < n; ++w) {
-    const std::size_t len = std::min<std::size_t>(64, n - 64 * w);
-    std::uint64_t mask = 0;
-#pragma omp simd reduction(| : mask)
-    for (std::size_t i = 0; i < len; ++i)
-      mask |= static_cast<std::uint64_t>(!(std::fabs(p[64 * w + i] - 0.5) <= special::kNdtriCentral)) << i;
-    masks[w] = mask;
-  }
+// The elements of p[0 .. n) outside ndtri's central region (tails, 0, 1, out of range, NaN), in
+// order: their indices into idx and values into tin; returns their number.
+MIXGRAD_SIMD_KERNEL std::size_t ndtri_gather_tails_kernel(const double* p, std::size_t n, std::uint32_t* idx,
+                                                          double* tin) {
+  std::size_t k = 0;
+  for_each_flagged(
+      n, [&](std::size_t i) { return !(std::fabs(p[i] - 0.5) <= special::kNdtriCentral); },
+      [&](std::size_t i) {
+        idx[k] = static_cast<std::uint32_t>(i);
+        tin[k] = p[i];
+        ++k;
+      });
+  return k;
 }
 
-MIXGRAD_SIMD_DISPATCH(ndtri_tail_masks)
+MIXGRAD_SIMD_DISPATCH(ndtri_gather_tails)
 
 MIXGRAD_SIMD_KERNEL void ndtri_central_pass_kernel(const double* p, double* y, std::size_t n) {
 #pragma omp simd
@@ -134,22 +136,15 @@ void log_ndtr(const T* x, T* y, std::size_t n) {
 
 // ndtri: the central rational for every element, then the tails (log, sqrt, tail rationals)
 // only for the elements outside |p - 1/2| <= kNdtriCentral, gathered into a contiguous buffer.
-// Uniform p thus pays the tail cost on 6% of the elements. The gathering reads a bit mask per 64
-// values (one vectorized compare pass) and visits its set bits, so it costs in proportion to the
-// tail count rather than a dependent store per element.
+// Uniform p thus pays the tail cost on 6% of the elements; the gathering (for_each_flagged) costs
+// in proportion to the tail count.
 template <class T>
 void ndtri(const T* p, T* y, std::size_t n) {
   detail::by_chunks(p, y, n, [](const double* pc, double* yc, std::size_t m) {
     double tin[detail::kChunk], root[detail::kChunk], tout[detail::kChunk];
-    std::uint64_t masks[detail::kChunk / 64];
     std::uint32_t idx[detail::kChunk];
-    detail::ndtri_tail_masks(pc, masks, m);
-    std::size_t k = 0;
-    for (std::size_t w = 0; 64 * w < m; ++w)
-      for (std::uint64_t bits = masks[w]; bits != 0; bits &= bits - 1)
-        idx[k++] = static_cast<std::uint32_t>(64 * w + lowest_set_bit(bits));
-    for (std::size_t j = 0; j < k; ++j) tin[j] = pc[idx[j]];  // tails, 0, 1, out of range, NaN
-    detail::ndtri_central_pass(pc, yc, m);                    // after the gathering: yc may be pc
+    const std::size_t k = detail::ndtri_gather_tails(pc, m, idx, tin);
+    detail::ndtri_central_pass(pc, yc, m);  // after the gathering: yc may be pc
     detail::ndtri_tail_root_pass(tin, root, k);
     detail::ndtri_tail_pass(tin, root, tout, k);
     for (std::size_t j = 0; j < k; ++j) yc[idx[j]] = tout[j];
