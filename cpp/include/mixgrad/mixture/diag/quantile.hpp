@@ -20,17 +20,26 @@
 
 namespace mixgrad::mixture {
 
-// Per-thread scratch of the quantile solver: lane buffers [D][L] for u and x, [K][L] for the
-// running log weights, two work arrays and Q(|t_k|).
+// Per-thread scratch of the quantile solver for a batch of W rows: lane buffers [D][W] for u and
+// x; [K][W] for the running log weights, the weights and three work arrays; and the copies of
+// the lanes that need more iterations than most (their log weights, weights and per-lane
+// parameters) with their indices.
 struct QuantileScratch {
-  std::vector<double> u, x, ell, v1, v2, ew, qv;
+  std::vector<double> u, x, ell, ew, v1, v2, qv, ell2, ew2, mu2, invs2;
+  std::vector<std::size_t> idx;
   bool log_tail = false;  // u holds signed log tails (Fwd::LogTail) instead of probabilities
-  void init(const Dims& dm) {
-    u.assign(dm.D * L, 0.5);
-    x.assign(dm.D * L, 0.0);
-    for (auto* v : {&ell, &v1, &v2, &ew, &qv}) v->assign(dm.K * L, 0.0);
+  void init(const Dims& dm, std::size_t W = L) {
+    u.assign(dm.D * W, 0.5);
+    x.assign(dm.D * W, 0.0);
+    for (auto* v : {&ell, &ew, &v1, &v2, &qv, &ell2, &ew2, &mu2, &invs2}) v->assign(dm.K * W, 0.0);
+    idx.assign(W, 0);
   }
 };
+
+// Rows per batch of the solver where all rows share the parameters: four units, so that the
+// per-lane steps (weights, starting points, Newton steps) have four times the independent work,
+// and the few lanes that need a third evaluation share registers instead of taking their units'.
+inline constexpr std::size_t kQuantileBatch = 4 * L;
 
 namespace detail {
 
@@ -44,71 +53,311 @@ inline constexpr double kDirectScaleFloor = -300.0;
 
 // ell_k -= log sum_k e^{ell_k} per lane (into Lw), and w_k = e^{ell_k} (into w), from one
 // exponential per component: w_k = e^{ell_k - M} / sum, M the largest ell_k.
+template <std::size_t W>
 MIXGRAD_INLINE void normalize_log_weights(double* ell, std::size_t K, double* Lw, double* w) {
-  alignas(64) double M[L], S[L], iS[L];
+  alignas(64) double M[W], S[W], iS[W];
 #pragma omp simd
-  for (std::size_t l = 0; l < L; ++l) {
+  for (std::size_t l = 0; l < W; ++l) {
     M[l] = kNegInf;
     S[l] = 0.0;
   }
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) M[l] = ell[k * L + l] > M[l] ? ell[k * L + l] : M[l];
+    for (std::size_t l = 0; l < W; ++l) M[l] = ell[k * W + l] > M[l] ? ell[k * W + l] : M[l];
   }
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) {
-      const double g = relative_exp(M[l] == kNegInf ? 0.0 : ell[k * L + l] - M[l]);
-      w[k * L + l] = g;
+    for (std::size_t l = 0; l < W; ++l) {
+      const double g = relative_exp(M[l] == kNegInf ? 0.0 : ell[k * W + l] - M[l]);
+      w[k * W + l] = g;
       S[l] += g;
     }
   }
 #pragma omp simd
-  for (std::size_t l = 0; l < L; ++l) {
+  for (std::size_t l = 0; l < W; ++l) {
     Lw[l] = M[l] == kNegInf ? kNegInf : M[l] + elem::log(S[l]);
     iS[l] = 1.0 / S[l];
   }
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) {
-      ell[k * L + l] -= Lw[l];
-      w[k * L + l] = M[l] == kNegInf ? kNaN : w[k * L + l] * iS[l];
+    for (std::size_t l = 0; l < W; ++l) {
+      ell[k * W + l] -= Lw[l];
+      w[k * W + l] = M[l] == kNegInf ? kNaN : w[k * W + l] * iS[l];
     }
   }
 }
 
-// Solve F_d(x_d | x_<d) = u_d for L rows at once (s.u -> s.x, both [D][L]). Every lane runs
-// the same safeguarded iteration in log space (a fourth-order step from h and its first three
-// derivatives, Newton's where that is unreliable, bisection outside the bracket of the
-// component quantiles) from the weighted mean of those quantiles, about 2.4 evaluations per
-// coordinate on W1; a lane stops at its own convergence test and is then left untouched, so its
+// Lanes a batch solves together before those still active move to a compact batch of their own:
+// two evaluations (most lanes need two, a few a third or more).
+inline constexpr int kBatchIterations = 2;
+inline constexpr int kMaxIterations = 400;
+
+// The lanes' state within one coordinate (W lanes): the target, the bracket and whether each end
+// was evaluated, the iterate, the last step, the side (lower) and whether the lane iterates.
+template <std::size_t W>
+struct SolverLanes {
+  alignas(64) double target[W], lo[W], hi[W], xd[W], sprev[W];
+  alignas(64) Mask lower[W], active[W], loE[W], hiE[W];
+};
+
+// What the iterations of one coordinate read: its locations and inverse scales (indexed
+// at<PL>(k, l)) and, for lanes [0, w) of arrays of stride w, the log weights, the weights and
+// three work arrays ([K][w]).
+struct SolverInputs {
+  const double *mu, *invs, *ell, *ew;
+  double *v1, *v2, *qv;
+  std::size_t w;
+};
+
+// Iterations it0 .. it1 - 1 of the safeguarded solver of one coordinate (see quantile_unit) over
+// lanes [0, in.w) of s; returns whether a lane is still active. Each lane's arithmetic is its
+// own: its result does not depend on the lanes beside it.
+template <bool PL, std::size_t W>
+MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const SolverInputs& in, SolverLanes<W>& s) {
+  constexpr double eps = std::numeric_limits<double>::epsilon();
+  const std::size_t w = in.w;
+  const double *mu = in.mu, *invs = in.invs, *ell = in.ell, *ew = in.ew;
+  double *v1 = in.v1, *v2 = in.v2, *qv = in.qv;
+  // Local pointers: read through s inside the loops, the lane arrays keep GCC from vectorizing.
+  double *target = s.target, *lo = s.lo, *hi = s.hi, *xd = s.xd, *sprev = s.sprev;
+  Mask *lower = s.lower, *active = s.active, *loE = s.loE, *hiE = s.hiE;
+  Mask any = 0;
+#pragma omp simd reduction(| : any)
+  for (std::size_t l = 0; l < w; ++l) any |= active[l];
+  // h(x) = log F(x) - log u (lower) or log(1 - u) - log S(x) (upper): increasing in x.
+  for (int it = it0; it < it1 && any; ++it) {
+    // With t_k = z_k (lower) or -z_k (upper) and Q(y) = Phi(-y) e^{y^2/2}:
+    //   w_k Phi(t_k) = e^{a_k} Q(|t_k|) (t_k < 0),  w_k - e^{a_k} Q(t_k) (t_k >= 0),
+    //   w_k phi(z_k) / sigma_k = e^{a_k} / (sigma_k sqrt(2 pi)),  a_k = ell_k - t_k^2 / 2,
+    // all scaled by e^{-M}, M = max_k of a_k (t_k < 0) or ell_k (t_k >= 0), which bounds
+    // every term by 1: C = e^M S1 (F or S), f = e^M S2 / sqrt(2 pi).
+    alignas(64) double M1[W], M[W], S1[W], S2[W], S3[W], S4[W], em[W];
+#pragma omp simd
+    for (std::size_t l = 0; l < w; ++l) {
+      M1[l] = kNegInf;
+      S1[l] = 0.0;
+      S2[l] = 0.0;
+      S3[l] = 0.0;
+      S4[l] = 0.0;
+    }
+    for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+      for (std::size_t l = 0; l < w; ++l) {
+        const std::size_t j = at<PL>(k, l);
+        const double xx = active[l] ? xd[l] : mu[j];  // finite for lanes that are done
+        const double zz = (xx - mu[j]) * invs[j];
+        const double t = lower[l] ? zz : -zz;
+        const double e = ell[k * w + l];
+        const double a = e - 0.5 * (t * t);
+        v1[k * w + l] = t;
+        v2[k * w + l] = a;
+        const double b = t < 0.0 ? a : e;
+        M1[l] = b > M1[l] ? b : M1[l];
+      }
+    }
+    // E_k = e^{ell_k - M} as w_k e^{-M} (w_k = e^{ell_k}, once per coordinate) where
+    // M >= kDirectScaleFloor: there a w_k that underflowed weighs below e^-400 against the
+    // sum. Lanes below it (far tails) take e^{ell_k - M} directly, chosen per lane.
+    int any_far = 0;
+#pragma omp simd reduction(| : any_far)
+    for (std::size_t l = 0; l < w; ++l) {
+      const double m = M1[l] == kNegInf ? 0.0 : M1[l];
+      M[l] = m;  // another array: M1[l] = (a select on M1[l]) compiled to a masked store
+      const int far = m < kDirectScaleFloor;
+      em[l] = elem::exp(far ? 0.0 : -m);
+      any_far |= far;
+    }
+    // Q(|t|) in a loop of its own (elementwise: few registers, no per-component loads).
+#pragma omp simd
+    for (std::size_t i = 0; i < K * w; ++i) qv[i] = special::scaled_lower_tail_rational(std::fabs(v1[i]));
+    for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+      for (std::size_t l = 0; l < w; ++l) {
+        const std::size_t j = at<PL>(k, l);
+        const double m = M[l];
+        const double t = v1[k * w + l];
+        const double P = relative_exp(v2[k * w + l] - m);
+        const double E = ew[k * w + l] * em[l];
+        const double q = qv[k * w + l];
+        const double Pq = P * q;
+        const double Pi = P * invs[j];
+        S1[l] += t < 0.0 ? Pq : E - Pq;
+        S2[l] += Pi;
+        const double Pii = Pi * invs[j];
+        S3[l] += Pii * t;
+        S4[l] += Pii * invs[j] * (t * t - 1.0);
+      }
+    }
+    if (any_far) {
+#pragma omp simd
+      for (std::size_t l = 0; l < w; ++l) S1[l] = M[l] < kDirectScaleFloor ? 0.0 : S1[l];
+      for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+        for (std::size_t l = 0; l < w; ++l) {
+          const double m = M[l];
+          const double t = v1[k * w + l];
+          const double P = relative_exp(v2[k * w + l] - m);
+          const double E = elem::exp(ell[k * w + l] - m);
+          const double Pq = P * qv[k * w + l];
+          S1[l] += m < kDirectScaleFloor ? (t < 0.0 ? Pq : E - Pq) : 0.0;
+        }
+      }
+    }
+    // h = log C - log u (lower) or log(1 - u) - log C (upper), C = F or S = e^M S1, and
+    // its derivatives: with t = z (lower) or -z (upper), c = 1 (lower) or -1 (upper),
+    // g1 = S2 / (S1 sqrt(2 pi)) = f / C = h', B = S3 / (S1 sqrt(2 pi)) = -c f' / C,
+    // G = S4 / (S1 sqrt(2 pi)) = f'' / C:  h'' = -c (B + h'^2),  h''' = G + B h' - 2 c h' h''.
+    // The step solves h + h' s + h'' s^2 / 2 + h''' s^3 / 6 = 0 by two fixed-point passes of
+    // s = s_N / (1 + a2 s + a3 s^2) from Newton's s_N = -h / h' (fourth order), or takes s_N
+    // where a factor is far from 1.
+    alignas(64) double hv[W], xtv[W];
+#pragma omp simd
+    for (std::size_t l = 0; l < w; ++l) {
+      const double logc = M[l] + elem::log(S1[l]);
+      const double h = lower[l] ? logc - target[l] : target[l] - logc;
+      const double iS1 = special::kInvSqrt2Pi / S1[l];
+      const double g1 = S2[l] * iS1;
+      const double Bv = S3[l] * iS1;
+      const double c = lower[l] ? 1.0 : -1.0;
+      const double h2 = -c * (Bv + g1 * g1);
+      const double h3 = S4[l] * iS1 + Bv * g1 - 2.0 * c * g1 * h2;
+      const double ig = 1.0 / g1;
+      const double a2 = 0.5 * h2 * ig;
+      const double a3 = h3 * ig * (1.0 / 6.0);
+      const double sN = -h * ig;
+      const double d1 = 1.0 + a2 * sN;
+      const double s1 = sN / d1;
+      const double d2 = 1.0 + s1 * (a2 + a3 * s1);
+      const bool ok = d1 > 0.5 && d1 < 2.0 && d2 > 0.5 && d2 < 2.0;
+      hv[l] = h;
+      xtv[l] = xd[l] + (ok ? sN / d2 : sN);
+    }
+    any = 0;
+#pragma omp simd reduction(| : any)
+    for (std::size_t l = 0; l < w; ++l) {
+      const double h = hv[l];
+      const double x = xd[l];
+      const double xt = xtv[l];
+      // Bitwise & and | (no short-circuit), one select per statement, 64-bit masks: GCC
+      // vectorizes this loop (with && and || and nested selects it compiled to scalar code
+      // with branches, a fifth of the solver's instructions).
+      const bool neg = h < 0.0;
+      const double nlo = neg ? x : lo[l];
+      const double nhi = neg ? hi[l] : x;
+      const Mask nloE = loE[l] | Mask(neg);  // not neg ? 1 : loE[l], which does not vectorize
+      const Mask nhiE = hiE[l] | Mask(!neg);
+      const bool newton = (xt > nlo) & (xt < nhi);
+      // Newton past an end of the bracket: try that end itself if h was never evaluated
+      // there (the initial component quantile; the root is often within rounding of it
+      // when one component dominates), else bisect.
+      // |h| at the rounding level of h (about eps |log u|): x is a root to working accuracy
+      // (kept, or refined by the Newton step when that stays inside the bracket). Without
+      // this test a zero Newton step from x == lo or hi fell back to bisection.
+      const bool conv = (std::fabs(h) <= 4.0 * eps * (1.0 + std::fabs(target[l]))) | (xt == x);
+      const bool to_hi = (xt >= nhi) & (nhiE == 0);
+      const bool to_lo = (xt <= nlo) & (nloE == 0);
+      const double bisect_or_lo = to_lo ? nlo : 0.5 * (nlo + nhi);
+      const double fallback = to_hi ? nhi : bisect_or_lo;
+      const double xn = newton ? xt : (conv ? x : fallback);
+      const double step = std::fabs(xn - x);
+      const bool upd = (active[l] != 0) & (h != 0.0);
+      // Fourth-order convergence: the error left after a step s is about s^5 / s_prev^4
+      // (s_prev the step before); stop when that is far below an ulp of x.
+      const double sp2 = sprev[l] * sprev[l];
+      const double s5 = (step * step) * (step * step) * step;
+      const double ulps = 2.0 * eps * std::fabs(xn);
+      const bool quad = newton & (sprev[l] < elem::kInf) & (s5 <= 0.005 * ulps * (sp2 * sp2));
+      const bool stop = (h == 0.0) | quad | (step <= ulps) | !(nlo < nhi) | (nhi - nlo <= ulps) | (step == 0.0) | conv;
+      // The bracket and the last step are stored whether or not the lane is updated: they
+      // serve only while it is active, and a lane that is not updated stops (h == 0) or has
+      // stopped. Selecting on upd made GCC emit masked stores (microcoded on AMD).
+      lo[l] = nlo;
+      hi[l] = nhi;
+      loE[l] = nloE;
+      hiE[l] = nhiE;
+      sprev[l] = newton ? step : elem::kInf;
+      xd[l] = upd ? xn : x;
+      const Mask act = active[l] & !stop;
+      active[l] = act;
+      any |= act;
+    }
+  }
+  return any;
+}
+
+// The lanes of st still active after the batch's iterations: copied, with their log weights,
+// weights and (PL) parameters, into sg and s's copies, a whole number of 4-lane registers wide
+// (the extra lanes repeat the last active one, inactive), iterated to the end there, and their
+// iterates copied back.
+template <bool PL, std::size_t W>
+MIXGRAD_INLINE void solve_active_lanes(std::size_t K, const double* mu, const double* invs, const double* ell,
+                                       const double* ew, QuantileScratch& s, SolverLanes<W>& st, SolverLanes<W>& sg) {
+  std::size_t* idx = s.idx.data();
+  std::size_t n = 0;
+  for (std::size_t l = 0; l < W; ++l) {
+    idx[n] = l;
+    n += st.active[l] != 0;
+  }
+  const std::size_t w = std::min(W, (n + 3) / 4 * 4);
+  double *ell2 = s.ell2.data(), *ew2 = s.ew2.data(), *mu2 = s.mu2.data(), *invs2 = s.invs2.data();
+  for (std::size_t i = 0; i < w; ++i) {
+    const std::size_t l = idx[i < n ? i : n - 1];
+    sg.target[i] = st.target[l];
+    sg.lo[i] = st.lo[l];
+    sg.hi[i] = st.hi[l];
+    sg.xd[i] = st.xd[l];
+    sg.sprev[i] = st.sprev[l];
+    sg.lower[i] = st.lower[l];
+    sg.active[i] = i < n ? st.active[l] : 0;
+    sg.loE[i] = st.loE[l];
+    sg.hiE[i] = st.hiE[l];
+    for (std::size_t k = 0; k < K; ++k) {
+      ell2[k * w + i] = ell[k * W + l];
+      ew2[k * w + i] = ew[k * W + l];
+      if constexpr (PL) {
+        mu2[at<PL>(k, i)] = mu[at<PL>(k, l)];
+        invs2[at<PL>(k, i)] = invs[at<PL>(k, l)];
+      }
+    }
+  }
+  const SolverInputs in{PL ? mu2 : mu, PL ? invs2 : invs, ell2, ew2, s.v1.data(), s.v2.data(), s.qv.data(), w};
+  solve_iterations<PL, W>(K, kBatchIterations, kMaxIterations, in, sg);
+  for (std::size_t i = 0; i < n; ++i) st.xd[idx[i]] = sg.xd[i];
+}
+
+// Solve F_d(x_d | x_<d) = u_d for W rows at once (s.u -> s.x, both [D][W]; per-lane parameters,
+// PL, come in units of W = L). Every lane runs the same safeguarded iteration in log space (a
+// fourth-order step from h and its first three derivatives, Newton's where that is unreliable,
+// bisection outside the bracket of the component quantiles) from the weighted mean of those
+// quantiles, about 2 evaluations per coordinate on W1. After kBatchIterations the lanes still
+// active are copied into arrays of their own, a whole number of 4-lane registers wide, and
+// iterate there. A lane stops at its own convergence test and is then left untouched, so its
 // result never depends on the other lanes (hence not on how rows are grouped or threaded).
 // hook(d) runs first in coordinate d (full covariance sets coordinate d's locations there).
-template <bool PL, class Hook = NoCoordinateHook>
+template <bool PL, std::size_t W, class Hook = NoCoordinateHook>
 MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScratch& s, const Hook& hook = {}) {
+  static_assert(!PL || W == L, "per-lane parameters come in units of L lanes");
   const std::size_t K = dm.K, D = dm.D;
   double* ell = s.ell.data();  // running log weights, normalized each coordinate
-  double* v1 = s.v1.data();
-  double* v2 = s.v2.data();
-  double* ew = s.ew.data();  // w_k^(d) = e^{ell_k}
-  double* qv = s.qv.data();  // Q(|t_k|)
-  const double* mu = p.mu.data();
-  const double* sig = p.sig.data();
-  const double* invs = p.invs.data();
-  const double* logs = p.logs.data();
-  constexpr double eps = std::numeric_limits<double>::epsilon();
-  alignas(64) double Lw[L], target[L], zq[L], uclip[L], lo[L], hi[L], x0[L], xd[L];
-  alignas(64) double sprev[L];
-  alignas(64) Mask lower[L], active[L], loE[L], hiE[L];
+  double* ew = s.ew.data();    // w_k^(d) = e^{ell_k}
+  double *v1 = s.v1.data(), *v2 = s.v2.data(), *qv = s.qv.data();
+  alignas(64) double Lw[W], zq[W], uclip[W], x0[W];
+  SolverLanes<W> st, sg;  // the batch's lanes, and the compact copies of the active ones
+  double *target = st.target, *lo = st.lo, *hi = st.hi, *xd = st.xd, *sprev = st.sprev;
+  Mask *lower = st.lower, *active = st.active, *loE = st.loE, *hiE = st.hiE;
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) ell[k * L + l] = p.logw[at<PL>(k, l)];
+    for (std::size_t l = 0; l < W; ++l) ell[k * W + l] = p.logw[at<PL>(k, l)];
   }
   for (std::size_t d = 0; d < D; ++d) {
     hook(d);
-    normalize_log_weights(ell, K, Lw, ew);
+    const double* mu = p.mu.data() + at<PL>(d * K, 0);  // coordinate d, indexed at<PL>(k, l)
+    const double* invs = p.invs.data() + at<PL>(d * K, 0);
+    const double* sig = p.sig.data() + at<PL>(d * K, 0);
+    const double* logs = p.logs.data() + at<PL>(d * K, 0);
+    normalize_log_weights<W>(ell, K, Lw, ew);
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) {  // bracket and Newton state of this coordinate
+    for (std::size_t l = 0; l < W; ++l) {  // bracket and Newton state of this coordinate
       lo[l] = elem::kInf;
       hi[l] = -elem::kInf;
       loE[l] = 0;
@@ -119,8 +368,8 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
     Mask any = 0;
     if (s.log_tail) {
       // v = log F (v < 0, lower tail) or -log S (v > 0): the target and bracket come from v.
-      for (std::size_t l = 0; l < L; ++l) {
-        const double v = s.u[d * L + l];
+      for (std::size_t l = 0; l < W; ++l) {
+        const double v = s.u[d * W + l];
         const bool bad = std::isnan(v) || std::isnan(Lw[l]);
         const Mask act = !bad && std::fabs(v) < elem::kInf;
         xd[l] = bad ? kNaN : (act ? 0.0 : (v < 0.0 ? -elem::kInf : elem::kInf));
@@ -133,10 +382,10 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
         zq[l] = lw ? zt : -zt;
       }
     } else {
-      Mask any_tail = 0;
-#pragma omp simd reduction(| : any, any_tail)
-      for (std::size_t l = 0; l < L; ++l) {
-        const double uu = s.u[d * L + l];
+      alignas(64) Mask tail[W];
+#pragma omp simd reduction(| : any)
+      for (std::size_t l = 0; l < W; ++l) {
+        const double uu = s.u[d * W + l];
         const bool bad = !((uu >= 0.0) & (uu <= 1.0)) | std::isnan(Lw[l]);
         const double at_zero = uu == 0.0 ? -elem::kInf : 0.0;  // one select per statement, as below
         const double at_ends = uu == 1.0 ? elem::kInf : at_zero;
@@ -152,29 +401,30 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
         // only where a lane needs them (6% of uniform u): the values of special::ndtri.
         uclip[l] = uc;
         zq[l] = special::ndtri_central(uc - 0.5);
-        any_tail |= Mask(std::fabs(uc - 0.5) > special::kNdtriCentral);
+        tail[l] = Mask(std::fabs(uc - 0.5) > special::kNdtriCentral);
       }
-      if (any_tail) {
+      // By registers of 4 lanes: a batch of 32 lanes nearly always has one that needs them.
+      for (std::size_t r = 0; r < W; r += 4) {
+        if (!(tail[r] | tail[r + 1] | tail[r + 2] | tail[r + 3])) continue;
 #pragma omp simd
-        for (std::size_t l = 0; l < L; ++l) {
-          const double tail = special::ndtri_tail(uclip[l], special::ndtri_tail_root(uclip[l]));
-          zq[l] = std::fabs(uclip[l] - 0.5) <= special::kNdtriCentral ? zq[l] : tail;
+        for (std::size_t l = r; l < r + 4; ++l) {
+          const double t = special::ndtri_tail(uclip[l], special::ndtri_tail_root(uclip[l]));
+          zq[l] = std::fabs(uclip[l] - 0.5) <= special::kNdtriCentral ? zq[l] : t;
         }
       }
     }
     if (any) {
       for (std::size_t k = 0; k < K; ++k) {
-        const std::size_t dk = d * K + k;
 #pragma omp simd
-        for (std::size_t l = 0; l < L; ++l) {
-          const std::size_t j = at<PL>(dk, l);
-          const double e = ell[k * L + l];
+        for (std::size_t l = 0; l < W; ++l) {
+          const std::size_t j = at<PL>(k, l);
+          const double e = ell[k * W + l];
           const double qk = mu[j] + sig[j] * zq[l];
           const bool live = e != kNegInf;
           // Unconditional stores and loads: masked stores are slow (microcoded on AMD).
           const double qlo = live ? qk : elem::kInf;
           const double qhi = live ? qk : -elem::kInf;
-          const double wq = ew[k * L + l] * qk;
+          const double wq = ew[k * W + l] * qk;
           lo[l] = qlo < lo[l] ? qlo : lo[l];
           hi[l] = qhi > hi[l] ? qhi : hi[l];
           x0[l] += live ? wq : 0.0;
@@ -182,197 +432,37 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
       }
       any = 0;
 #pragma omp simd reduction(| : any)
-      for (std::size_t l = 0; l < L; ++l) {
+      for (std::size_t l = 0; l < W; ++l) {
         const double start = std::min(std::max(x0[l], lo[l]), hi[l]);
         xd[l] = active[l] ? start : xd[l];
         const Mask act = active[l] & (lo[l] < hi[l]);
         active[l] = act;
         any |= act;
       }
-      // h(x) = log F(x) - log u (lower) or log(1 - u) - log S(x) (upper): increasing in x.
-      for (int it = 0; it < 400 && any; ++it) {
-        // With t_k = z_k (lower) or -z_k (upper) and Q(y) = Phi(-y) e^{y^2/2}:
-        //   w_k Phi(t_k) = e^{a_k} Q(|t_k|) (t_k < 0),  w_k - e^{a_k} Q(t_k) (t_k >= 0),
-        //   w_k phi(z_k) / sigma_k = e^{a_k} / (sigma_k sqrt(2 pi)),  a_k = ell_k - t_k^2 / 2,
-        // all scaled by e^{-M}, M = max_k of a_k (t_k < 0) or ell_k (t_k >= 0), which bounds
-        // every term by 1: C = e^M S1 (F or S), f = e^M S2 / sqrt(2 pi).
-        alignas(64) double M1[L], M[L], S1[L], S2[L], S3[L], S4[L], em[L];
-#pragma omp simd
-        for (std::size_t l = 0; l < L; ++l) {
-          M1[l] = kNegInf;
-          S1[l] = 0.0;
-          S2[l] = 0.0;
-          S3[l] = 0.0;
-          S4[l] = 0.0;
-        }
-        for (std::size_t k = 0; k < K; ++k) {
-          const std::size_t dk = d * K + k;
-#pragma omp simd
-          for (std::size_t l = 0; l < L; ++l) {
-            const std::size_t j = at<PL>(dk, l);
-            const double xx = active[l] ? xd[l] : mu[j];  // finite for lanes that are done
-            const double zz = (xx - mu[j]) * invs[j];
-            const double t = lower[l] ? zz : -zz;
-            const double e = ell[k * L + l];
-            const double a = e - 0.5 * (t * t);
-            v1[k * L + l] = t;
-            v2[k * L + l] = a;
-            const double b = t < 0.0 ? a : e;
-            M1[l] = b > M1[l] ? b : M1[l];
-          }
-        }
-        // E_k = e^{ell_k - M} as w_k e^{-M} (w_k = e^{ell_k}, once per coordinate) where
-        // M >= kDirectScaleFloor: there a w_k that underflowed weighs below e^-400 against the
-        // sum. Lanes below it (far tails) take e^{ell_k - M} directly, chosen per lane.
-        int any_far = 0;
-#pragma omp simd reduction(| : any_far)
-        for (std::size_t l = 0; l < L; ++l) {
-          const double m = M1[l] == kNegInf ? 0.0 : M1[l];
-          M[l] = m;  // another array: M1[l] = (a select on M1[l]) compiled to a masked store
-          const int far = m < kDirectScaleFloor;
-          em[l] = elem::exp(far ? 0.0 : -m);
-          any_far |= far;
-        }
-        // Q(|t|) in a loop of its own (elementwise: few registers, no per-component loads).
-#pragma omp simd
-        for (std::size_t i = 0; i < K * L; ++i) qv[i] = special::scaled_lower_tail_rational(std::fabs(v1[i]));
-        for (std::size_t k = 0; k < K; ++k) {
-          const std::size_t dk = d * K + k;
-#pragma omp simd
-          for (std::size_t l = 0; l < L; ++l) {
-            const std::size_t j = at<PL>(dk, l);
-            const double m = M[l];
-            const double t = v1[k * L + l];
-            const double P = relative_exp(v2[k * L + l] - m);
-            const double E = ew[k * L + l] * em[l];
-            const double q = qv[k * L + l];
-            const double Pq = P * q;
-            const double Pi = P * invs[j];
-            S1[l] += t < 0.0 ? Pq : E - Pq;
-            S2[l] += Pi;
-            const double Pii = Pi * invs[j];
-            S3[l] += Pii * t;
-            S4[l] += Pii * invs[j] * (t * t - 1.0);
-          }
-        }
-        if (any_far) {
-#pragma omp simd
-          for (std::size_t l = 0; l < L; ++l) S1[l] = M[l] < kDirectScaleFloor ? 0.0 : S1[l];
-          for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-            for (std::size_t l = 0; l < L; ++l) {
-              const double m = M[l];
-              const double t = v1[k * L + l];
-              const double P = relative_exp(v2[k * L + l] - m);
-              const double E = elem::exp(ell[k * L + l] - m);
-              const double Pq = P * qv[k * L + l];
-              S1[l] += m < kDirectScaleFloor ? (t < 0.0 ? Pq : E - Pq) : 0.0;
-            }
-          }
-        }
-        // h = log C - log u (lower) or log(1 - u) - log C (upper), C = F or S = e^M S1, and
-        // its derivatives: with t = z (lower) or -z (upper), c = 1 (lower) or -1 (upper),
-        // g1 = S2 / (S1 sqrt(2 pi)) = f / C = h', B = S3 / (S1 sqrt(2 pi)) = -c f' / C,
-        // G = S4 / (S1 sqrt(2 pi)) = f'' / C:  h'' = -c (B + h'^2),  h''' = G + B h' - 2 c h' h''.
-        // The step solves h + h' s + h'' s^2 / 2 + h''' s^3 / 6 = 0 by two fixed-point passes of
-        // s = s_N / (1 + a2 s + a3 s^2) from Newton's s_N = -h / h' (fourth order), or takes s_N
-        // where a factor is far from 1.
-        alignas(64) double hv[L], xtv[L];
-#pragma omp simd
-        for (std::size_t l = 0; l < L; ++l) {
-          const double logc = M[l] + elem::log(S1[l]);
-          const double h = lower[l] ? logc - target[l] : target[l] - logc;
-          const double iS1 = special::kInvSqrt2Pi / S1[l];
-          const double g1 = S2[l] * iS1;
-          const double Bv = S3[l] * iS1;
-          const double c = lower[l] ? 1.0 : -1.0;
-          const double h2 = -c * (Bv + g1 * g1);
-          const double h3 = S4[l] * iS1 + Bv * g1 - 2.0 * c * g1 * h2;
-          const double ig = 1.0 / g1;
-          const double a2 = 0.5 * h2 * ig;
-          const double a3 = h3 * ig * (1.0 / 6.0);
-          const double sN = -h * ig;
-          const double d1 = 1.0 + a2 * sN;
-          const double s1 = sN / d1;
-          const double d2 = 1.0 + s1 * (a2 + a3 * s1);
-          const bool ok = d1 > 0.5 && d1 < 2.0 && d2 > 0.5 && d2 < 2.0;
-          hv[l] = h;
-          xtv[l] = xd[l] + (ok ? sN / d2 : sN);
-        }
-        any = 0;
-#pragma omp simd reduction(| : any)
-        for (std::size_t l = 0; l < L; ++l) {
-          const double h = hv[l];
-          const double x = xd[l];
-          const double xt = xtv[l];
-          // Bitwise & and | (no short-circuit), one select per statement, 64-bit masks: GCC
-          // vectorizes this loop (with && and || and nested selects it compiled to scalar code
-          // with branches, a fifth of the solver's instructions).
-          const bool neg = h < 0.0;
-          const double nlo = neg ? x : lo[l];
-          const double nhi = neg ? hi[l] : x;
-          const Mask nloE = loE[l] | Mask(neg);  // not neg ? 1 : loE[l], which does not vectorize
-          const Mask nhiE = hiE[l] | Mask(!neg);
-          const bool newton = (xt > nlo) & (xt < nhi);
-          // Newton past an end of the bracket: try that end itself if h was never evaluated
-          // there (the initial component quantile; the root is often within rounding of it
-          // when one component dominates), else bisect.
-          // |h| at the rounding level of h (about eps |log u|): x is a root to working accuracy
-          // (kept, or refined by the Newton step when that stays inside the bracket). Without
-          // this test a zero Newton step from x == lo or hi fell back to bisection.
-          const bool conv = (std::fabs(h) <= 4.0 * eps * (1.0 + std::fabs(target[l]))) | (xt == x);
-          const bool to_hi = (xt >= nhi) & (nhiE == 0);
-          const bool to_lo = (xt <= nlo) & (nloE == 0);
-          const double bisect_or_lo = to_lo ? nlo : 0.5 * (nlo + nhi);
-          const double fallback = to_hi ? nhi : bisect_or_lo;
-          const double xn = newton ? xt : (conv ? x : fallback);
-          const double step = std::fabs(xn - x);
-          const bool upd = (active[l] != 0) & (h != 0.0);
-          // Fourth-order convergence: the error left after a step s is about s^5 / s_prev^4
-          // (s_prev the step before); stop when that is far below an ulp of x.
-          const double sp2 = sprev[l] * sprev[l];
-          const double s5 = (step * step) * (step * step) * step;
-          const double ulps = 2.0 * eps * std::fabs(xn);
-          const bool quad = newton & (sprev[l] < elem::kInf) & (s5 <= 0.005 * ulps * (sp2 * sp2));
-          const bool stop =
-              (h == 0.0) | quad | (step <= ulps) | !(nlo < nhi) | (nhi - nlo <= ulps) | (step == 0.0) | conv;
-          // The bracket and the last step are stored whether or not the lane is updated: they
-          // serve only while it is active, and a lane that is not updated stops (h == 0) or has
-          // stopped. Selecting on upd made GCC emit masked stores (microcoded on AMD).
-          lo[l] = nlo;
-          hi[l] = nhi;
-          loE[l] = nloE;
-          hiE[l] = nhiE;
-          sprev[l] = newton ? step : elem::kInf;
-          xd[l] = upd ? xn : x;
-          const Mask act = active[l] & !stop;
-          active[l] = act;
-          any |= act;
-        }
-      }
+      if (solve_iterations<PL, W>(K, 0, kBatchIterations, SolverInputs{mu, invs, ell, ew, v1, v2, qv, W}, st))
+        solve_active_lanes<PL, W>(K, mu, invs, ell, ew, s, st, sg);
     }
     // ell^(d+1) = ell^(d) + log N(x_d; mu_kd, sigma_kd) (constant dropped: renormalized above).
     for (std::size_t k = 0; k < K; ++k) {
-      const std::size_t dk = d * K + k;
 #pragma omp simd
-      for (std::size_t l = 0; l < L; ++l) {
-        const std::size_t j = at<PL>(dk, l);
+      for (std::size_t l = 0; l < W; ++l) {
+        const std::size_t j = at<PL>(k, l);
         const double zz = (xd[l] - mu[j]) * invs[j];
-        ell[k * L + l] = ell[k * L + l] - logs[j] - 0.5 * zz * zz;
+        ell[k * W + l] = ell[k * W + l] - logs[j] - 0.5 * zz * zz;
       }
     }
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) s.x[d * L + l] = xd[l];
+    for (std::size_t l = 0; l < W; ++l) s.x[d * W + l] = xd[l];
   }
 }
 
 MIXGRAD_SIMD_KERNEL void quantile_shared_kernel(const Dims& dm, const Prepared& p, QuantileScratch& s) {
-  quantile_unit<false>(dm, p, s);
+  quantile_unit<false, kQuantileBatch>(dm, p, s);
 }
 
 MIXGRAD_SIMD_DISPATCH(quantile_shared)
 MIXGRAD_SIMD_KERNEL void quantile_lanes_kernel(const Dims& dm, const Prepared& p, QuantileScratch& s) {
-  quantile_unit<true>(dm, p, s);
+  quantile_unit<true, L>(dm, p, s);
 }
 MIXGRAD_SIMD_DISPATCH(quantile_lanes)
 
@@ -384,14 +474,15 @@ template <class T, class U>
 void quantile(const Args<T>& a, const U* u, T* out, int nthreads, bool log_tail = false) {
   const Dims dm = a.dm;
   const std::size_t B = dm.B, S = a.S, D = dm.D;
-  auto load = [&](QuantileScratch& s, const std::size_t* rows, std::size_t count) {
-    for (std::size_t l = 0; l < L; ++l)
+  // A batch of W lanes; rows[l] for l < count.
+  auto load = [&](QuantileScratch& s, std::size_t W, const std::size_t* rows, std::size_t count) {
+    for (std::size_t l = 0; l < W; ++l)
       for (std::size_t d = 0; d < D; ++d)
-        s.u[d * L + l] = l < count ? static_cast<double>(u[rows[l] * D + d]) : (log_tail ? -special::kLn2 : 0.5);
+        s.u[d * W + l] = l < count ? static_cast<double>(u[rows[l] * D + d]) : (log_tail ? -special::kLn2 : 0.5);
   };
-  auto write = [&](const QuantileScratch& s, const std::size_t* rows, std::size_t count) {
+  auto write = [&](const QuantileScratch& s, std::size_t W, const std::size_t* rows, std::size_t count) {
     for (std::size_t l = 0; l < count; ++l)
-      for (std::size_t d = 0; d < D; ++d) out[rows[l] * D + d] = static_cast<T>(s.x[d * L + l]);
+      for (std::size_t d = 0; d < D; ++d) out[rows[l] * D + d] = static_cast<T>(s.x[d * W + l]);
   };
   if (use_lanes(dm, S)) {
     const std::size_t groups = (B + L - 1) / L;
@@ -407,9 +498,9 @@ void quantile(const Args<T>& a, const U* u, T* out, int nthreads, bool log_tail 
                                prepare_group(dm, a.logits, a.means, a.scales, b0, nb, p);
                                for (std::size_t si = 0; si < S; ++si) {
                                  for (std::size_t l = 0; l < nb; ++l) rows[l] = si * B + b0 + l;
-                                 load(s, rows, nb);
+                                 load(s, L, rows, nb);
                                  detail::quantile_lanes(dm, p, s);
-                                 write(s, rows, nb);
+                                 write(s, L, rows, nb);
                                }
                              }
                            });
@@ -417,18 +508,19 @@ void quantile(const Args<T>& a, const U* u, T* out, int nthreads, bool log_tail 
     for (std::size_t b = 0; b < B; ++b) {
       Prepared p;
       prepare_shared(dm, a.logits, a.means, a.scales, b, p);
-      const std::size_t units = (S + L - 1) / L;
-      detail::dynamic_blocks(units, 8, nthreads, 16, [&](std::size_t u0, std::size_t u1) {
+      constexpr std::size_t W = kQuantileBatch;
+      const std::size_t batches = (S + W - 1) / W;
+      detail::dynamic_blocks(batches, 2, nthreads, 4, [&](std::size_t b0, std::size_t b1) {
         QuantileScratch s;
-        s.init(dm);
+        s.init(dm, W);
         s.log_tail = log_tail;
-        std::size_t rows[L];
-        for (std::size_t un = u0; un < u1; ++un) {
-          const std::size_t s0 = un * L, ns = std::min(L, S - s0);
+        std::size_t rows[W];
+        for (std::size_t bi = b0; bi < b1; ++bi) {
+          const std::size_t s0 = bi * W, ns = std::min(W, S - s0);
           for (std::size_t l = 0; l < ns; ++l) rows[l] = (s0 + l) * B + b;
-          load(s, rows, ns);
+          load(s, W, rows, ns);
           detail::quantile_shared(dm, p, s);
-          write(s, rows, ns);
+          write(s, W, rows, ns);
         }
       });
     }

@@ -45,7 +45,7 @@ MIXGRAD_INLINE void tril_unit(const Dims& dm, Prepared& p, const TrilParams& t, 
 template <bool PLT>
 MIXGRAD_INLINE void tril_quantile(const Dims& dm, Prepared& p, const TrilParams& t, QuantileScratch& q,
                                   TrilScratch& ts) {
-  quantile_unit<true>(dm, p, q, TrilLocations<PLT>{dm, t, p, q.x.data(), ts.eps.data()});
+  quantile_unit<true, L>(dm, p, q, TrilLocations<PLT>{dm, t, p, q.x.data(), ts.eps.data()});
 }
 
 }  // namespace detail
