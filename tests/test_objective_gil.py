@@ -11,7 +11,7 @@ import mixgrad
 
 @pytest.mark.parametrize("method", ["value", "grad"])
 def test_objective_evaluation_releases_the_gil(method):
-    R, E, n = 10, 200, 1000
+    R, E, n = 10, 400, 1000  # about 0.8 s on one thread of a 3.7 GHz Zen 5 (the fastest here)
     rng = np.random.default_rng(0)
     dist = mixgrad.Bernoulli(np.zeros((R, E)))
     obj = mixgrad.QuadraticForm(rng.normal(size=(E, E)))
