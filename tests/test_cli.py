@@ -1,6 +1,10 @@
 """The `mixgrad` command: version, help, the quick demo's report and figures, bench tables."""
 
+import contextlib
+import io
+import math
 import os
+import re
 
 import pytest
 
@@ -55,3 +59,108 @@ def test_bench_only_and_simd_level(capsys):
     if "x86-64-v4" not in mixgrad.supported_simd_levels():
         assert main(["bench", "--simd-level", "x86-64-v4"]) == 2
         assert "not supported by this CPU" in capsys.readouterr().err
+
+
+def _section(out, title):
+    """The body rows of the Markdown table under ``## title`` in bench output, as lists of cells."""
+    body = out.split(f"## {title}\n", 1)[1].split("\n\n", 1)[0]
+    lines = body.splitlines()[2:]  # after the header and the separator
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+def _positive(text):
+    value = float(text.rstrip("x"))
+    return math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def bench_two_threads():
+    """The output of one quick bench run of the special-function, W1 kernel and REBAR sections at
+    2 threads (given, so that the multi-threaded rows exist on a 1-CPU machine too), shared by
+    the tests that read it."""
+    out = io.StringIO()
+    argv = ["bench", "--quick", "--repeats", "1", "--threads", "2"]
+    with contextlib.redirect_stdout(out):
+        assert main([*argv, "--only", "special", "--only", "W1 kernel", "--only", "REBAR"]) == 0
+    return out.getvalue()
+
+
+def test_bench_threads_in_header(bench_two_threads):
+    assert "mixgrad threads=2," in bench_two_threads.splitlines()[0]
+
+
+def test_bench_special_rows_at_1_and_2_threads(bench_two_threads):
+    pytest.importorskip("scipy")
+    rows = _section(bench_two_threads, "special functions")
+    expected = [f"{f}, n=1e+06, {t}" for f in ("ndtr", "log_ndtr", "ndtri", "erfcx") for t in ("1 thread", "2 threads")]
+    assert [r[0] for r in rows] == expected
+    for workload, peer, peer_ms, mixgrad_ms, ratio in rows:
+        assert peer == "scipy.special"
+        assert all(_positive(v) for v in (peer_ms, mixgrad_ms, ratio)), workload
+    # scipy is timed once per function and shared by its two rows
+    assert [r[2] for r in rows[::2]] == [r[2] for r in rows[1::2]]
+
+
+def test_bench_w1_kernel_costs(bench_two_threads):
+    rows = _section(bench_two_threads, "Gaussian mixtures: W1 kernel costs")
+    assert [(r[1], r[2]) for r in rows] == [(t, k) for t in ("1", "2") for k in ("sample", "vjp", "quantile")]
+    for workload, _, kernel, ms, ns, ratio in rows:
+        assert workload == "W1 (K=8, D=16, N=10,000)"
+        assert _positive(ms)
+        assert _positive(ns)
+        assert _positive(ratio) if kernel == "quantile" else ratio == "—"
+
+
+def test_bench_rebar_variants(bench_two_threads):
+    pytest.importorskip("torch")
+    rows = {r[0].split(" (")[0]: r for r in _section(bench_two_threads, "REBAR estimators")}
+    shapes = ("rebar B=1e6 D=1", "rebar B=1e4 D=200")
+    with_peer = [f"{shape}{variant}" for variant in ("", " probit", " coupled") for shape in shapes]
+    assert list(rows) == [*with_peer, "rebar categorical B=1e5 K=8 S=16"]
+    for name in with_peer:
+        _, peer, peer_ms, mixgrad_ms, ratio = rows[name]
+        assert peer == "PyTorch REBAR (vectorized)"
+        assert all(_positive(v) for v in (peer_ms, mixgrad_ms, ratio)), name
+        assert re.search(r"\((\d+) M estimates/s\)$", rows[name][0]), name
+    assert rows["rebar categorical B=1e5 K=8 S=16"][-1] == "no peer"
+
+
+def test_bench_one_thread_has_no_duplicate_rows(capsys):
+    pytest.importorskip("scipy")
+    assert (
+        main(["bench", "--quick", "--repeats", "1", "--threads", "1", "--only", "special", "--only", "W1 kernel"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "mixgrad threads=1," in out
+    special_rows = _section(out, "special functions")
+    assert [r[0] for r in special_rows] == [f"{f}, n=1e+06, 1 thread" for f in ("ndtr", "log_ndtr", "ndtri", "erfcx")]
+    kernel_rows = _section(out, "Gaussian mixtures: W1 kernel costs")
+    assert [(r[1], r[2]) for r in kernel_rows] == [("1", "sample"), ("1", "vjp"), ("1", "quantile")]
+
+
+def test_kernel_cost_rows_arithmetic_and_table():
+    # N=1000 samples, K=8, D=16: 128,000 triples; ns per triple per thread = seconds * threads / 128000 * 1e9
+    seconds = {
+        1: {"sample": 0.00256, "vjp": 0.00768, "quantile": 0.0256},
+        2: {"sample": 0.0016, "vjp": 0.0048, "quantile": 0.0128},
+    }
+    rows = bench.kernel_cost_rows("W1 (K=8, D=16, N=1,000)", 1000 * 8 * 16, seconds)
+    assert [(r.nthreads, r.kernel) for r in rows] == [(t, k) for t in (1, 2) for k in ("sample", "vjp", "quantile")]
+    assert [r.ns_per_triple for r in rows] == pytest.approx([20.0, 60.0, 200.0, 25.0, 75.0, 200.0])
+    # quantile / (sample + vjp): 25.6 / 10.24 at 1 thread, 12.8 / 6.4 at 2
+    assert [r.ratio for r in rows] == [None, None, pytest.approx(2.5), None, None, pytest.approx(2.0)]
+    table = bench.format_kernel_costs(rows).splitlines()
+    assert len(table) == 2 + 6
+    assert table[2] == "| W1 (K=8, D=16, N=1,000) | 1 | sample | 2.56 | 20.00 | — |"
+    assert table[4] == "| W1 (K=8, D=16, N=1,000) | 1 | quantile | 25.60 | 200.00 | 2.50x |"
+    assert table[6] == "| W1 (K=8, D=16, N=1,000) | 2 | vjp | 4.80 | 75.00 | — |"
+    assert table[7] == "| W1 (K=8, D=16, N=1,000) | 2 | quantile | 12.80 | 200.00 | 2.00x |"
+    assert bench.format_table(rows) == bench.format_kernel_costs(rows)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_bench_threads_rejects_bad_counts(value, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--threads", value])
+    assert exc.value.code == 2
+    assert "--threads" in capsys.readouterr().err

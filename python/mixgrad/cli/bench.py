@@ -1,23 +1,35 @@
 """`mixgrad bench`: mixgrad against the peer libraries installed here, measured in one run.
 
-Each comparison returns rows (workload, peer, peer seconds, mixgrad seconds); a peer that is
-not installed is reported as skipped. Ratios are peer time / mixgrad time (higher is better).
+Each peer comparison returns rows (workload, peer, peer seconds, mixgrad seconds); a peer that
+is not installed is reported as skipped. Ratios are peer time / mixgrad time (higher is better).
+The W1 kernel costs have a table of their own (:class:`KernelCostRow`): each kernel's time, its
+cost per (sample, component, coordinate) per thread, and quantile / (sample + vjp).
+
+mixgrad's multi-threaded rows run at the run's thread count (``mixgrad bench --threads N``,
+default :func:`mixgrad.get_num_threads`); the special functions and the W1 kernels also have
+rows at 1 thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
 import platform
-from typing import Callable, NamedTuple
+import statistics
+import time
+from collections.abc import Hashable, Iterator, Mapping
+from typing import Callable, NamedTuple, TypeVar
 
 import numpy as np
 
 from .. import special
 from .._simd import simd_level, supported_simd_levels
-from .._threads import get_num_threads
+from .._threads import get_num_threads, threads
 from .timing import median_time
+
+KeyT = TypeVar("KeyT", bound=Hashable)
 
 
 class Row(NamedTuple):
@@ -32,27 +44,118 @@ class Row(NamedTuple):
         return None if self.peer_seconds is None else self.peer_seconds / self.mixgrad_seconds
 
 
+class KernelCostRow(NamedTuple):
+    """One kernel of a mixture workload at one thread count, in the kernel-cost table.
+
+    ``triples`` is samples x components x coordinates, the unit of the kernels' work;
+    ``sample_vjp_seconds`` (quantile rows only) is sample + vjp at the same thread count.
+    """
+
+    workload: str
+    kernel: str
+    nthreads: int
+    seconds: float
+    triples: int
+    sample_vjp_seconds: float | None = None
+
+    @property
+    def ns_per_triple(self) -> float:
+        """Nanoseconds per (sample, component, coordinate) per thread: seconds x threads / triples."""
+        return self.seconds * self.nthreads / self.triples * 1e9
+
+    @property
+    def ratio(self) -> float | None:
+        """This kernel's time / (sample + vjp) at the same thread count (quantile rows), else None."""
+        return None if self.sample_vjp_seconds is None else self.seconds / self.sample_vjp_seconds
+
+
+# The kernels of the kernel-cost table, in the order they are timed and printed.
+KERNELS = ("sample", "vjp", "quantile")
+
+
 def have(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def thread_counts(nthreads: int | None) -> list[int]:
+    """The thread counts of the rows that are timed at 1 thread and at the run's count.
+
+    Parameters
+    ----------
+    nthreads : int or None
+        The run's thread count; None: :func:`mixgrad.get_num_threads`.
+
+    Returns
+    -------
+    list of int
+        ``[1, nthreads]``, or ``[1]`` when the run's count is 1 (no duplicate rows).
+    """
+    n = get_num_threads() if nthreads is None else nthreads
+    return [1] if n == 1 else [1, n]
+
+
+def interleaved_median_times(
+    calls: Mapping[KeyT, Callable[[], object]], repeats: int = 5, warmup: int = 1
+) -> dict[KeyT, float]:
+    """Median seconds of each call, timed in rounds that run every call once, in order.
+
+    Unlike :func:`~mixgrad.cli.timing.median_time`, which times one call's repeats back to
+    back, a change of load on a shared machine hits all the calls alike, so their ratios hold.
+
+    Parameters
+    ----------
+    calls : mapping of key -> zero-argument callable
+    repeats : int
+        Timed rounds (at least 1).
+    warmup : int
+        Untimed rounds first.
+
+    Returns
+    -------
+    dict of key -> float
+        The median over the timed rounds of each call's seconds.
+    """
+    for _ in range(warmup):
+        for fn in calls.values():
+            fn()
+    times: dict[KeyT, list[float]] = {key: [] for key in calls}
+    for _ in range(max(1, repeats)):
+        for key, fn in calls.items():
+            t0 = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - t0)
+    return {key: statistics.median(t) for key, t in times.items()}
+
+
+def _thread_label(nthreads: int) -> str:
+    return "1 thread" if nthreads == 1 else f"{nthreads} threads"
+
+
 def compare_special(quick: bool = False, repeats: int = 5, nthreads: int | None = None) -> list[Row]:
-    """ndtr, log_ndtr, ndtri, erfcx on 10^7 (quick: 10^6) float64 values against scipy.special."""
+    """ndtr, log_ndtr, ndtri, erfcx on 10^7 (quick: 10^6) float64 values against scipy.special,
+    mixgrad at 1 thread and at ``nthreads`` (None: :func:`mixgrad.get_num_threads`) when that
+    is more; scipy (single-threaded) is timed once per function, interleaved with mixgrad."""
     n = 10**6 if quick else 10**7
     rng = np.random.default_rng(0)
     x = 3.0 * rng.standard_normal(n)
     p = rng.uniform(size=n)
     out = np.empty(n)
+    counts = thread_counts(nthreads)
+    scipy_special = importlib.import_module("scipy.special") if have("scipy") else None
     rows = []
     for name, arg in (("ndtr", x), ("log_ndtr", x), ("ndtri", p), ("erfcx", x)):
-        ours = median_time(functools.partial(getattr(special, name), arg, out=out, nthreads=nthreads), repeats)
-        if have("scipy"):
-            import scipy.special as sc
-
-            theirs = median_time(functools.partial(getattr(sc, name), arg, out=out), repeats)
-            rows.append(Row(f"{name}, n={n:.0e}", "scipy.special", theirs, ours))
-        else:
-            rows.append(Row(f"{name}, n={n:.0e}", "scipy.special", None, ours, "scipy not installed"))
+        calls: dict[int | str, Callable[[], object]] = {
+            t: functools.partial(getattr(special, name), arg, out=out, nthreads=t) for t in counts
+        }
+        if scipy_special is not None:
+            calls["scipy"] = functools.partial(getattr(scipy_special, name), arg, out=out)
+        seconds = interleaved_median_times(calls, repeats)
+        for t in counts:
+            label = f"{name}, n={n:.0e}, {_thread_label(t)}"
+            if scipy_special is None:
+                rows.append(Row(label, "scipy.special", None, seconds[t], "scipy not installed"))
+            else:
+                rows.append(Row(label, "scipy.special", seconds["scipy"], seconds[t]))
     return rows
 
 
@@ -76,6 +179,13 @@ def compare_gmm_step(quick: bool = False, repeats: int = 5, nthreads: int | None
     return [Row(f"GMM REBAR step, n={n:.0e}, K={k}, S=16", "numpy (vectorized)", theirs, ours)]
 
 
+def _mixture_label(name: str, scale: float) -> str:
+    from .mixture_workloads import SPECS
+
+    M, K, D, N = SPECS[name]
+    return f"{name} (K={K}, D={D}, " + (f"N={int(N * scale):,})" if N else f"M={int((M or 1) * scale):,})")
+
+
 def compare_mixture(quick: bool = False, repeats: int = 5, nthreads: int | None = None) -> list[Row]:
     """DESIGN section 7 workloads W1-W3 (sample + gradient w.r.t. all parameters) against Pyro's
     MixtureOfDiagNormals and TFP's MixtureSameFamily(reparameterize=True) on JAX."""
@@ -86,8 +196,7 @@ def compare_mixture(quick: bool = False, repeats: int = 5, nthreads: int | None 
     peers = mw.peer_workloads(scale=scale)
     rows = []
     for name, run in ours.items():
-        M, K, D, N = mw.SPECS[name]
-        label = f"{name} (K={K}, D={D}, " + (f"N={int(N * scale):,})" if N else f"M={int((M or 1) * scale):,})")
+        label = _mixture_label(name, scale)
         t_ours = median_time(run, repeats)
         for peer, title in (("pyro", "Pyro MixtureOfDiagNormals"), ("tfp", "TFP MixtureSameFamily (JAX, jit)")):
             fn = peers[name][peer]
@@ -106,24 +215,107 @@ def compare_mixture(quick: bool = False, repeats: int = 5, nthreads: int | None 
     return rows
 
 
+def compare_mixture_kernels(quick: bool = False, repeats: int = 5, nthreads: int | None = None) -> list[KernelCostRow]:
+    """W1's sample, vjp and quantile (of the distributional transform of W1's samples), each at
+    1 thread and at ``nthreads`` (None: :func:`mixgrad.get_num_threads`) when that is more.
+
+    All six calls are timed interleaved (:func:`interleaved_median_times`), so that the ratio
+    quantile / (sample + vjp) and the 1-thread / n-thread comparison see the same load.
+    """
+    from ..mixture import DiagGaussianMixture
+    from . import mixture_workloads as mw
+
+    scale = 0.1 if quick else 1.0
+    logits, means, scales, g = mw.make_inputs("W1", scale=scale)
+    mix = DiagGaussianMixture(logits, means, scales)
+    n = mw.n_samples("W1", scale)
+    assert n is not None  # W1 is one mixture with N samples
+    x = mix.sample(n, seed=1)
+    u = mix.cdf_transform(x)
+    _, K, D, _ = mw.SPECS["W1"]
+    calls: dict[tuple[int, str], Callable[[], object]] = {}
+    for t in thread_counts(nthreads):
+        calls[t, "sample"] = functools.partial(mix.sample, n, seed=1, nthreads=t)
+        calls[t, "vjp"] = functools.partial(mix.vjp, x, g, nthreads=t)
+        calls[t, "quantile"] = functools.partial(mix.quantile, u, nthreads=t)
+    seconds = interleaved_median_times(calls, repeats)
+    by_threads: dict[int, dict[str, float]] = {}
+    for (t, kernel), s in seconds.items():
+        by_threads.setdefault(t, {})[kernel] = s
+    return kernel_cost_rows(_mixture_label("W1", scale), n * K * D, by_threads)
+
+
+def kernel_cost_rows(workload: str, triples: int, seconds: Mapping[int, Mapping[str, float]]) -> list[KernelCostRow]:
+    """The kernel-cost rows of one workload from measured times.
+
+    Parameters
+    ----------
+    workload : str
+        The workload's label.
+    triples : int
+        Samples x components x coordinates of one call.
+    seconds : mapping of thread count -> {kernel: seconds}
+        The time of each kernel of KERNELS ("sample", "vjp", "quantile") at each thread count.
+
+    Returns
+    -------
+    list of KernelCostRow
+        One row per thread count and kernel, in the order of ``seconds`` and KERNELS; the
+        quantile rows carry sample + vjp at their thread count for the ratio.
+    """
+    rows = []
+    for t, by_kernel in seconds.items():
+        sample_vjp = by_kernel["sample"] + by_kernel["vjp"]
+        for kernel in KERNELS:
+            baseline = sample_vjp if kernel == "quantile" else None
+            rows.append(KernelCostRow(workload, kernel, t, by_kernel[kernel], triples, baseline))
+    return rows
+
+
+@contextlib.contextmanager
+def _torch_threads_restored() -> Iterator[None]:
+    """Put torch's process-wide thread count back on exit: the PyTorch peers set it to the
+    run's count, and a caller in the same process (the tests) should not inherit that."""
+    if not have("torch"):
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def compare_rebar(quick: bool = False, repeats: int = 5, nthreads: int | None = None) -> list[Row]:
-    """REBAR per-sample estimates (logistic noise, the toy objective) against the vectorized
-    PyTorch REBAR of ../shared/anchors/torch_rebar.py, at B = 1e6 x D = 1 and B = 1e4 x D = 200."""
+    """REBAR per-sample estimates (the toy objective) against the vectorized PyTorch REBAR of
+    ../shared/anchors/torch_rebar.py, at B = 1e6 x D = 1 and B = 1e4 x D = 200, for each noise
+    variant of rebar_workloads.VARIANTS (logistic: the fast path; probit; coupled), and the
+    categorical workload, which has no peer."""
     from . import rebar_workloads as rw
 
-    ours = rw.workloads(nthreads)
-    peers = rw.peer_workloads(nthreads)
-    rows = []
-    for name, run in ours.items():
-        t_ours = median_time(run, repeats)
-        rate = rw.estimates_per_call(name) / t_ours / 1e6
-        fn = peers.get(name)
-        label = f"{name} ({rate:.0f} M estimates/s)"
-        if fn is None:
-            note = "no peer" if name not in rw.SHAPES else "torch not installed"
-            rows.append(Row(label, "PyTorch REBAR (vectorized)", None, t_ours, note))
-        else:
-            rows.append(Row(label, "PyTorch REBAR (vectorized)", median_time(fn, repeats), t_ours))
+    # (label, mixgrad callable, torch callable or None, estimates per call, note when no torch callable)
+    cases: list[tuple[str, Callable[[], object], Callable[[], object] | None, int, str]] = []
+    with _torch_threads_restored():
+        for variant in rw.VARIANTS:
+            for name, (B, D) in rw.SHAPES.items():
+                # The logistic rows keep their old labels, so that earlier outputs stay comparable.
+                label = name if variant == "logistic" else f"{name} {variant}"
+                ours = rw.mixgrad_rebar(B, D, nthreads, variant=variant)
+                peer = rw.torch_rebar(B, D, nthreads, variant=variant)
+                cases.append((label, ours, peer, B * D, "torch not installed"))
+        for name, run in rw.workloads(nthreads).items():
+            if name not in rw.SHAPES:
+                cases.append((name, run, None, rw.estimates_per_call(name), "no peer"))
+        rows = []
+        for label, run, peer, estimates, note in cases:
+            t_ours = median_time(run, repeats)
+            workload = f"{label} ({estimates / t_ours / 1e6:.0f} M estimates/s)"
+            if peer is None:
+                rows.append(Row(workload, "PyTorch REBAR (vectorized)", None, t_ours, note))
+            else:
+                rows.append(Row(workload, "PyTorch REBAR (vectorized)", median_time(peer, repeats), t_ours))
     return rows
 
 
@@ -133,32 +325,37 @@ def compare_disarm(quick: bool = False, repeats: int = 5, nthreads: int | None =
     from . import rebar_workloads as rw
 
     rows = []
-    for name, (B, D) in rw.DISARM_SHAPES.items():
-        run = rw.mixgrad_disarm(B, D, nthreads)
-        t_ours = median_time(run, repeats)
-        label = f"{name} ({B * D / t_ours / 1e6:.0f} M estimates/s)"
-        peer = rw.torch_disarm(B, D, nthreads)
-        if peer is None:
-            rows.append(Row(label, "PyTorch DisARM (vectorized)", None, t_ours, "torch not installed"))
-        else:
-            rows.append(Row(label, "PyTorch DisARM (vectorized)", median_time(peer, repeats), t_ours))
+    with _torch_threads_restored():
+        for name, (B, D) in rw.DISARM_SHAPES.items():
+            run = rw.mixgrad_disarm(B, D, nthreads)
+            t_ours = median_time(run, repeats)
+            label = f"{name} ({B * D / t_ours / 1e6:.0f} M estimates/s)"
+            peer = rw.torch_disarm(B, D, nthreads)
+            if peer is None:
+                rows.append(Row(label, "PyTorch DisARM (vectorized)", None, t_ours, "torch not installed"))
+            else:
+                rows.append(Row(label, "PyTorch DisARM (vectorized)", median_time(peer, repeats), t_ours))
     return rows
 
 
-COMPARISONS: dict[str, Callable[..., list[Row]]] = {
+COMPARISONS: dict[str, Callable[..., list[Row]] | Callable[..., list[KernelCostRow]]] = {
     "special functions": compare_special,
     "Gaussian mixtures: sample + gradients": compare_mixture,
+    "Gaussian mixtures: W1 kernel costs": compare_mixture_kernels,
     "REBAR estimators": compare_rebar,
     "DisARM estimators": compare_disarm,
     "GMM application": compare_gmm_step,
 }
 
 
-def machine_description() -> str:
+def machine_description(nthreads: int | None = None) -> str:
+    """The header line: CPU, kernel copy, mixgrad's thread count (``nthreads``, None: the
+    current default), Python and numpy versions."""
+    count = get_num_threads() if nthreads is None else nthreads
     return (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
         f"kernels {simd_level()} (supported: {', '.join(supported_simd_levels())}), "
-        f"mixgrad threads={get_num_threads()}, Python {platform.python_version()}, numpy {np.__version__}"
+        f"mixgrad threads={count}, Python {platform.python_version()}, numpy {np.__version__}"
     )
 
 
@@ -174,12 +371,69 @@ def format_rows(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def run_bench(quick: bool = False, repeats: int = 5, only: list[str] | None = None) -> int:
-    print(f"machine: {machine_description()}")
+def format_kernel_costs(rows: list[KernelCostRow]) -> str:
+    """The Markdown table of kernel-cost rows: ms, ns per (sample, component, coordinate) per
+    thread, and quantile / (sample + vjp) on the quantile rows (— on the others).
+
+    Parameters
+    ----------
+    rows : list of KernelCostRow
+
+    Returns
+    -------
+    str
+        A header, a separator and one line per row.
+    """
+    lines = [
+        "| workload | threads | kernel | ms | ns per (sample, component, coordinate) per thread "
+        "| quantile / (sample + vjp) |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio = "—" if r.ratio is None else f"{r.ratio:.2f}x"
+        lines.append(
+            f"| {r.workload} | {r.nthreads} | {r.kernel} | {r.seconds * 1e3:.2f} | {r.ns_per_triple:.2f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def format_table(rows: list[Row] | list[KernelCostRow]) -> str:
+    """The Markdown table of one comparison's rows, in the layout of their row type."""
+    cost_rows = [r for r in rows if isinstance(r, KernelCostRow)]
+    if cost_rows:
+        return format_kernel_costs(cost_rows)
+    return format_rows([r for r in rows if isinstance(r, Row)])
+
+
+def run_bench(quick: bool = False, repeats: int = 5, only: list[str] | None = None, nthreads: int | None = None) -> int:
+    """Print the header and the table of each comparison (those whose title contains one of
+    ``only``, when given).
+
+    Parameters
+    ----------
+    quick : bool
+        Smaller problems where a comparison has them.
+    repeats : int
+        Timed repeats per case; the median is reported.
+    only : list of str, optional
+        Run only the comparisons whose title contains one of these.
+    nthreads : int, optional
+        mixgrad's thread count for its multi-threaded rows and torch's for the PyTorch peers
+        of REBAR and DisARM (None: :func:`mixgrad.get_num_threads`). It is also the default of
+        the calls a comparison makes without ``nthreads=`` (the GMM step).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
+    count = get_num_threads() if nthreads is None else nthreads
+    print(f"machine: {machine_description(count)}")
     print(f"median of {repeats} runs; ratio = peer time / mixgrad time\n")
-    for title, fn in COMPARISONS.items():
-        if only and not any(words in title for words in only):
-            continue
-        rows = fn(quick=quick, repeats=repeats)
-        print(f"## {title}\n{format_rows(rows)}\n", flush=True)
+    with threads(count):
+        for title, fn in COMPARISONS.items():
+            if only and not any(words in title for words in only):
+                continue
+            rows = fn(quick=quick, repeats=repeats, nthreads=count)
+            print(f"## {title}\n{format_table(rows)}\n", flush=True)
     return 0

@@ -6,6 +6,19 @@ import argparse
 import sys
 
 
+def _thread_count(text: str) -> int:
+    """argparse type of ``--threads``: an integer from 1 to mixgrad.MAX_THREADS."""
+    from .. import MAX_THREADS
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 1 <= n <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_THREADS}, got {n}")
+    return n
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixgrad", description="Gradients through random samples.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -19,6 +32,14 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats per case (median reported)")
     bench.add_argument(
         "--only", action="append", metavar="WORDS", help="run the comparisons whose title contains WORDS (repeatable)"
+    )
+    bench.add_argument(
+        "--threads",
+        type=_thread_count,
+        metavar="N",
+        help="mixgrad's thread count for its multi-threaded rows, and torch's for the PyTorch REBAR and "
+        "DisARM peers (default: mixgrad.get_num_threads()); the special functions and W1 kernels also get "
+        "1-thread rows",
     )
     bench.add_argument(
         "--simd-level",
@@ -51,6 +72,6 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as exc:
                 print(f"mixgrad bench: {exc}", file=sys.stderr)
                 return 2
-        return run_bench(quick=args.quick, repeats=args.repeats, only=args.only)
+        return run_bench(quick=args.quick, repeats=args.repeats, only=args.only, nthreads=args.threads)
     parser.print_help(sys.stderr)
     return 2
