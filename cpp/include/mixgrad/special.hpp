@@ -353,20 +353,37 @@ inline double ndtr_minus_half_scaled(double x) {
 
 inline constexpr double kNdtriExpMin = -700.0;  // below, ndtri_exp takes Newton steps
 
+// The regions of ndtri_exp_moderate, as AS241's: above kNdtriExpUpper p > 0.925, at or below
+// kNdtriExpLower p < 0.075, the central region between.
+inline constexpr double kNdtriExpUpper = -0.0779615414697118;
+inline constexpr double kNdtriExpLower = -2.5902671654458267;
+
 // Phi^{-1}(exp(log_p)) for kNdtriExpMin <= log_p < 0, branch-free. Three regions, as AS241's:
-//  p > 0.925 (log_p > -0.07796): -ndtri(1 - p) with 1 - p = -expm1(log_p) computed exactly;
+//  p > 0.925 (log_p > kNdtriExpUpper): -ndtri(1 - p) with 1 - p = -expm1(log_p) computed exactly;
 //  central: AS241 takes q = p - 1/2 = (exp(log_p + ln 2) - 1)/2, which keeps its relative
 //    precision near p = 1/2 (log_p + ln2_hi is exact there), where p itself would not;
-//  p < 0.075 (log_p <= -2.59027): the AS241 tail of r = sqrt(-log p) = sqrt(-log_p), no exp.
+//  p < 0.075 (log_p <= kNdtriExpLower): the AS241 tail of r = sqrt(-log p) = sqrt(-log_p), no exp.
 // One expm1, one log, one sqrt and both rationals per element, with the arguments selected first.
 MIXGRAD_INLINE double ndtri_exp_moderate(double log_p) {
-  const bool upper = log_p > -0.0779615414697118;
-  const bool lower = log_p <= -2.5902671654458267;
+  const bool upper = log_p > kNdtriExpUpper;
+  const bool lower = log_p <= kNdtriExpLower;
   const double em = elem::expm1(upper ? log_p : (log_p + elem::kLn2Hi) + elem::kLn2Lo);
   const double central = detail::as241_central(0.5 * em);
   const double log_tail = upper ? elem::log(-em) : log_p;  // log of the smaller tail mass
   const double mag = detail::as241_tail(std::sqrt(-log_tail));
   return upper ? mag : (lower ? -mag : central);
+}
+
+// ndtri_exp_moderate in one region each, the same value there with only that region's work,
+// for callers that sort their arguments by region (special::arrays::ndtri_exp).
+MIXGRAD_INLINE double ndtri_exp_central(double log_p) {
+  return detail::as241_central(0.5 * elem::expm1((log_p + elem::kLn2Hi) + elem::kLn2Lo));
+}
+MIXGRAD_INLINE double ndtri_exp_lower(double log_p) {
+  return -detail::as241_tail(std::sqrt(-log_p));
+}
+MIXGRAD_INLINE double ndtri_exp_upper(double log_p) {
+  return detail::as241_tail(std::sqrt(-elem::log(-elem::expm1(log_p))));
 }
 
 // Phi^{-1}(exp(log_p)) for log_p <= 0, accurate where p underflows (log_p down to -DBL_MAX).

@@ -78,19 +78,27 @@ MIXGRAD_SIMD_KERNEL void log_ndtr_finish_pass_kernel(const double* arg, const do
 
 MIXGRAD_SIMD_DISPATCH(log_ndtr_finish_pass)
 
+// The elements of v[0 .. n) that flagged(v[i]) selects, in order: their indices into idx and
+// values into out; returns their number. flagged must be branch-free (see for_each_flagged).
+template <class Flagged>
+MIXGRAD_INLINE std::size_t gather_where(const double* v, std::size_t n, Flagged flagged, std::uint32_t* idx,
+                                        double* out) {
+  std::size_t k = 0;
+  for_each_flagged(
+      n, [&](std::size_t i) { return flagged(v[i]); },
+      [&](std::size_t i) {
+        idx[k] = static_cast<std::uint32_t>(i);
+        out[k] = v[i];
+        ++k;
+      });
+  return k;
+}
+
 // The elements of p[0 .. n) outside ndtri's central region (tails, 0, 1, out of range, NaN), in
 // order: their indices into idx and values into tin; returns their number.
 MIXGRAD_SIMD_KERNEL std::size_t ndtri_gather_tails_kernel(const double* p, std::size_t n, std::uint32_t* idx,
                                                           double* tin) {
-  std::size_t k = 0;
-  for_each_flagged(
-      n, [&](std::size_t i) { return !(std::fabs(p[i] - 0.5) <= special::kNdtriCentral); },
-      [&](std::size_t i) {
-        idx[k] = static_cast<std::uint32_t>(i);
-        tin[k] = p[i];
-        ++k;
-      });
-  return k;
+  return gather_where(p, n, [](double x) { return !(std::fabs(x - 0.5) <= special::kNdtriCentral); }, idx, tin);
 }
 
 MIXGRAD_SIMD_DISPATCH(ndtri_gather_tails)
@@ -116,12 +124,41 @@ MIXGRAD_SIMD_KERNEL void ndtri_tail_pass_kernel(const double* p, const double* r
 
 MIXGRAD_SIMD_DISPATCH(ndtri_tail_pass)
 
-MIXGRAD_SIMD_KERNEL void ndtri_exp_moderate_pass_kernel(const double* log_p, double* y, std::size_t n) {
-#pragma omp simd
-  for (std::size_t i = 0; i < n; ++i) y[i] = special::ndtri_exp_moderate(log_p[i]);
+// ndtri_exp's elements outside its central region, each group in order: the lower and the upper
+// tail of [kNdtriExpMin, 0), and the rest (0, below kNdtriExpMin, positive, NaN).
+struct NdtriExpGroup {
+  std::uint32_t* idx;
+  double* val;
+  std::size_t n;
+};
+
+MIXGRAD_SIMD_KERNEL void ndtri_exp_gather_kernel(const double* x, std::size_t n, NdtriExpGroup& lower,
+                                                 NdtriExpGroup& upper, NdtriExpGroup& rest) {
+  using special::kNdtriExpLower, special::kNdtriExpMin, special::kNdtriExpUpper;
+  lower.n =
+      gather_where(x, n, [](double v) { return (v <= kNdtriExpLower) & (v >= kNdtriExpMin); }, lower.idx, lower.val);
+  upper.n = gather_where(x, n, [](double v) { return (v > kNdtriExpUpper) & (v < 0.0); }, upper.idx, upper.val);
+  rest.n = gather_where(x, n, [](double v) { return !((v >= kNdtriExpMin) & (v < 0.0)); }, rest.idx, rest.val);
 }
 
-MIXGRAD_SIMD_DISPATCH(ndtri_exp_moderate_pass)
+MIXGRAD_SIMD_DISPATCH(ndtri_exp_gather)
+
+#define MIXGRAD_NDTRI_EXP_PASS(NAME, FN)                                              \
+  MIXGRAD_SIMD_KERNEL void NAME##_kernel(double* v, std::size_t n) {                  \
+    _Pragma("omp simd") for (std::size_t i = 0; i < n; ++i) v[i] = special::FN(v[i]); \
+  }                                                                                   \
+  MIXGRAD_SIMD_DISPATCH(NAME)
+
+MIXGRAD_NDTRI_EXP_PASS(ndtri_exp_lower_pass, ndtri_exp_lower)
+MIXGRAD_NDTRI_EXP_PASS(ndtri_exp_upper_pass, ndtri_exp_upper)
+#undef MIXGRAD_NDTRI_EXP_PASS
+
+MIXGRAD_SIMD_KERNEL void ndtri_exp_central_pass_kernel(const double* log_p, double* y, std::size_t n) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) y[i] = special::ndtri_exp_central(log_p[i]);
+}
+
+MIXGRAD_SIMD_DISPATCH(ndtri_exp_central_pass)
 
 }  // namespace detail
 
@@ -151,21 +188,24 @@ void ndtri(const T* p, T* y, std::size_t n) {
   });
 }
 
-// ndtri_exp: the branch-free form for every element, then the scalar function (Newton steps
-// below log_p = -700, special values) for the few elements outside [-700, 0).
+// ndtri_exp: the central form for every element; the tails, each with only its own work (the
+// lower one, common for log-probabilities, a square root and the AS241 tail rational; the upper
+// one an expm1 and a log more), on the elements gathered by region; the scalar function (Newton
+// steps below log_p = -700, special values) for the few elements outside [-700, 0). Each value
+// is ndtri_exp_moderate's in its region.
 template <class T>
 void ndtri_exp(const T* x, T* y, std::size_t n) {
   detail::by_chunks(x, y, n, [](const double* xc, double* yc, std::size_t m) {
-    double rest[detail::kChunk];
-    std::size_t idx[detail::kChunk];
-    std::size_t k = 0;
-    for (std::size_t i = 0; i < m; ++i) {  // compaction before the pass: yc may be xc (in place)
-      idx[k] = i;
-      rest[k] = xc[i];
-      k += !(xc[i] >= special::kNdtriExpMin && xc[i] < 0.0);
-    }
-    detail::ndtri_exp_moderate_pass(xc, yc, m);
-    for (std::size_t j = 0; j < k; ++j) yc[idx[j]] = special::ndtri_exp(rest[j]);
+    std::uint32_t il[detail::kChunk], iu[detail::kChunk], ir[detail::kChunk];
+    double vl[detail::kChunk], vu[detail::kChunk], vr[detail::kChunk];
+    detail::NdtriExpGroup lower{il, vl, 0}, upper{iu, vu, 0}, rest{ir, vr, 0};
+    detail::ndtri_exp_gather(xc, m, lower, upper, rest);  // before the central pass: yc may be xc
+    detail::ndtri_exp_central_pass(xc, yc, m);
+    detail::ndtri_exp_lower_pass(vl, lower.n);
+    detail::ndtri_exp_upper_pass(vu, upper.n);
+    for (std::size_t j = 0; j < lower.n; ++j) yc[il[j]] = vl[j];
+    for (std::size_t j = 0; j < upper.n; ++j) yc[iu[j]] = vu[j];
+    for (std::size_t j = 0; j < rest.n; ++j) yc[ir[j]] = special::ndtri_exp(vr[j]);
   });
 }
 
