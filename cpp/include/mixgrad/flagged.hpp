@@ -37,4 +37,20 @@ MIXGRAD_INLINE void for_each_flagged(std::size_t n, Flagged flagged, Visit visit
   }
 }
 
+// The elements of v[0 .. n) that flagged(v[i]) selects, in order: their indices into idx and
+// values into out; returns their number. flagged must be branch-free (see for_each_flagged).
+template <class Flagged>
+MIXGRAD_INLINE std::size_t gather_flagged(const double* v, std::size_t n, Flagged flagged, std::uint32_t* idx,
+                                          double* out) {
+  std::size_t k = 0;
+  for_each_flagged(
+      n, [&](std::size_t i) { return flagged(v[i]); },
+      [&](std::size_t i) {
+        idx[k] = static_cast<std::uint32_t>(i);
+        out[k] = v[i];
+        ++k;
+      });
+  return k;
+}
+
 }  // namespace mixgrad

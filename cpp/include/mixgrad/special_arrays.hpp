@@ -78,27 +78,11 @@ MIXGRAD_SIMD_KERNEL void log_ndtr_finish_pass_kernel(const double* arg, const do
 
 MIXGRAD_SIMD_DISPATCH(log_ndtr_finish_pass)
 
-// The elements of v[0 .. n) that flagged(v[i]) selects, in order: their indices into idx and
-// values into out; returns their number. flagged must be branch-free (see for_each_flagged).
-template <class Flagged>
-MIXGRAD_INLINE std::size_t gather_where(const double* v, std::size_t n, Flagged flagged, std::uint32_t* idx,
-                                        double* out) {
-  std::size_t k = 0;
-  for_each_flagged(
-      n, [&](std::size_t i) { return flagged(v[i]); },
-      [&](std::size_t i) {
-        idx[k] = static_cast<std::uint32_t>(i);
-        out[k] = v[i];
-        ++k;
-      });
-  return k;
-}
-
 // The elements of p[0 .. n) outside ndtri's central region (tails, 0, 1, out of range, NaN), in
 // order: their indices into idx and values into tin; returns their number.
 MIXGRAD_SIMD_KERNEL std::size_t ndtri_gather_tails_kernel(const double* p, std::size_t n, std::uint32_t* idx,
                                                           double* tin) {
-  return gather_where(p, n, [](double x) { return !(std::fabs(x - 0.5) <= special::kNdtriCentral); }, idx, tin);
+  return gather_flagged(p, n, [](double x) { return !(std::fabs(x - 0.5) <= special::kNdtriCentral); }, idx, tin);
 }
 
 MIXGRAD_SIMD_DISPATCH(ndtri_gather_tails)
@@ -136,9 +120,9 @@ MIXGRAD_SIMD_KERNEL void ndtri_exp_gather_kernel(const double* x, std::size_t n,
                                                  NdtriExpGroup& upper, NdtriExpGroup& rest) {
   using special::kNdtriExpLower, special::kNdtriExpMin, special::kNdtriExpUpper;
   lower.n =
-      gather_where(x, n, [](double v) { return (v <= kNdtriExpLower) & (v >= kNdtriExpMin); }, lower.idx, lower.val);
-  upper.n = gather_where(x, n, [](double v) { return (v > kNdtriExpUpper) & (v < 0.0); }, upper.idx, upper.val);
-  rest.n = gather_where(x, n, [](double v) { return !((v >= kNdtriExpMin) & (v < 0.0)); }, rest.idx, rest.val);
+      gather_flagged(x, n, [](double v) { return (v <= kNdtriExpLower) & (v >= kNdtriExpMin); }, lower.idx, lower.val);
+  upper.n = gather_flagged(x, n, [](double v) { return (v > kNdtriExpUpper) & (v < 0.0); }, upper.idx, upper.val);
+  rest.n = gather_flagged(x, n, [](double v) { return !((v >= kNdtriExpMin) & (v < 0.0)); }, rest.idx, rest.val);
 }
 
 MIXGRAD_SIMD_DISPATCH(ndtri_exp_gather)

@@ -11,6 +11,7 @@
 
 #include "mixgrad/config.hpp"
 #include "mixgrad/elementary.hpp"
+#include "mixgrad/flagged.hpp"
 #include "mixgrad/mixture/diag/args.hpp"
 #include "mixgrad/mixture/diag/params.hpp"
 #include "mixgrad/mixture/lanes.hpp"
@@ -296,10 +297,7 @@ MIXGRAD_INLINE void solve_active_lanes(std::size_t K, const double* mu, const do
                                        const double* ew, QuantileScratch& s, SolverLanes<W>& st, SolverLanes<W>& sg) {
   std::size_t* idx = s.idx.data();
   std::size_t n = 0;
-  for (std::size_t l = 0; l < W; ++l) {
-    idx[n] = l;
-    n += st.active[l] != 0;
-  }
+  for_each_flagged(W, [&](std::size_t l) { return st.active[l] != 0; }, [&](std::size_t l) { idx[n++] = l; });
   const std::size_t w = std::min(W, (n + 3) / 4 * 4);
   double *ell2 = s.ell2.data(), *ew2 = s.ew2.data(), *mu2 = s.mu2.data(), *invs2 = s.invs2.data();
   for (std::size_t i = 0; i < w; ++i) {
