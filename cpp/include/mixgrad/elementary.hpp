@@ -146,6 +146,15 @@ MIXGRAD_INLINE double exp(double y) {
   return y > 709.782712893384 ? kInf : v;
 }
 
+// exp(y) for y <= 0 (or NaN): the same bits as exp there, with one clamp and the single scaling
+// of scale_pow2_down (the result never overflows).
+MIXGRAD_INLINE double exp_nonpositive(double y) {
+  const double yc = y < -1100.0 ? -1100.0 : y;  // NaN passes through
+  std::int64_t n;
+  const double p = exp_mantissa(yc, n);
+  return scale_pow2_down(p, n);
+}
+
 // log(xs) - k_offset ln 2 for xs a positive normal finite double (any other xs gives some
 // finite value, for callers that mask those cases). No division-free form is cheaper: the
 // atanh series after the one division needs 8 terms, a polynomial in the mantissa over 20.

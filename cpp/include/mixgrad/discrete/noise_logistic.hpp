@@ -43,7 +43,7 @@ MIXGRAD_INLINE void store_relaxations(double zz, double zt, double dzt, double i
 MIXGRAD_INLINE void store_relaxations_one_division(double zz, double zt, double dzt, double inv_lam, std::size_t j,
                                                    const BernoulliOut& o) {
   const double x1 = zz * inv_lam, x2 = zt * inv_lam;
-  const double t1 = elem::exp(-std::fabs(x1)), t2 = elem::exp(-std::fabs(x2));
+  const double t1 = elem::exp_nonpositive(-std::fabs(x1)), t2 = elem::exp_nonpositive(-std::fabs(x2));
   const double d1 = 1.0 + t1, d2 = 1.0 + t2;
   const double r = 1.0 / (d1 * d2);
   const double inv1 = d2 * r, inv2 = d1 * r;

@@ -10,12 +10,12 @@ namespace mixgrad::rebar {
 
 MIXGRAD_INLINE double softplus(double x) {
   const double m = x > 0.0 ? x : 0.0;
-  return m + elem::log1p(elem::exp(-std::fabs(x)));
+  return m + elem::log1p(elem::exp_nonpositive(-std::fabs(x)));
 }
 
 // sigmoid(x) and sigmoid(x)(1 - sigmoid(x)) without overflow.
 MIXGRAD_INLINE void sigmoid_and_slope(double x, double& s, double& ds) {
-  const double t = elem::exp(-std::fabs(x));
+  const double t = elem::exp_nonpositive(-std::fabs(x));
   const double inv = 1.0 / (1.0 + t);
   s = x >= 0.0 ? inv : t * inv;
   ds = t * inv * inv;
