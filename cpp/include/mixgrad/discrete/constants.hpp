@@ -54,6 +54,7 @@ struct Constants {
   std::vector<double> la, lb, th, aux, ea, ena;  // ea = e^alpha, ena = e^-alpha (alpha clamped to +-700)
   std::vector<double> ith;                       // categorical: 1 / theta (inf where theta = 0)
   std::vector<double> score1, score0;            // probit: d log p(b)/d alpha for b = 1 and b = 0
+  std::vector<double> thc;                       // probit: Phi(-alpha) (th is Phi(alpha))
 };
 
 inline Constants make_constants(const Problem& P) {
@@ -66,7 +67,7 @@ inline Constants make_constants(const Problem& P) {
   c.ea.resize(n);
   c.ena.resize(n);
   if (P.kind == Categorical) c.ith.resize(n);
-  if (P.kind == BernoulliProbit) c.score1.resize(n), c.score0.resize(n);
+  if (P.kind == BernoulliProbit) c.score1.resize(n), c.score0.resize(n), c.thc.resize(n);
   parallel::for_blocks(P.R, 256, P.nthreads, 4096, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t i = r0; i < r1; ++i) {
       precompute_row(P.kind, P.alpha + i * P.E, P.E, &c.la[i * P.E], &c.lb[i * P.E], &c.th[i * P.E], &c.aux[i * P.E]);
@@ -78,6 +79,7 @@ inline Constants make_constants(const Problem& P) {
         if (P.kind == BernoulliProbit) {  // phi(alpha)/Phi(alpha), -phi(alpha)/Phi(-alpha) as noise_probit
           c.score1[q] = std::exp(c.aux[q] - c.la[q]);
           c.score0[q] = -std::exp(c.aux[q] - c.lb[q]);
+          c.thc[q] = special::ndtr(-P.alpha[q]);
         }
       }
     }

@@ -77,7 +77,7 @@ inline void draw_chunk(const Problem& P, const Constants& C, Buffers& B, std::si
   }
   if (P.kind == BernoulliProbit && !values && (width >= 8 || m >= 8)) {
     noise_probit_rect(m, nq, s0, i0 * E, g0, width < 8, P.key, P.stream, P.coupled, inv_lam, P.alpha, C.la.data(),
-                      C.lb.data(), C.aux.data(), C.score1.data(), C.score0.data(), o);
+                      C.lb.data(), C.th.data(), C.thc.data(), C.aux.data(), C.score1.data(), C.score0.data(), o);
     return;
   }
   for (std::size_t ev = 0; ev < n_ev; ++ev) {

@@ -90,13 +90,14 @@ MIXGRAD_INLINE void probit_fix(std::size_t m, std::size_t nq, std::uint64_t s0, 
 }
 
 // The per-coordinate constants of one coordinate, and where they are kept.
+// th, thc: Phi(alpha), Phi(-alpha).
 struct ProbitCoord {
-  double alpha, la, lb, aux, score1, score0;
+  double alpha, la, lb, th, thc, aux, score1, score0;
 };
 struct ProbitConstants {
-  const double *alpha, *la, *lb, *aux, *score1, *score0;
+  const double *alpha, *la, *lb, *th, *thc, *aux, *score1, *score0;
   MIXGRAD_INLINE ProbitCoord at(std::size_t cq) const {
-    return {alpha[cq], la[cq], lb[cq], aux[cq], score1[cq], score0[cq]};
+    return {alpha[cq], la[cq], lb[cq], th[cq], thc[cq], aux[cq], score1[cq], score0[cq]};
   }
 };
 
@@ -137,15 +138,33 @@ MIXGRAD_INLINE FlaggedLanes probit_flagged(std::size_t n, const double* v, Pred 
   return {idx.data(), val.data(), k};
 }
 
-// log p strictly inside ndtri_exp_moderate's central region (-2.5903 < log p <= -0.07796, AS241's
-// |p - 1/2| <= 0.425), where it takes the expm1 and the central rational only.
-inline constexpr double kProbitCentralLo = -2.59, kProbitCentralHi = -0.078;
+// |p - 1/2| <= kProbitCentralQ: AS241's central region, where pass 3 computes ndtri(p) from p itself.
+inline constexpr double kProbitCentralQ = 0.425;
 
-// Passes 1 and 2: eps into o.zt and (fresh noise) log v into o.dzt; o.z is scratch.
+// x[i] = ndtri_exp(lp[i]) where lp[i] lies above ndtri_exp's lower tail (and below 0), compacted.
+MIXGRAD_INLINE void probit_not_lower(std::size_t n, const double* lp, double* x) {
+  thread_local std::vector<std::uint32_t> idx;
+  thread_local std::vector<double> val;
+  if (idx.size() < n) idx.resize(n), val.resize(n);
+  const std::size_t k = gather_flagged(lp, n, [](double l) { return l > special::kNdtriExpLower; }, idx.data(), val.data());
+  double* v = val.data();
+#pragma omp simd
+  for (std::size_t i = 0; i < k; ++i) v[i] = special::ndtri_exp_moderate(v[i]);
+  for (std::size_t i = 0; i < k; ++i) x[idx[i]] = v[i];
+}
+
+// n doubles of this thread's scratch.
+MIXGRAD_INLINE double* probit_scratch(std::size_t n) {
+  thread_local std::vector<double> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+// Passes 1 and 2: eps into o.zt and (fresh noise) v into o.dzt; o.z is scratch.
 template <bool Coupled>
 MIXGRAD_INLINE void probit_draws(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t g0, const VecKey& key,
                                  std::uint32_t stream, const BernoulliOut& o) {
-  double *tail_p = o.z, *eps_out = o.zt, *lv_out = o.dzt;
+  double *tail_p = o.z, *eps_out = o.zt, *v_out = o.dzt;
   // The rectangle's Philox blocks first, in one fill (philox_fill: eight blocks per AVX2 register,
   // about 4x fewer instructions than philox_words in the loop): block j = c * nq + q has the
   // counter (s0 + c, g0 + q, 0, stream), as a grid of rows of nq blocks.
@@ -160,21 +179,17 @@ MIXGRAD_INLINE void probit_draws(std::size_t m, std::size_t nq, std::uint64_t s0
   else
     philox_fill(key.key, nb, PhiloxGrid{s0w, g0w, static_cast<std::uint32_t>(nq), 0u, stream}, po);
   const std::uint32_t *wd0 = po.word[0], *wd1 = po.word[1], *wd2 = po.word[2], *wd3 = po.word[3];
-  // Two flat loops over the blocks (no per-coordinate constants needed): the signed p and log v,
-  // then eps by the central rational (the rational alone in its loop keeps it short).
+  // One flat loop over the blocks (no per-coordinate constants needed): eps by ndtri's central
+  // rational (tail lanes flagged: p < 0.03, ~6%) and v.
 #pragma omp simd
   for (std::size_t j = 0; j < nb; ++j) {
     const std::uint64_t w0 = philox_join(wd0[j], wd1[j]);
     const double p = philox::bits_to_normal_probability(w0);  // in (0, 1/2); eps = -+ndtri(p)
-    eps_out[j] = (w0 >> 63) ? -p : p;                         // p signed as eps, for now
-    if (!Coupled) lv_out[j] = elem::log(philox::bits_to_open_uniform(philox_join(wd2[j], wd3[j])));
-  }
-#pragma omp simd
-  for (std::size_t j = 0; j < nb; ++j) {
-    const double sp = eps_out[j], p = std::fabs(sp);
-    const double central = special::detail::as241_central(p - 0.5);
-    eps_out[j] = sp < 0.0 ? -central : central;
-    tail_p[j] = p - 0.5 < -0.425 ? sp : 0.0;  // a tail lane's p, signed as eps
+    const bool neg = (w0 >> 63) != 0;
+    const double central = special::ndtri_central(p - 0.5);
+    eps_out[j] = neg ? -central : central;
+    tail_p[j] = p - 0.5 < -special::kNdtriCentral ? (neg ? -p : p) : 0.0;  // a tail lane's p, signed as eps
+    if (!Coupled) v_out[j] = philox::bits_to_open_uniform(philox_join(wd2[j], wd3[j]));
   }
   const FlaggedLanes t = probit_flagged(nb, tail_p, [](double sp) { return sp != 0.0; });
   double* val = t.val;
@@ -193,16 +208,17 @@ MIXGRAD_INLINE void probit_draws(std::size_t m, std::size_t nq, std::uint64_t s0
 template <bool Coupled>
 MIXGRAD_INLINE void probit_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
                                 bool by_sample, const VecKey& key, std::uint32_t stream, double inv_lam,
-                                const double* alpha, const double* la, const double* lb, const double* aux,
-                                const double* score1, const double* score0, const BernoulliOut& o) {
-  const ProbitConstants k{alpha, la, lb, aux, score1, score0};
+                                const double* alpha, const double* la, const double* lb, const double* th,
+                                const double* thc, const double* aux, const double* score1, const double* score0,
+                                const BernoulliOut& o) {
+  const ProbitConstants k{alpha, la, lb, th, thc, aux, score1, score0};
   probit_draws<Coupled>(m, nq, s0, g0, key, stream, o);
   // Local copies of the pointers: read through o inside the loops, they keep GCC from vectorizing.
   // The passes that read and write o run by coordinate when several coordinates are interleaved
   // (the runs of nq < 8 coordinates are short then).
   const bool by_sample_rw = by_sample && nq == 1;
   double *z = o.z, *hard = o.hard, *zt_io = o.zt, *dzt_io = o.dzt, *score = o.score;
-  const double *eps_in = o.zt, *lv_in = o.dzt;
+  const double *eps_in = o.zt, *v_in = o.dzt;
   if (Coupled) {
     probit_rect_loop(m, nq, c0, by_sample_rw, k,
                      [=](std::size_t, std::size_t, const ProbitCoord& x, std::size_t j) __attribute__((always_inline)) {
@@ -218,40 +234,54 @@ MIXGRAD_INLINE void probit_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
                        store_relaxations_one_division(zz, zz, dzt, inv_lam, j, o);
                      });
   } else {
-    // Pass 3: z into o.z, b into o.hard, log p into o.score, the central x into o.zt.
+    // Pass 3: z into o.z, b into o.hard, and x = ndtri(p) for p = v Phi(-+alpha) by the central
+    // rational into o.zt. Central lanes get o.score = 1 (a mark: log-probabilities are <= 0); the
+    // others log Phi(-+alpha), for pass 4. In the central region p itself is as accurate as
+    // exp(log v + log Phi(-+alpha)) (absolute error ~1e-16 either way), so these lanes need no log
+    // and no expm1.
     probit_rect_loop(m, nq, c0, by_sample_rw, k,
                      [=](std::size_t, std::size_t, const ProbitCoord& x, std::size_t j) __attribute__((always_inline)) {
                        const double zz = x.alpha + eps_in[j];
                        const bool b = zz >= 0.0;
-                       const double lp = lv_in[j] + (b ? x.la : x.lb);  // < 0
-                       const double lps = lp >= special::kNdtriExpMin ? lp : -1.0;
-                       // special::ndtri_exp_central written out: called here, it made GCC 12 compile
-                       // the probit kernel to 13% more instructions (callgrind; the same values).
-                       const double em =
-                           elem::expm1((lps + elem::kLn2Hi) + elem::kLn2Lo);  // 2p - 1, as ndtri_exp_moderate
+                       const double q = v_in[j] * (b ? x.th : x.thc) - 0.5;
+                       const bool central = std::fabs(q) <= kProbitCentralQ;  // false for NaN
                        z[j] = zz;
                        hard[j] = b ? 1.0 : 0.0;
-                       score[j] = lp;
-                       zt_io[j] = special::detail::as241_central(0.5 * em);
+                       score[j] = central ? 1.0 : (b ? x.la : x.lb);
+                       zt_io[j] = special::detail::as241_central(q);
                      });
-    // Pass 4 (flagged lanes have log p >= kNdtriExpMin).
-    const FlaggedLanes t = probit_flagged(m * nq, score, [](double lp) {
-      return (lp >= special::kNdtriExpMin) & !((lp > kProbitCentralLo) & (lp <= kProbitCentralHi));
-    });
-    double* val = t.val;
+    // Pass 4, on the other lanes (compacted): log p = log v + log Phi(-+alpha) and x =
+    // ndtri_exp(log p); o.dzt gets 1 and o.score log v (NaN where log p < kNdtriExpMin, for probit_fix).
+    // These lanes lie in ndtri_exp's lower tail (p < 0.075, a square root and the tail rational)
+    // but for those of p > 0.925 (b = 1 and Phi(alpha) > 0.925) and a few at the edge of the
+    // central region: they are redone by ndtri_exp_moderate, compacted again.
+    const FlaggedLanes t = probit_flagged(m * nq, score, [](double l) { return !(l > 0.0); });
+    double *val = t.val, *lv = probit_scratch(2 * t.n), *lp = lv + t.n;
+    for (std::size_t i = 0; i < t.n; ++i) lv[i] = dzt_io[t.idx[i]];
 #pragma omp simd
-    for (std::size_t i = 0; i < t.n; ++i) val[i] = special::ndtri_exp_moderate(val[i]);
-    for (std::size_t i = 0; i < t.n; ++i) zt_io[t.idx[i]] = val[i];
-    // Pass 5.
+    for (std::size_t i = 0; i < t.n; ++i) {
+      const double l = elem::log(lv[i]), lpi = l + val[i];
+      const bool ok = lpi >= special::kNdtriExpMin;
+      val[i] = special::ndtri_exp_lower(ok ? lpi : special::kNdtriExpLower);
+      lv[i] = ok ? l : elem::kNaN;
+      lp[i] = lpi;
+    }
+    probit_not_lower(t.n, lp, val);
+    for (std::size_t i = 0; i < t.n; ++i) {
+      const std::uint32_t j = t.idx[i];
+      zt_io[j] = val[i], dzt_io[j] = 1.0, score[j] = lv[i];
+    }
+    // Pass 5: dz~/dalpha = 1 - v exp(log phi(alpha) - log phi(e)) on central lanes (o.dzt = v,
+    // o.score = 1 read as 0), 1 - exp(log v + log phi(alpha) - log phi(e)) on the others.
     probit_rect_loop(m, nq, c0, by_sample_rw, k,
                      [=](std::size_t, std::size_t, const ProbitCoord& x, std::size_t j) __attribute__((always_inline)) {
                        const bool b = hard[j] != 0.0;
                        const double e = b ? -zt_io[j] : zt_io[j];
                        const double zz = z[j], zt = x.alpha + e;
-                       const double dzt = 1.0 - elem::exp(dzt_io[j] + x.aux - special::normal_logpdf(e));
-                       const bool ok = score[j] >= special::kNdtriExpMin;  // else probit_fix redoes the lane
+                       const double lq = score[j] > 0.0 ? 0.0 : score[j];  // NaN stays: probit_fix redoes it
+                       const double dzt = 1.0 - dzt_io[j] * elem::exp(lq + x.aux - special::normal_logpdf(e));
                        zt_io[j] = zt;
-                       dzt_io[j] = ok ? dzt : elem::kNaN;
+                       dzt_io[j] = dzt;
                        score[j] = b ? x.score1 : x.score0;
                        store_relaxations_one_division(zz, zt, dzt, inv_lam, j, o);
                      });
@@ -262,14 +292,15 @@ MIXGRAD_INLINE void probit_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
 MIXGRAD_SIMD_KERNEL void noise_probit_rect_kernel(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0,
                                                   std::size_t g0, bool by_sample, philox::Key key, std::uint32_t stream,
                                                   bool coupled, double inv_lam, const double* alpha, const double* la,
-                                                  const double* lb, const double* aux, const double* score1,
-                                                  const double* score0, BernoulliOut o) {
+                                                  const double* lb, const double* th, const double* thc,
+                                                  const double* aux, const double* score1, const double* score0,
+                                                  BernoulliOut o) {
   if (coupled)
-    probit_rect<true>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, la, lb, aux, score1, score0,
-                      o);
+    probit_rect<true>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, la, lb, th, thc, aux, score1,
+                      score0, o);
   else
-    probit_rect<false>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, la, lb, aux, score1, score0,
-                       o);
+    probit_rect<false>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, la, lb, th, thc, aux, score1,
+                       score0, o);
 }
 
 MIXGRAD_SIMD_DISPATCH(noise_probit_rect)
