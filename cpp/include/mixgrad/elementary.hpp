@@ -155,6 +155,16 @@ MIXGRAD_INLINE double exp_nonpositive(double y) {
   return scale_pow2_down(p, n);
 }
 
+// exp(y) for y in [-708, 709], where the result is a normal double: the same bits as exp there,
+// with one power-of-2 factor. Outside, the clamped argument's value (some number below 2^-1020,
+// or e^709), for callers to whom those are as good (a term that 1 - x absorbs).
+MIXGRAD_INLINE double exp_normal_range(double y) {
+  const double yc = y < -708.0 ? -708.0 : (y > 709.0 ? 709.0 : y);  // NaN passes through
+  std::int64_t n;
+  const double p = exp_mantissa(yc, n);
+  return p * pow2_int(n);
+}
+
 // log(xs) - k_offset ln 2 for xs a positive normal finite double (any other xs gives some
 // finite value, for callers that mask those cases). No division-free form is cheaper: the
 // atanh series after the one division needs 8 terms, a polynomial in the mantissa over 20.

@@ -146,7 +146,8 @@ MIXGRAD_INLINE void probit_not_lower(std::size_t n, const double* lp, double* x)
   thread_local std::vector<std::uint32_t> idx;
   thread_local std::vector<double> val;
   if (idx.size() < n) idx.resize(n), val.resize(n);
-  const std::size_t k = gather_flagged(lp, n, [](double l) { return l > special::kNdtriExpLower; }, idx.data(), val.data());
+  const std::size_t k =
+      gather_flagged(lp, n, [](double l) { return l > special::kNdtriExpLower; }, idx.data(), val.data());
   double* v = val.data();
 #pragma omp simd
   for (std::size_t i = 0; i < k; ++i) v[i] = special::ndtri_exp_moderate(v[i]);
@@ -279,7 +280,10 @@ MIXGRAD_INLINE void probit_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
                        const double e = b ? -zt_io[j] : zt_io[j];
                        const double zz = z[j], zt = x.alpha + e;
                        const double lq = score[j] > 0.0 ? 0.0 : score[j];  // NaN stays: probit_fix redoes it
-                       const double dzt = 1.0 - dzt_io[j] * elem::exp(lq + x.aux - special::normal_logpdf(e));
+                       // v phi(alpha)/phi(e) <= 1 (Phi/phi increases and e lies beyond -+alpha);
+                       // below 2^-1020, 1 minus it is 1 as with the exact value
+                       const double dzt =
+                           1.0 - dzt_io[j] * elem::exp_normal_range(lq + x.aux - special::normal_logpdf(e));
                        zt_io[j] = zt;
                        dzt_io[j] = dzt;
                        score[j] = b ? x.score1 : x.score0;
