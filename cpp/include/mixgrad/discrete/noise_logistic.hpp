@@ -251,7 +251,9 @@ MIXGRAD_INLINE void logistic_relax_given_b(double u, double v, bool b, double th
     // the slope is as good as 0) so that P stays finite.
     const double y = b ? ea * v : (1.0 - v) * ena;
     const double yc = y < 1e100 ? y : 1e100;
-    const double a = b ? 1.0 - v : v;
+    // a = 1 - v (b = 1) or v, exactly, written without a select: with one, GCC computed a^K, P
+    // and the division for both values of b and selected after them (two divisions per draw).
+    const double a = std::fabs((b ? 1.0 : 0.0) - v);
     const double Y = 1.0 + yc, ak = ipow<K>(a), yk = ipow<K>(Y), pk = yk + ak;
     const double t = 1.0 / (sk * pk);
     const double r1 = pk * t, r2 = sk * t;
