@@ -214,9 +214,9 @@ MIXGRAD_SIMD_DISPATCH(noise_logistic_rect)
 // (b = 1) or v/(1+y) (b = 0), y as in logistic_one; dz~/dalpha = y/(1+y). Coupled noise: z~ = z,
 // dz~/dalpha = 1 - (1-theta)/u = 1 - 1/(u (1 + e^a)) (b = 1), 1 - 1/((1-u)(1 + e^-a)) (b = 0).
 // b is decided by u e^a > 1 - u. That agrees with z = a + log(u/(1-u)) > 0 (the general path and
-// draw_noise) except within rounding of the boundary; draws within a relative 1e-9 of it are
-// flagged in o.z (1, else 0; z itself is not written), and logistic_fast_fix redoes them with b
-// taken from z.
+// draw_noise) except within rounding of the boundary; each piece counts its draws within a
+// relative 1e-9 of it and, where there are any, redoes them with b taken from z (o.z is not
+// written).
 template <int K>
 MIXGRAD_INLINE double ipow(double t) {
   static_assert(K == 1 || K == 2, "K must be 1 or 2");
@@ -264,65 +264,60 @@ MIXGRAD_INLINE void logistic_relax_given_b(double u, double v, bool b, double th
   }
 }
 
-// One draw from its uniforms u and v (from the halves of its Philox block); o.z[j] = 1 when b is within rounding of the
-// boundary (see above), else 0.
+// u e^a within a relative 1e-9 of 1 - u. Written with products only, so that no multiply-add
+// contraction can decide it differently in a vectorized loop and in the scalar redo.
+MIXGRAD_INLINE bool logistic_near_boundary(double lhs, double rhs) {
+  return lhs > rhs * (1.0 - 1e-9) && lhs < rhs * (1.0 + 1e-9);
+}
+
+// One draw from its uniforms u and v (from the halves of its Philox block), b by u e^a > 1 - u;
+// true when that is within rounding of the boundary (see above).
 template <int K, bool Coupled>
-MIXGRAD_INLINE void logistic_fast_uv(double u, double v, double th, double ea, double ena, double inv_lam,
+MIXGRAD_INLINE bool logistic_fast_uv(double u, double v, double th, double ea, double ena, double inv_lam,
                                      std::size_t j, const BernoulliOut& o) {
   const double lhs = u * ea, rhs = 1.0 - u;
   logistic_relax_given_b<K, Coupled>(u, v, lhs > rhs, th, ea, ena, inv_lam, j, o);
-  o.z[j] = std::fabs(lhs - rhs) < 1e-9 * rhs ? 1.0 : 0.0;
+  return logistic_near_boundary(lhs, rhs);
 }
 
 // Draws p < pn of a piece (philox_fill_piece's words) into o at j0 + p * stride; the constants
-// at index p (ByCoordinate) or 0.
+// at index p (ByCoordinate) or 0. The draws near the boundary are redone with b = 1[z > 0]
+// (counted in the vectorized loop and found again in a scalar one where there are any, instead
+// of a flag written for every draw and a pass that scans the flags).
 template <int K, bool Coupled, bool ByCoordinate>
-MIXGRAD_INLINE void logistic_fast_piece(std::size_t pn, const std::uint32_t (*w)[kPhiloxPiece], const double* th,
-                                        const double* ea, const double* ena, double inv_lam, std::size_t j0,
-                                        std::size_t stride, const BernoulliOut& o) {
+MIXGRAD_INLINE void logistic_fast_piece(std::size_t pn, const std::uint32_t (*w)[kPhiloxPiece], const double* alpha,
+                                        const double* th, const double* ea, const double* ena, double inv_lam,
+                                        std::size_t j0, std::size_t stride, const BernoulliOut& o) {
   alignas(64) double u[kPhiloxPiece], v[kPhiloxPiece];
   piece_uniforms(pn, w, u, v);
-#pragma omp simd
+  double near = 0.0;
+#pragma omp simd reduction(+ : near)
   for (std::size_t p = 0; p < pn; ++p)
-    logistic_fast_uv<K, Coupled>(u[p], v[p], th[ByCoordinate ? p : 0], ea[ByCoordinate ? p : 0],
-                                 ena[ByCoordinate ? p : 0], inv_lam, j0 + p * stride, o);
+    near += logistic_fast_uv<K, Coupled>(u[p], v[p], th[ByCoordinate ? p : 0], ea[ByCoordinate ? p : 0],
+                                         ena[ByCoordinate ? p : 0], inv_lam, j0 + p * stride, o)
+                ? 1.0
+                : 0.0;
+  if (near == 0.0) return;
+  for (std::size_t p = 0; p < pn; ++p) {
+    const std::size_t i = ByCoordinate ? p : 0;
+    if (!logistic_near_boundary(u[p] * ea[i], 1.0 - u[p])) continue;
+    logistic_relax_given_b<K, Coupled>(u[p], v[p], logistic_z(alpha[i], u[p]) > 0.0, th[i], ea[i], ena[i], inv_lam,
+                                       j0 + p * stride, o);
+  }
 }
 
-// Redo the flagged draws of an m x nq rectangle (j = c * nq + q) with b = 1[z > 0].
-template <int K, bool Coupled>
-MIXGRAD_INLINE void logistic_fast_fix(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
-                                      const VecKey& key, std::uint32_t stream, double inv_lam, const double* alpha,
-                                      const double* th, const double* ea, const double* ena, const BernoulliOut& o) {
-  double any = 0.0;
-#pragma omp simd reduction(+ : any)
-  for (std::size_t j = 0; j < m * nq; ++j) any += o.z[j];
-  if (any == 0.0) return;
-  for (std::size_t c = 0; c < m; ++c)
-    for (std::size_t q = 0; q < nq; ++q) {
-      if (o.z[c * nq + q] == 0.0) continue;
-      const std::size_t cq = c0 + q;
-      std::uint64_t w0, w1;
-      philox_words(key, static_cast<std::uint32_t>(s0 + c), static_cast<std::uint32_t>(g0 + q), 0u, stream, w0, w1);
-      const double u = philox::bits_to_open_uniform(w0);
-      const double v = philox::bits_to_open_uniform(w1);
-      logistic_relax_given_b<K, Coupled>(u, v, logistic_z(alpha[cq], u) > 0.0, th[cq], ea[cq], ena[cq], inv_lam,
-                                         c * nq + q, o);
-    }
-}
-
-// m samples from s0 of the nq coordinates from c0 (logistic_rect_walk), then the flagged draws.
+// m samples from s0 of the nq coordinates from c0 (logistic_rect_walk).
 template <int K, bool Coupled>
 MIXGRAD_INLINE void logistic_fast_rect(std::size_t m, std::size_t nq, std::uint64_t s0, std::size_t c0, std::size_t g0,
-                                       bool by_sample, const VecKey& key, std::uint32_t stream, double inv_lam,
+                                       bool by_sample, philox::Key key, std::uint32_t stream, double inv_lam,
                                        const double* alpha, const double* th, const double* ea, const double* ena,
                                        const BernoulliOut& o) {
-  logistic_rect_walk(m, nq, s0, c0, g0, by_sample, key.key, stream,
+  logistic_rect_walk(m, nq, s0, c0, g0, by_sample, key, stream,
                      [&](auto by_coordinate, std::size_t pn, const std::uint32_t (*w)[kPhiloxPiece], std::size_t i,
                          std::size_t j0, std::size_t stride) __attribute__((always_inline)) {
-                       logistic_fast_piece<K, Coupled, decltype(by_coordinate)::value>(pn, w, th + i, ea + i, ena + i,
-                                                                                       inv_lam, j0, stride, o);
+                       logistic_fast_piece<K, Coupled, decltype(by_coordinate)::value>(pn, w, alpha + i, th + i, ea + i,
+                                                                                       ena + i, inv_lam, j0, stride, o);
                      });
-  logistic_fast_fix<K, Coupled>(m, nq, s0, c0, g0, key, stream, inv_lam, alpha, th, ea, ena, o);
 }
 
 MIXGRAD_SIMD_KERNEL void noise_logistic_fast_kernel(int K, std::size_t m, std::size_t nq, std::uint64_t s0,
@@ -331,13 +326,13 @@ MIXGRAD_SIMD_KERNEL void noise_logistic_fast_kernel(int K, std::size_t m, std::s
                                                     const double* alpha, const double* th, const double* ea,
                                                     const double* ena, BernoulliOut o) {
   if (K == 1 && coupled)
-    logistic_fast_rect<1, true>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, th, ea, ena, o);
+    logistic_fast_rect<1, true>(m, nq, s0, c0, g0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
   else if (K == 1)
-    logistic_fast_rect<1, false>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, th, ea, ena, o);
+    logistic_fast_rect<1, false>(m, nq, s0, c0, g0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
   else if (coupled)
-    logistic_fast_rect<2, true>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, th, ea, ena, o);
+    logistic_fast_rect<2, true>(m, nq, s0, c0, g0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
   else
-    logistic_fast_rect<2, false>(m, nq, s0, c0, g0, by_sample, vec_key(key), stream, inv_lam, alpha, th, ea, ena, o);
+    logistic_fast_rect<2, false>(m, nq, s0, c0, g0, by_sample, key, stream, inv_lam, alpha, th, ea, ena, o);
 }
 
 MIXGRAD_SIMD_DISPATCH(noise_logistic_fast)
