@@ -33,6 +33,18 @@ def test_shapes_and_sample_statistics(shape, name):
         assert g.diagnostics["estimator"] == name
 
 
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("noise", ["logistic", "gaussian"])
+@pytest.mark.parametrize("n", [7, 1001, 20000])
+def test_one_coordinate_moments_match_the_samples(name, noise, n):
+    # A problem of one coordinate is summed per chunk in one pass about the chunk's first
+    # estimate, not about its mean: the mean and variance must still be numpy's two-pass ones.
+    for alpha in (-3.0, 0.4):
+        g = getattr(mg, name)(mg.Quadratic([0.3]), mg.Bernoulli([alpha], noise=noise), n, seed=5)
+        np.testing.assert_allclose(g.mean, g.samples.mean(0), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(g.variance, g.samples.var(0, ddof=1), rtol=1e-10, atol=1e-18)
+
+
 def test_batched_rows_are_independent_problems():
     """Row i of a batch gets the same estimate as that row alone with the same objective row."""
     a = np.array([[0.3, -1.0], [2.0, 0.5], [-0.7, 0.1]])
