@@ -4,10 +4,41 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "mixgrad/config.hpp"
 
 namespace mixgrad::rebar {
+
+// sum_e (h_e - t_e)^2 and sum_e (s_e - t_e)^2, each with eight partial sums in a fixed order held
+// in vector-extension registers: four chains of multiply-adds at once, where an omp simd
+// reduction made two and waited on their latency (REBAR at D = 200: 1-3% faster).
+MIXGRAD_INLINE void squared_distances(std::size_t E, const double* h, const double* s, const double* t, double& sum_h,
+                                      double& sum_s) {
+  using double4 = double __attribute__((vector_size(32)));
+  double4 h0 = {0.0, 0.0, 0.0, 0.0}, h1 = h0, s0 = h0, s1 = h0;
+  std::size_t e = 0;
+  for (; e + 8 <= E; e += 8) {
+    double4 va, vb, wa, wb, ta, tb;
+    std::memcpy(&va, h + e, sizeof va);
+    std::memcpy(&vb, h + e + 4, sizeof vb);
+    std::memcpy(&wa, s + e, sizeof wa);
+    std::memcpy(&wb, s + e + 4, sizeof wb);
+    std::memcpy(&ta, t + e, sizeof ta);
+    std::memcpy(&tb, t + e + 4, sizeof tb);
+    h0 += (va - ta) * (va - ta);
+    h1 += (vb - tb) * (vb - tb);
+    s0 += (wa - ta) * (wa - ta);
+    s1 += (wb - tb) * (wb - tb);
+  }
+  const double4 hh = h0 + h1, ss = s0 + s1;
+  sum_h = (hh[0] + hh[1]) + (hh[2] + hh[3]);
+  sum_s = (ss[0] + ss[1]) + (ss[2] + ss[3]);
+  for (; e < E; ++e) {
+    sum_h += (h[e] - t[e]) * (h[e] - t[e]);
+    sum_s += (s[e] - t[e]) * (s[e] - t[e]);
+  }
+}
 
 // REBAR for a Bernoulli with f(x) = mean_e (x_e - t_e)^2 (objectives::Quadratic), one eta and no
 // baseline: f(b), f(sigma(z~)), the gradients, their chain rule and the combination
@@ -33,13 +64,8 @@ MIXGRAD_SIMD_KERNEL void rebar_quadratic_bernoulli_kernel(std::size_t n_ev, std:
     const double* t = target + row[ev] * target_row_stride;
     const std::size_t j0 = ev * E;
     const double *h = hard + j0, *st = szt + j0;
-    double sb = 0.0, stt = 0.0;
-#pragma omp simd reduction(+ : sb, stt)
-    for (std::size_t e = 0; e < E; ++e) {
-      const double db = h[e] - t[e], dt = st[e] - t[e];
-      sb += db * db;
-      stt += dt * dt;
-    }
+    double sb, stt;
+    squared_distances(E, h, st, t, sb, stt);
     const double w = sb * inv - eta * (stt * inv);
     const double *sc = score + j0, *s1 = sz + j0, *j1 = jz + j0, *j2 = jzt + j0;
     double* ge = g + j0;
