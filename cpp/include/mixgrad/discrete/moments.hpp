@@ -2,7 +2,6 @@
 // the merge of two sets (Chan et al.).
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -86,8 +85,8 @@ MIXGRAD_SIMD_KERNEL MeanM2 mean_m2_one_pass_kernel(std::size_t n, const double* 
   }
   const double fn = static_cast<double>(n);
   const double mean = sa * (1.0 / fn);
-  const double d = mean - c;
-  return {mean, std::max(0.0, sq - fn * (d * d))};
+  const double d = mean - c, m2 = sq - fn * (d * d);
+  return {mean, m2 < 0.0 ? 0.0 : m2};  // rounding may leave it below 0; NaN stays NaN
 }
 MIXGRAD_SIMD_DISPATCH(mean_m2_one_pass)
 
