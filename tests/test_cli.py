@@ -1,6 +1,7 @@
 """The `mixgrad` command: version, help, the quick demo's report and figures, bench tables."""
 
 import contextlib
+import importlib.util
 import io
 import math
 import os
@@ -87,6 +88,15 @@ def bench_two_threads():
 
 def test_bench_threads_in_header(bench_two_threads):
     assert "mixgrad threads=2," in bench_two_threads.splitlines()[0]
+
+
+def test_bench_header_names_the_peers_instruction_set(bench_two_threads):
+    peers = bench_two_threads.splitlines()[1]
+    assert peers.startswith("peers: ")
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        assert f"(CPU kernels {torch.backends.cpu.get_cpu_capability()})" in peers
 
 
 def test_bench_special_rows_at_1_and_2_threads(bench_two_threads):

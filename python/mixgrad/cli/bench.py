@@ -359,6 +359,22 @@ def machine_description(nthreads: int | None = None) -> str:
     )
 
 
+def peers_description() -> str:
+    """The header's second line: the peers' versions and the instruction set PyTorch's CPU
+    kernels run (its own dispatch, which ``--simd-level`` does not touch; the environment
+    variable ATEN_CPU_CAPABILITY=avx2, set before the run, holds it to AVX2)."""
+    parts = []
+    if have("torch"):
+        import torch
+
+        parts.append(f"torch {torch.__version__} (CPU kernels {torch.backends.cpu.get_cpu_capability()})")
+    if have("scipy"):
+        import scipy
+
+        parts.append(f"scipy {scipy.__version__}")
+    return ", ".join(parts) if parts else "none installed"
+
+
 def format_rows(rows: list[Row]) -> str:
     lines = [
         "| workload | peer | peer (ms) | mixgrad (ms) | ratio |",
@@ -429,6 +445,7 @@ def run_bench(quick: bool = False, repeats: int = 5, only: list[str] | None = No
     """
     count = get_num_threads() if nthreads is None else nthreads
     print(f"machine: {machine_description(count)}")
+    print(f"peers: {peers_description()}")
     print(f"median of {repeats} runs; ratio = peer time / mixgrad time\n")
     with threads(count):
         for title, fn in COMPARISONS.items():
