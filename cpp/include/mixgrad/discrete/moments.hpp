@@ -61,8 +61,9 @@ struct MeanM2 {
 };
 
 MIXGRAD_SIMD_KERNEL MeanM2 mean_m2_one_pass_kernel(std::size_t n, const double* x) {
-  // Partial sums in vector-extension registers, lane l of a0 (a1) taking the values i = l (mod 8)
-  // (i = 4 + l): written as arrays, GCC vectorized the loop into in-order scalar additions.
+  // Partial sums in vector-extension registers: lane l of a0 sums the values of i = l (mod 8),
+  // lane l of a1 those of i = 4 + l (mod 8). Kept in arrays instead, they were vectorized by GCC
+  // into in-order scalar additions.
   using double4 = double __attribute__((vector_size(32)));
   const double c = x[0];
   const double4 cv = {c, c, c, c};
