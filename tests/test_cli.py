@@ -90,6 +90,25 @@ def test_bench_threads_in_header(bench_two_threads):
     assert "mixgrad threads=2," in bench_two_threads.splitlines()[0]
 
 
+def test_bench_mixture_peers_run_on_the_given_threads(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from mixgrad.cli import mixture_workloads as mw
+
+    seen = []
+
+    def peers(scale=1.0, dtype=None):
+        return {name: {"pyro": lambda: seen.append(torch.get_num_threads()), "tfp": None} for name in mw.SPECS}
+
+    monkeypatch.setattr(mw, "peer_workloads", peers)
+    before = torch.get_num_threads()
+    want = 1 if before != 1 else 2
+    rows = bench.compare_mixture(quick=True, repeats=1, nthreads=want)
+    assert seen
+    assert set(seen) == {want}
+    assert torch.get_num_threads() == before
+    assert {r.peer for r in rows} == {"Pyro MixtureOfDiagNormals", "TFP MixtureSameFamily (JAX, jit)"}
+
+
 def test_bench_header_names_the_peers_instruction_set(bench_two_threads):
     peers = bench_two_threads.splitlines()[1]
     assert peers.startswith("peers: ")

@@ -188,7 +188,17 @@ def _mixture_label(name: str, scale: float) -> str:
 
 def compare_mixture(quick: bool = False, repeats: int = 5, nthreads: int | None = None) -> list[Row]:
     """DESIGN section 7 workloads W1-W3 (sample + gradient w.r.t. all parameters) against Pyro's
-    MixtureOfDiagNormals and TFP's MixtureSameFamily(reparameterize=True) on JAX."""
+    MixtureOfDiagNormals and TFP's MixtureSameFamily(reparameterize=True) on JAX. Pyro runs on
+    ``nthreads`` torch threads (when given), as many as mixgrad."""
+    with _torch_threads_restored():
+        if nthreads and have("torch"):
+            import torch
+
+            torch.set_num_threads(nthreads)
+        return _compare_mixture(quick, repeats, nthreads)
+
+
+def _compare_mixture(quick: bool, repeats: int, nthreads: int | None) -> list[Row]:
     from . import mixture_workloads as mw
 
     scale = 0.1 if quick else 1.0
@@ -435,8 +445,9 @@ def run_bench(quick: bool = False, repeats: int = 5, only: list[str] | None = No
         Run only the comparisons whose title contains one of these.
     nthreads : int, optional
         mixgrad's thread count for its multi-threaded rows and torch's for the PyTorch peers
-        of REBAR and DisARM (None: :func:`mixgrad.get_num_threads`). It is also the default of
-        the calls a comparison makes without ``nthreads=`` (the GMM step).
+        (Pyro's mixtures, REBAR and DisARM; JAX's thread pool is fixed when JAX starts) (None:
+        :func:`mixgrad.get_num_threads`). It is also the default of the calls a comparison
+        makes without ``nthreads=`` (the GMM step).
 
     Returns
     -------

@@ -37,9 +37,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_thread_count,
         metavar="N",
-        help="mixgrad's thread count for its multi-threaded rows, and torch's for the PyTorch REBAR and "
-        "DisARM peers (default: mixgrad.get_num_threads()); the special functions and W1 kernels also get "
-        "1-thread rows",
+        help="mixgrad's thread count for its multi-threaded rows, and torch's for the PyTorch peers (Pyro's "
+        "mixtures, REBAR, DisARM; JAX's thread pool is fixed when JAX starts) (default: "
+        "mixgrad.get_num_threads()); the special functions and W1 kernels also get 1-thread rows",
     )
     bench.add_argument(
         "--simd-level",
