@@ -135,3 +135,20 @@ def test_rebar_and_reinforce_are_unbiased(problem, name):
     assert np.all(np.abs(z) < 4), f"z = {z}"
     # where the estimate has no spread at all it must be exact
     assert np.all(np.abs(est.mean - truth)[est.stderr == 0] <= 1e-12 * (1 + np.abs(truth).max()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.one_of(problems(), problems(max_bernoulli=1)),
+    st.sampled_from(sorted(ESTIMATOR_CALLS)),
+    st.integers(2, 3000),
+    st.integers(0, 2**63 - 1),
+)
+def test_mean_and_variance_match_the_samples(problem, name, n_samples, seed):
+    """The running moments (fixed tiles, Welford, Chan; one pass about the first estimate for
+    chunks of one coordinate) against numpy's two-pass mean and variance of the kept samples."""
+    dist, objective, _ = problem
+    g = ESTIMATOR_CALLS[name](objective, dist, n_samples, seed, None)
+    size = float(np.abs(g.samples).max(initial=0.0))
+    np.testing.assert_allclose(g.mean, g.samples.mean(0), rtol=1e-11, atol=1e-14 * size)
+    np.testing.assert_allclose(g.variance, g.samples.var(0, ddof=1), rtol=1e-9, atol=1e-14 * size * size)
