@@ -3,9 +3,9 @@
 #pragma once
 
 #include <cstddef>
-#include <cstring>
 
 #include "mixgrad/config.hpp"
+#include "mixgrad/double4.hpp"
 
 namespace mixgrad::rebar {
 
@@ -61,25 +61,22 @@ struct MeanM2 {
 };
 
 MIXGRAD_SIMD_KERNEL MeanM2 mean_m2_one_pass_kernel(std::size_t n, const double* x) {
-  // Partial sums in vector-extension registers: lane l of a0 sums the values of i = l (mod 8),
-  // lane l of a1 those of i = 4 + l (mod 8). Kept in arrays instead, they were vectorized by GCC
-  // into in-order scalar additions.
-  using double4 = double __attribute__((vector_size(32)));
+  // Lane l of a0 sums the values of i = l (mod 8), lane l of a1 those of i = 4 + l (mod 8).
   const double c = x[0];
   const double4 cv = {c, c, c, c};
   double4 a0 = {0.0, 0.0, 0.0, 0.0}, a1 = a0, q0 = a0, q1 = a0;
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     double4 v0, v1;
-    std::memcpy(&v0, x + i, sizeof v0);
-    std::memcpy(&v1, x + i + 4, sizeof v1);
+    load_double4(x + i, v0);
+    load_double4(x + i + 4, v1);
     a0 += v0;
     a1 += v1;
     q0 += (v0 - cv) * (v0 - cv);
     q1 += (v1 - cv) * (v1 - cv);
   }
   const double4 a = a0 + a1, q = q0 + q1;
-  double sa = (a[0] + a[1]) + (a[2] + a[3]), sq = (q[0] + q[1]) + (q[2] + q[3]);
+  double sa = sum_lanes(a), sq = sum_lanes(q);
   for (; i < n; ++i) {
     sa += x[i];
     sq += (x[i] - c) * (x[i] - c);
