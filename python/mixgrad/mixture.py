@@ -163,6 +163,9 @@ class DiagGaussianMixture(_MixtureCommon):
 
         Safeguarded Newton iterations on log F (or log of the survival function above 1/2)
         inside the bracket of the component quantiles, so tails down to u = 1e-300 converge.
+        Where the earlier coordinates leave one component so dominant that the others weigh
+        less than 2^-54 min(u, 1 - u) in total, the result is that component's own quantile
+        (the root to within rounding), computed without iterating.
 
         Parameters
         ----------

@@ -22,18 +22,16 @@
 namespace mixgrad::mixture {
 
 // Per-thread scratch of the quantile solver for a batch of W rows: lane buffers [D][W] for u and
-// x; [K][W] for the running log weights, the weights and three work arrays; and the copies of
-// the lanes that need more iterations than most (their log weights, weights and per-lane
-// parameters) with their indices.
+// x; [K][W] for the running log weights and the weights; and, for the compact copies of the
+// lanes the solver iterates, [K][W] for their log weights, weights, per-lane parameters and three
+// work arrays.
 struct QuantileScratch {
   std::vector<double> u, x, ell, ew, v1, v2, qv, ell2, ew2, mu2, invs2;
-  std::vector<std::size_t> idx;
   bool log_tail = false;  // u holds signed log tails (Fwd::LogTail) instead of probabilities
   void init(const Dims& dm, std::size_t W = L) {
     u.assign(dm.D * W, 0.5);
     x.assign(dm.D * W, 0.0);
     for (auto* v : {&ell, &ew, &v1, &v2, &qv, &ell2, &ew2, &mu2, &invs2}) v->assign(dm.K * W, 0.0);
-    idx.assign(W, 0);
   }
 };
 
@@ -55,18 +53,29 @@ using Mask = std::int64_t;
 inline constexpr double kDirectScaleFloor = -300.0;
 
 // ell_k -= log sum_k e^{ell_k} per lane (into Lw), and w_k = e^{ell_k} (into w), from one
-// exponential per component: w_k = e^{ell_k - M} / sum, M the largest ell_k.
+// exponential per component: w_k = e^{ell_k - M} / sum, M the largest ell_k. Into gap: the
+// second largest ell_k minus M (0 for a tie, -inf for a single live component), so that the
+// other components weigh at most (K - 1) e^gap in total.
 template <std::size_t W>
-MIXGRAD_INLINE void normalize_log_weights(double* ell, std::size_t K, double* Lw, double* w) {
-  alignas(64) double M[W], S[W], iS[W];
+MIXGRAD_INLINE void normalize_log_weights(double* ell, std::size_t K, double* Lw, double* w, double* gap) {
+  alignas(64) double M[W], M2[W], S[W], iS[W];
 #pragma omp simd
   for (std::size_t l = 0; l < W; ++l) {
     M[l] = kNegInf;
+    M2[l] = kNegInf;
     S[l] = 0.0;
   }
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
-    for (std::size_t l = 0; l < W; ++l) M[l] = ell[k * W + l] > M[l] ? ell[k * W + l] : M[l];
+    for (std::size_t l = 0; l < W; ++l) {
+      // Selects between locals, stored unconditionally: written as selects on M[l] and M2[l], GCC
+      // compiled them to masked stores (microcoded on AMD).
+      const double e = ell[k * W + l], m = M[l], m2 = M2[l];
+      const double lesser = e > m ? m : e;
+      const double larger = e > m ? e : m;
+      M2[l] = lesser > m2 ? lesser : m2;
+      M[l] = larger;
+    }
   }
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
@@ -80,6 +89,7 @@ MIXGRAD_INLINE void normalize_log_weights(double* ell, std::size_t K, double* Lw
   for (std::size_t l = 0; l < W; ++l) {
     Lw[l] = M[l] == kNegInf ? kNegInf : M[l] + elem::log(S[l]);
     iS[l] = 1.0 / S[l];
+    gap[l] = M2[l] - M[l];  // NaN where M = -inf
   }
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
@@ -90,9 +100,16 @@ MIXGRAD_INLINE void normalize_log_weights(double* ell, std::size_t K, double* Lw
   }
 }
 
-// Lanes a batch solves together before those still active move to a compact batch of their own:
-// two evaluations (most lanes need two, a few a third or more).
-inline constexpr int kBatchIterations = 2;
+// A lane whose other components weigh r <= 2^-54 min(u, 1 - u) in total solves to the dominant
+// component's own quantile q: F(q) lies between (1 - r) u and (1 - r) u + r, so |h(q)| <= 2^-53
+// (plus r), below the rounding error of h itself. It takes q without an evaluation. (No lane of
+// W1, whose components overlap; 58% of the lanes of W1's shape with means spread 4 times wider,
+// where after a few coordinates the earlier ones have singled out a component.) The test
+// bounds r by (K - 1) e^gap (normalize_log_weights): gap <= log min(u, 1 - u) - log(K - 1) - 54 ln 2.
+MIXGRAD_INLINE double dominance_margin(std::size_t K) {
+  return 54.0 * special::kLn2 + std::log(static_cast<double>(K > 1 ? K - 1 : 1));
+}
+
 inline constexpr int kMaxIterations = 400;
 
 // The lanes' state within one coordinate (W lanes): the target, the bracket and whether each end
@@ -288,51 +305,107 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
   return any;
 }
 
-// The lanes of st still active after the batch's iterations: copied, with their log weights,
-// weights and (PL) parameters, into sg and s's copies, a whole number of 4-lane registers wide
-// (the extra lanes repeat the last active one, inactive), iterated to the end there, and their
-// iterates copied back.
+// The number of active lanes of s.
+template <std::size_t W>
+MIXGRAD_INLINE std::size_t active_count(const SolverLanes<W>& s) {
+  Mask n = 0;
+#pragma omp simd reduction(+ : n)
+  for (std::size_t l = 0; l < W; ++l) n += s.active[l] != 0;
+  return static_cast<std::size_t>(n);
+}
+
+// The positions i < n of the active lanes of s, in order, into pos; returns their number.
+template <std::size_t W>
+MIXGRAD_INLINE std::size_t active_positions(const SolverLanes<W>& s, std::size_t n, std::size_t* pos) {
+  std::size_t m = 0;
+  for_each_flagged(n, [&](std::size_t i) { return s.active[i] != 0; }, [&](std::size_t i) { pos[m++] = i; });
+  return m;
+}
+
+// Lanes pos[0 .. m) of `from` (its log weights and weights of stride ws, and, PL, its
+// parameters) copied into lanes 0 .. m of `to` (stride wt, m rounded up to whole 4-lane
+// registers); the extra lanes repeat the last one, inactive. `to` may be `from` (then wt <= ws and
+// pos increasing: each value moves down, never onto one still to be read).
 template <bool PL, std::size_t W>
-MIXGRAD_INLINE void solve_active_lanes(std::size_t K, const double* mu, const double* invs, const double* ell,
-                                       const double* ew, QuantileScratch& s, SolverLanes<W>& st, SolverLanes<W>& sg) {
-  std::size_t* idx = s.idx.data();
-  std::size_t n = 0;
-  for_each_flagged(W, [&](std::size_t l) { return st.active[l] != 0; }, [&](std::size_t l) { idx[n++] = l; });
-  const std::size_t w = std::min(W, (n + 3) / 4 * 4);
-  double *ell2 = s.ell2.data(), *ew2 = s.ew2.data(), *mu2 = s.mu2.data(), *invs2 = s.invs2.data();
-  for (std::size_t i = 0; i < w; ++i) {
-    const std::size_t l = idx[i < n ? i : n - 1];
-    sg.target[i] = st.target[l];
-    sg.lo[i] = st.lo[l];
-    sg.hi[i] = st.hi[l];
-    sg.xd[i] = st.xd[l];
-    sg.sprev[i] = st.sprev[l];
-    sg.lower[i] = st.lower[l];
-    sg.active[i] = i < n ? st.active[l] : 0;
-    sg.loE[i] = st.loE[l];
-    sg.hiE[i] = st.hiE[l];
-    for (std::size_t k = 0; k < K; ++k) {
-      ell2[k * w + i] = ell[k * W + l];
-      ew2[k * w + i] = ew[k * W + l];
+MIXGRAD_INLINE void copy_lanes(std::size_t K, const std::size_t* pos, std::size_t m, std::size_t wt,
+                               const SolverLanes<W>& from, const double* ell, const double* ew, const double* mu,
+                               const double* invs, std::size_t ws, SolverLanes<W>& to, double* ell2, double* ew2,
+                               double* mu2, double* invs2) {
+  for (std::size_t i = 0; i < wt; ++i) {
+    const std::size_t l = pos[i < m ? i : m - 1];
+    to.target[i] = from.target[l];
+    to.lo[i] = from.lo[l];
+    to.hi[i] = from.hi[l];
+    to.xd[i] = from.xd[l];
+    to.sprev[i] = from.sprev[l];
+    to.lower[i] = from.lower[l];
+    to.active[i] = i < m ? from.active[l] : 0;
+    to.loE[i] = from.loE[l];
+    to.hiE[i] = from.hiE[l];
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+    for (std::size_t i = 0; i < wt; ++i) {
+      const std::size_t l = pos[i < m ? i : m - 1];
+      ell2[k * wt + i] = ell[k * ws + l];
+      ew2[k * wt + i] = ew[k * ws + l];
       if constexpr (PL) {
         mu2[at<PL>(k, i)] = mu[at<PL>(k, l)];
         invs2[at<PL>(k, i)] = invs[at<PL>(k, l)];
       }
     }
   }
-  const SolverInputs in{PL ? mu2 : mu, PL ? invs2 : invs, ell2, ew2, s.v1.data(), s.v2.data(), s.qv.data(), w};
-  solve_iterations<PL, W>(K, kBatchIterations, kMaxIterations, in, sg);
-  for (std::size_t i = 0; i < n; ++i) st.xd[idx[i]] = sg.xd[i];
+}
+
+MIXGRAD_INLINE std::size_t whole_registers(std::size_t lanes) {
+  return (lanes + 3) / 4 * 4;
+}
+
+// Iterates the active lanes of st to the end: in place while more than half of them are active,
+// then in compact copies (sg and s's arrays, a whole number of 4-lane registers wide) that are
+// compacted again whenever that at least halves their width (a copy moves each lane's log
+// weights, weights and state, work comparable to one evaluation of the lane).
+// (W1, where every lane needs two evaluations and 10% a third: two full-width iterations, then
+// compact ones. With means spread 4 times wider, 58% of the lanes take a dominant component's
+// quantile and 93% of the others need a second evaluation: compact copies from the start.)
+// Each lane's iterate ends in st.
+template <bool PL, std::size_t W>
+MIXGRAD_INLINE void solve_lanes(std::size_t K, const double* mu, const double* invs, const double* ell,
+                                const double* ew, QuantileScratch& s, SolverLanes<W>& st, SolverLanes<W>& sg) {
+  std::size_t n = active_count(st);
+  int it = 0;
+  for (; n > 0 && whole_registers(n) > W / 2 && it < kMaxIterations; ++it) {
+    const SolverInputs in{mu, invs, ell, ew, s.v1.data(), s.v2.data(), s.qv.data(), W};
+    n = solve_iterations<PL, W>(K, it, it + 1, in, st) ? active_count(st) : 0;
+  }
+  if (n == 0 || it == kMaxIterations) return;
+  std::size_t lane[W], pos[W];  // lane[i]: the lane of st in compact slot i
+  active_positions(st, W, lane);
+  std::size_t w = whole_registers(n);
+  double *ell2 = s.ell2.data(), *ew2 = s.ew2.data(), *mu2 = s.mu2.data(), *invs2 = s.invs2.data();
+  copy_lanes<PL, W>(K, lane, n, w, st, ell, ew, mu, invs, W, sg, ell2, ew2, mu2, invs2);
+  for (; it < kMaxIterations; ++it) {
+    const SolverInputs in{PL ? mu2 : mu, PL ? invs2 : invs, ell2, ew2, s.v1.data(), s.v2.data(), s.qv.data(), w};
+    if (!solve_iterations<PL, W>(K, it, it + 1, in, sg)) break;
+    const std::size_t m = active_positions(sg, n, pos);
+    const std::size_t wm = whole_registers(m);
+    if (2 * wm > w) continue;
+    for (std::size_t i = 0; i < n; ++i) st.xd[lane[i]] = sg.xd[i];
+    for (std::size_t i = 0; i < m; ++i) lane[i] = lane[pos[i]];
+    copy_lanes<PL, W>(K, pos, m, wm, sg, ell2, ew2, mu2, invs2, w, sg, ell2, ew2, mu2, invs2);
+    n = m;
+    w = wm;
+  }
+  for (std::size_t i = 0; i < n; ++i) st.xd[lane[i]] = sg.xd[i];
 }
 
 // Solve F_d(x_d | x_<d) = u_d for W rows at once (s.u -> s.x, both [D][W]; per-lane parameters,
 // PL, come in units of W = L). Every lane runs the same safeguarded iteration in log space (a
 // fourth-order step from h and its first three derivatives, Newton's where that is unreliable,
 // bisection outside the bracket of the component quantiles) from the weighted mean of those
-// quantiles, about 2 evaluations per coordinate on W1. After kBatchIterations the lanes still
-// active are copied into arrays of their own, a whole number of 4-lane registers wide, and
-// iterate there. A lane stops at its own convergence test and is then left untouched, so its
-// result never depends on the other lanes (hence not on how rows are grouped or threaded).
+// quantiles (solve_lanes: in place, then in compact copies of the lanes that need more); a lane with a
+// dominant component takes that component's quantile instead (dominance_margin). A lane stops at
+// its own convergence test and is then left untouched, so its result never depends on the other
+// lanes (hence not on how rows are grouped or threaded).
 // hook(d) runs first in coordinate d (full covariance sets coordinate d's locations there).
 template <bool PL, std::size_t W, class Hook = NoCoordinateHook>
 MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScratch& s, const Hook& hook = {}) {
@@ -340,8 +413,8 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
   const std::size_t K = dm.K, D = dm.D;
   double* ell = s.ell.data();  // running log weights, normalized each coordinate
   double* ew = s.ew.data();    // w_k^(d) = e^{ell_k}
-  double *v1 = s.v1.data(), *v2 = s.v2.data(), *qv = s.qv.data();
-  alignas(64) double Lw[W], zq[W], uclip[W], x0[W];
+  alignas(64) double Lw[W], zq[W], uclip[W], x0[W], gap[W], xdom[W];
+  const double margin = dominance_margin(K);
   SolverLanes<W> st, sg;  // the batch's lanes, and the compact copies of the active ones
   double *target = st.target, *lo = st.lo, *hi = st.hi, *xd = st.xd, *sprev = st.sprev;
   Mask *lower = st.lower, *active = st.active, *loE = st.loE, *hiE = st.hiE;
@@ -355,7 +428,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
     const double* invs = p.invs.data() + at<PL>(d * K, 0);
     const double* sig = p.sig.data() + at<PL>(d * K, 0);
     const double* logs = p.logs.data() + at<PL>(d * K, 0);
-    normalize_log_weights<W>(ell, K, Lw, ew);
+    normalize_log_weights<W>(ell, K, Lw, ew, gap);
 #pragma omp simd
     for (std::size_t l = 0; l < W; ++l) {  // bracket and Newton state of this coordinate
       lo[l] = elem::kInf;
@@ -364,6 +437,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
       hiE[l] = 0;
       sprev[l] = elem::kInf;
       x0[l] = 0.0;
+      xdom[l] = 0.0;
     }
     Mask any = 0;
     if (s.log_tail) {
@@ -428,19 +502,21 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
           lo[l] = qlo < lo[l] ? qlo : lo[l];
           hi[l] = qhi > hi[l] ? qhi : hi[l];
           x0[l] += live ? wq : 0.0;
+          xdom[l] = ew[k * W + l] > 0.5 ? qk : xdom[l];
         }
       }
       any = 0;
 #pragma omp simd reduction(| : any)
       for (std::size_t l = 0; l < W; ++l) {
         const double start = std::min(std::max(x0[l], lo[l]), hi[l]);
-        xd[l] = active[l] ? start : xd[l];
-        const Mask act = active[l] & (lo[l] < hi[l]);
+        const bool dominant = gap[l] <= target[l] - margin;
+        const double x = dominant ? xdom[l] : start;
+        xd[l] = active[l] ? x : xd[l];
+        const Mask act = active[l] & (lo[l] < hi[l]) & !dominant;
         active[l] = act;
         any |= act;
       }
-      if (solve_iterations<PL, W>(K, 0, kBatchIterations, SolverInputs{mu, invs, ell, ew, v1, v2, qv, W}, st))
-        solve_active_lanes<PL, W>(K, mu, invs, ell, ew, s, st, sg);
+      if (any) solve_lanes<PL, W>(K, mu, invs, ell, ew, s, st, sg);
     }
     // ell^(d+1) = ell^(d) + log N(x_d; mu_kd, sigma_kd) (constant dropped: renormalized above).
     for (std::size_t k = 0; k < K; ++k) {
