@@ -552,13 +552,21 @@ void quantile(const Args<T>& a, const U* u, T* out, int nthreads, bool log_tail 
   const std::size_t B = dm.B, S = a.S, D = dm.D;
   // A batch of W lanes; rows[l] for l < count.
   auto load = [&](QuantileScratch& s, std::size_t W, const std::size_t* rows, std::size_t count) {
-    for (std::size_t l = 0; l < W; ++l)
-      for (std::size_t d = 0; d < D; ++d)
-        s.u[d * W + l] = l < count ? static_cast<double>(u[rows[l] * D + d]) : (log_tail ? -special::kLn2 : 0.5);
+    double* su = s.u.data();
+    for (std::size_t l = 0; l < count; ++l) {
+      const U* row = u + rows[l] * D;
+      for (std::size_t d = 0; d < D; ++d) su[d * W + l] = static_cast<double>(row[d]);
+    }
+    const double pad = log_tail ? -special::kLn2 : 0.5;
+    for (std::size_t l = count; l < W; ++l)
+      for (std::size_t d = 0; d < D; ++d) su[d * W + l] = pad;
   };
   auto write = [&](const QuantileScratch& s, std::size_t W, const std::size_t* rows, std::size_t count) {
-    for (std::size_t l = 0; l < count; ++l)
-      for (std::size_t d = 0; d < D; ++d) out[rows[l] * D + d] = static_cast<T>(s.x[d * W + l]);
+    const double* sx = s.x.data();
+    for (std::size_t l = 0; l < count; ++l) {
+      T* row = out + rows[l] * D;
+      for (std::size_t d = 0; d < D; ++d) row[d] = static_cast<T>(sx[d * W + l]);
+    }
   };
   if (use_lanes(dm, S)) {
     const std::size_t groups = (B + L - 1) / L;
