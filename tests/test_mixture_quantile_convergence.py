@@ -53,8 +53,8 @@ def test_quantile_rows_do_not_depend_on_their_group():
 
 
 def test_quantile_rows_do_not_depend_on_their_batch_or_on_slow_neighbours():
-    # One mixture's rows are solved 64 at a time, and the lanes that need more than two
-    # evaluations move to compact registers: rows that need many (far tails, u near 1) among
+    # One mixture's rows are solved 64 at a time, and the lanes still iterating move to compact
+    # registers once they fit in half the width: rows that need many (far tails, u near 1) among
     # easy ones, across batch edges, and each row alone, must all give the same bits.
     logits, means, scales, _ = make_inputs("W1")
     mix = DiagGaussianMixture(logits, means, scales)

@@ -379,7 +379,7 @@ MIXGRAD_INLINE void solve_lanes(std::size_t K, const double* mu, const double* i
   }
   if (n == 0 || it == kMaxIterations) return;
   std::size_t lane[W], pos[W];  // lane[i]: the lane of st in compact slot i
-  active_positions(st, W, lane);
+  n = active_positions(st, W, lane);
   std::size_t w = whole_registers(n);
   double *ell2 = s.ell2.data(), *ew2 = s.ew2.data(), *mu2 = s.mu2.data(), *invs2 = s.invs2.data();
   copy_lanes<PL, W>(K, lane, n, w, st, ell, ew, mu, invs, W, sg, ell2, ew2, mu2, invs2);
