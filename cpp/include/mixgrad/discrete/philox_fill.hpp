@@ -56,6 +56,23 @@ inline void philox_grid_lanes(const PhiloxGrid& g, std::size_t p, std::uint32_t*
   }
 }
 
+// Counters given word by word: block p has the counter (c0[p], c1[p], c2[p], w3), for blocks
+// whose first words follow no run or grid (the rows a vjp schedule hands out). The fills read
+// the arrays in whole sets of 8 blocks: each must hold philox_padded(nb) entries.
+struct PhiloxCounters {
+  const std::uint32_t *c0, *c1, *c2;
+  std::uint32_t w3;
+};
+
+inline philox::Block philox_run_counter(const PhiloxCounters& c, std::uint32_t p) {
+  return philox::Block{c.c0[p], c.c1[p], c.c2[p], c.w3};
+}
+
+// nb rounded up to the fills' set of 8 blocks.
+constexpr std::size_t philox_padded(std::size_t nb) {
+  return (nb + 7) / 8 * 8;
+}
+
 // Where the words go: interleaved (out[4 p + j] = word j of block p) or one array per word.
 struct PhiloxOut {
   std::uint32_t* interleaved = nullptr;
@@ -177,6 +194,14 @@ __attribute__((target("avx2"))) inline PhiloxAvx2 philox_start_avx2(const Philox
                     _mm256_set1_epi32(static_cast<int>(g.w2)), _mm256_set1_epi32(static_cast<int>(g.w3))};
 }
 
+// The counters of blocks p .. p + 7 of explicit words.
+__attribute__((target("avx2"))) inline PhiloxAvx2 philox_start_avx2(const PhiloxCounters& c, std::size_t p) {
+  return PhiloxAvx2{_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c.c0 + p)),
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c.c1 + p)),
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c.c2 + p)),
+                    _mm256_set1_epi32(static_cast<int>(c.w3))};
+}
+
 template <class Counters>
 __attribute__((target("avx2"))) inline void philox_fill_avx2(philox::Key key, std::size_t nb, const Counters& r,
                                                              const PhiloxOut& out) {
@@ -216,6 +241,20 @@ inline void philox_start_sse2(const PhiloxGrid& g, std::size_t p, __m128i& c0, _
   c1 = _mm_load_si128(reinterpret_cast<const __m128i*>(l1));
 }
 
+inline void philox_start_sse2(const PhiloxCounters& c, std::size_t p, __m128i& c0, __m128i& c1) {
+  c0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c.c0 + p));
+  c1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c.c1 + p));
+}
+
+// The last two counter words of blocks p .. p + 3: fixed in runs and grids, given in PhiloxCounters.
+template <class Counters>
+inline __m128i philox_word2_sse2(const Counters& r, std::size_t) {
+  return _mm_set1_epi32(static_cast<int>(r.w2));
+}
+inline __m128i philox_word2_sse2(const PhiloxCounters& c, std::size_t p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(c.c2 + p));
+}
+
 template <class Counters>
 inline void philox_fill_sse2(philox::Key key, std::size_t nb, const Counters& r, const PhiloxOut& po) {
   const __m128i m0 = _mm_set1_epi32(static_cast<int>(0xD2511F53u)), m1 = _mm_set1_epi32(static_cast<int>(0xCD9E8D57u));
@@ -223,7 +262,7 @@ inline void philox_fill_sse2(philox::Key key, std::size_t nb, const Counters& r,
   for (std::size_t p = 0; p < nb; p += 4) {
     __m128i c0, c1;
     philox_start_sse2(r, p, c0, c1);
-    __m128i c2 = _mm_set1_epi32(static_cast<int>(r.w2)), c3 = _mm_set1_epi32(static_cast<int>(r.w3));
+    __m128i c2 = philox_word2_sse2(r, p), c3 = _mm_set1_epi32(static_cast<int>(r.w3));
     std::uint32_t k0 = key.k0, k1 = key.k1;
     for (int i = 0; i < 10; ++i) {
       const __m128i e0 = _mm_mul_epu32(c0, m0), o0 = _mm_mul_epu32(_mm_srli_epi64(c0, 32), m0);
@@ -270,8 +309,8 @@ inline void philox_fill_sse2(philox::Key key, std::size_t nb, const Counters& r,
 
 #endif
 
-// Word j of the block of counter philox_run_counter(r, p), p < nb, into out (r: a PhiloxRun or
-// a PhiloxGrid).
+// Word j of the block of counter philox_run_counter(r, p), p < nb, into out (r: a PhiloxRun, a
+// PhiloxGrid or PhiloxCounters).
 template <class Counters>
 inline void philox_fill(philox::Key key, std::size_t nb, const Counters& r, const PhiloxOut& out) {
 #if defined(MIXGRAD_PHILOX_FILL_X86) && defined(MIXGRAD_HAVE_SIMD_LEVELS)

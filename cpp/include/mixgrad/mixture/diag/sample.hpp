@@ -58,7 +58,7 @@ inline void sample_rows(const Args<T>& a, philox::Key key, const double* cw, con
   for (std::size_t l = 0; l < L; ++l) {
     if (l < count) {
       const std::size_t i = rows[l], b = i % B;
-      const std::size_t k = pick_component(cw + b * K, K, philox::uniform(key, whole[l], 0));
+      const std::size_t k = pick_component(cw + b * K, K, nb.pick[l]);
       const double* e = eps + l * W;
       const T* m = a.means + (b * K + k) * D;
       const T* sc = a.scales + (b * K + k) * D;
@@ -106,7 +106,7 @@ void sample(const Args<T>& a, philox::Key key, T* out, int nthreads) {
       nb.draw(key, rows, count, D);
       for (std::size_t r = 0; r < count; ++r) {
         const std::size_t i = r0 + r, b = i % B;
-        const std::size_t k = pick_component(cw.data() + b * K, K, philox::uniform(key, rows[r], 0));
+        const std::size_t k = pick_component(cw.data() + b * K, K, nb.pick[r]);
         const T* m = a.means + (b * K + k) * D;
         const T* sc = a.scales + (b * K + k) * D;
         const double* e = nb.eps.data() + r * W;

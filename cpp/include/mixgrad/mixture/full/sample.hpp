@@ -30,13 +30,12 @@ std::vector<double> tril_weight_table(const TrilArgs<T>& a, int nthreads) {
   return weight_table(diag, nthreads);
 }
 
-// Row i: component k from counter (i, 0), then x_d = mu_kd + sum_{j <= d} L_kdj eps_j (summed
+// Row i: component k from u, the uniform of counter (i, 0), then x_d = mu_kd + sum_{j <= d} L_kdj eps_j (summed
 // in j order from mu, so a diagonal L gives the diagonal sampler's mu + sigma * eps).
 template <class T>
-MIXGRAD_INLINE void draw_row(const TrilArgs<T>& a, philox::Key key, const double* cw, std::size_t i, const double* e,
-                             T* out) {
+MIXGRAD_INLINE void draw_row(const TrilArgs<T>& a, const double* cw, std::size_t i, double u, const double* e, T* out) {
   const std::size_t B = a.dm.B, K = a.dm.K, D = a.dm.D, b = i % B;
-  const std::size_t k = pick_component(cw + b * K, K, philox::uniform(key, i, 0));
+  const std::size_t k = pick_component(cw + b * K, K, u);
   const T* m = a.means + (b * K + k) * D;
   const T* lk = a.tril + (b * K + k) * D * D;
   for (std::size_t d = 0; d < D; ++d) {
@@ -61,7 +60,7 @@ void tril_sample(const TrilArgs<T>& a, philox::Key key, T* out, int nthreads) {
       for (std::size_t r = 0; r < count; ++r) rows[r] = r0 + r;
       nb.draw(key, rows, count, D);
       for (std::size_t r = 0; r < count; ++r)
-        detail::draw_row(a, key, cw.data(), r0 + r, nb.eps.data() + r * W, out + (r0 + r) * D);
+        detail::draw_row(a, cw.data(), r0 + r, nb.pick[r], nb.eps.data() + r * W, out + (r0 + r) * D);
     }
   });
 }
@@ -78,7 +77,7 @@ void tril_sample_vjp(const TrilArgs<T>& a, philox::Key key, T* out, T* ga, T* gm
                   nb.reserve_for(D);
                   nb.draw(key, rows, count, D);
                   for (std::size_t l = 0; l < count; ++l)
-                    detail::draw_row(a, key, cw.data(), rows[l], nb.eps.data() + l * W, out + rows[l] * D);
+                    detail::draw_row(a, cw.data(), rows[l], nb.pick[l], nb.eps.data() + l * W, out + rows[l] * D);
                   TrilArgs<T> drawn = a;
                   drawn.x = out;
                   gather_tril_rows(drawn, t, s, rows, count);
