@@ -135,3 +135,46 @@ def test_fused_quadratic_disarm_matches_the_reference_draws(simd_level, R, E, S,
     want = disarm_quadratic_reference(alpha, target, S, key)
     np.testing.assert_allclose(est.samples.reshape(S, R, E), want, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(est.mean.reshape(R, E), want.mean(0), rtol=1e-12, atol=1e-15)
+
+
+def mixture_stream_reference(logits, n, D, key):
+    """Component and standard normals of each row i (flattened (n, batch) order) of the mixture
+    samplers (mixture/normals.hpp): the component is the first k with u < cumsum(weights)[k], u
+    the open uniform of block (i, 0); eps_j comes from the low 64 bits of block (i, 1 + j) and
+    eps_{P+j} from its high 64 bits, P = ceil(D/2), each as sign * ndtri(p) with the sign from the
+    word's top bit and p in (0, 1/2) from the next 52 bits."""
+    from scipy.special import ndtri, softmax
+
+    B = logits.shape[0]
+    rows = np.arange(n * B, dtype=np.uint64)
+    w = philox(rows & LOW, rows >> np.uint64(32), 0, 0, key)
+    u = open_uniform((w[1] << np.uint64(32)) | w[0])
+    cw = np.cumsum(softmax(logits, axis=-1), axis=-1)
+    comp = (cw[rows.astype(np.intp) % B, :-1] <= u[:, None]).sum(-1)
+    P = (D + 1) // 2
+    j = np.arange(P, dtype=np.uint64)
+    w = philox((rows & LOW)[:, None], (rows >> np.uint64(32))[:, None], 1 + j, 0, key)
+    words = np.concatenate([(w[1] << np.uint64(32)) | w[0], (w[3] << np.uint64(32)) | w[2]], axis=1)
+    p = ((words << np.uint64(1)) >> np.uint64(12)).astype(np.float64) * 2.0**-53 + 2.0**-54
+    z = ndtri(p)
+    eps = np.where(words >> np.uint64(63) == 1, -z, z)
+    return comp, eps[:, :D]
+
+
+# (3, 5, 5): odd D, a batch of mixtures; K = 40: the binary search that picks among many components
+@pytest.mark.parametrize(("B", "K", "D", "n"), [(1, 8, 16, 37), (3, 5, 5, 30), (2, 40, 3, 50), (1, 1, 1, 9)])
+def test_mixture_samples_follow_the_documented_stream(simd_level, B, K, D, n):
+    rng = np.random.default_rng(K * D + B)
+    logits = rng.normal(scale=2.0, size=(B, K))
+    means = rng.normal(size=(B, K, D))
+    scales = 0.5 + rng.uniform(size=(B, K, D))
+    comp, eps = mixture_stream_reference(logits, n, D, philox_key(3))
+    b = np.arange(n * B) % B
+    want = means[b, comp] + scales[b, comp] * eps
+    x = mg.DiagGaussianMixture(logits, means, scales).sample(n, seed=3).reshape(n * B, D)
+    # AS241 against scipy's ndtri: a few ulp of the normal, times the scale
+    np.testing.assert_allclose(x, want, rtol=1e-14, atol=1e-14)
+    tril = np.tril(rng.normal(scale=0.3, size=(B, K, D, D)), -1) + scales[..., None] * np.eye(D)
+    want_full = means[b, comp] + np.einsum("rij,rj->ri", tril[b, comp], eps)
+    x_full = mg.GaussianMixture(logits, means, tril).sample(n, seed=3).reshape(n * B, D)
+    np.testing.assert_allclose(x_full, want_full, rtol=1e-13, atol=1e-13)
