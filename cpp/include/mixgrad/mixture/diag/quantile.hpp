@@ -149,9 +149,10 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
     // With t_k = z_k (lower) or -z_k (upper) and Q(y) = Phi(-y) e^{y^2/2}:
     //   w_k Phi(t_k) = e^{a_k} Q(|t_k|) (t_k < 0),  w_k - e^{a_k} Q(t_k) (t_k >= 0),
     //   w_k phi(z_k) / sigma_k = e^{a_k} / (sigma_k sqrt(2 pi)),  a_k = ell_k - t_k^2 / 2,
-    // all scaled by e^{-M}, M = max_k of a_k (t_k < 0) or ell_k (t_k >= 0), which bounds
-    // every term by 1: C = e^M S1 (F or S), f = e^M S2 / sqrt(2 pi).
-    alignas(64) double M1[W], M[W], S1[W], S2[W], S3[W], S4[W], em[W];
+    // scaled by e^{-sh}: C = e^sh S1 (F or S), f = e^sh S2 / sqrt(2 pi). With M = max_k of a_k
+    // (t_k < 0) or ell_k (t_k >= 0), sh = 0 where M >= kDirectScaleFloor, and sh = M in the far
+    // tails below it, where it bounds every term by 1.
+    alignas(64) double M1[W], M[W], S1[W], S2[W], S3[W], S4[W], sh[W];
 #pragma omp simd
     for (std::size_t l = 0; l < w; ++l) {
       M1[l] = kNegInf;
@@ -175,16 +176,18 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
         M1[l] = b > M1[l] ? b : M1[l];
       }
     }
-    // E_k = e^{ell_k - M} as w_k e^{-M} (w_k = e^{ell_k}, once per coordinate) where
-    // M >= kDirectScaleFloor: there a w_k that underflowed weighs below e^-400 against the
-    // sum. Lanes below it (far tails) take e^{ell_k - M} directly, chosen per lane.
+    // Unscaled where M >= kDirectScaleFloor: the largest term is then at least 0.016 e^M (a
+    // term a_k = M has t_k^2 <= -2M, so Q(|t_k|) >= 0.016), and a term that underflowed
+    // (e^{a_k} or w_k below e^-708) weighs below e^-400 against the sum; E_k = w_k (computed
+    // once per coordinate) and no e^{-M} to compute per lane. The far lanes below it take
+    // e^{a_k - M} and, for S1, e^{ell_k - M} directly, chosen per lane.
     int any_far = 0;
 #pragma omp simd reduction(| : any_far)
     for (std::size_t l = 0; l < w; ++l) {
       const double m = M1[l] == kNegInf ? 0.0 : M1[l];
       M[l] = m;  // another array: M1[l] = (a select on M1[l]) compiled to a masked store
       const int far = m < kDirectScaleFloor;
-      em[l] = elem::exp(far ? 0.0 : -m);
+      sh[l] = far ? m : 0.0;
       any_far |= far;
     }
     // Q(|t|) in a loop of its own (elementwise: few registers, no per-component loads).
@@ -194,10 +197,9 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
 #pragma omp simd
       for (std::size_t l = 0; l < w; ++l) {
         const std::size_t j = at<PL>(k, l);
-        const double m = M[l];
         const double t = v1[k * w + l];
-        const double P = relative_exp(v2[k * w + l] - m);
-        const double E = ew[k * w + l] * em[l];
+        const double P = relative_exp(v2[k * w + l] - sh[l]);
+        const double E = ew[k * w + l];  // replaced in S1 below for the far lanes
         const double q = qv[k * w + l];
         const double Pq = P * q;
         const double Pi = P * invs[j];
@@ -233,7 +235,7 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
     alignas(64) double hv[W], xtv[W];
 #pragma omp simd
     for (std::size_t l = 0; l < w; ++l) {
-      const double logc = M[l] + elem::log(S1[l]);
+      const double logc = sh[l] + elem::log(S1[l]);
       const double h = lower[l] ? logc - target[l] : target[l] - logc;
       const double iS1 = special::kInvSqrt2Pi / S1[l];
       const double g1 = S2[l] * iS1;
