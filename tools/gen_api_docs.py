@@ -73,6 +73,21 @@ def _public_names(mod) -> list[str]:
     return list(names)
 
 
+def _members(cls) -> list[tuple[str, object]]:
+    """The public methods and properties a user finds on cls: its own and those it inherits from
+    mixgrad's base classes (often private, so not documented on their own), but not those of
+    other libraries' bases (torch.distributions.Distribution)."""
+    found: dict[str, object] = {}
+    for base in reversed(cls.__mro__):
+        if base.__module__.split(".")[0] == "mixgrad":
+            found.update(vars(base))
+    return [
+        (name, member)
+        for name, member in sorted(found.items())
+        if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, property))
+    ]
+
+
 def render() -> str:
     out = [
         "# mixgrad API reference",
@@ -99,9 +114,7 @@ def render() -> str:
                 continue  # documented under its own module
             if inspect.isclass(obj):
                 out += [f"### class `{name}.{attr}{_signature(obj)}`", "", _doc(obj), ""]
-                for meth, member in sorted(vars(obj).items()):  # own members, not a base's
-                    if meth.startswith("_") or not (inspect.isfunction(member) or isinstance(member, property)):
-                        continue
+                for meth, member in _members(obj):
                     sig = "" if isinstance(member, property) else _signature(member)
                     kind = "property" if isinstance(member, property) else "method"
                     out += [f"#### {kind} `{attr}.{meth}{sig}`", "", _doc(member), ""]
