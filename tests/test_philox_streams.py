@@ -137,20 +137,20 @@ def test_fused_quadratic_disarm_matches_the_reference_draws(simd_level, R, E, S,
     np.testing.assert_allclose(est.mean.reshape(R, E), want.mean(0), rtol=1e-12, atol=1e-15)
 
 
-def mixture_stream_reference(logits, n, D, key):
-    """Component and standard normals of each row i (flattened (n, batch) order) of the mixture
-    samplers (mixture/normals.hpp): the component is the first k with u < cumsum(weights)[k], u
-    the open uniform of block (i, 0); eps_j comes from the low 64 bits of block (i, 1 + j) and
-    eps_{P+j} from its high 64 bits, P = ceil(D/2), each as sign * ndtri(p) with the sign from the
-    word's top bit and p in (0, 1/2) from the next 52 bits."""
+def mixture_stream_reference(logits, rows, b, D, key):
+    """Component and standard normals of the mixture samplers (mixture/normals.hpp) for the rows
+    with Philox index rows (row i of a whole call: flattened (n, batch) order) drawn from
+    mixtures b: the component is the first k with u < cumsum(weights)[k], u the open uniform of
+    block (i, 0); eps_j comes from the low 64 bits of block (i, 1 + j) and eps_{P+j} from its
+    high 64 bits, P = ceil(D/2), each as sign * ndtri(p) with the sign from the word's top bit
+    and p in (0, 1/2) from the next 52 bits."""
     from scipy.special import ndtri, softmax
 
-    B = logits.shape[0]
-    rows = np.arange(n * B, dtype=np.uint64)
+    rows = np.asarray(rows, dtype=np.uint64)
     w = philox(rows & LOW, rows >> np.uint64(32), 0, 0, key)
     u = open_uniform((w[1] << np.uint64(32)) | w[0])
     cw = np.cumsum(softmax(logits, axis=-1), axis=-1)
-    comp = (cw[rows.astype(np.intp) % B, :-1] <= u[:, None]).sum(-1)
+    comp = (cw[b, :-1] <= u[:, None]).sum(-1)
     P = (D + 1) // 2
     j = np.arange(P, dtype=np.uint64)
     w = philox((rows & LOW)[:, None], (rows >> np.uint64(32))[:, None], 1 + j, 0, key)
@@ -168,8 +168,8 @@ def test_mixture_samples_follow_the_documented_stream(simd_level, B, K, D, n):
     logits = rng.normal(scale=2.0, size=(B, K))
     means = rng.normal(size=(B, K, D))
     scales = 0.5 + rng.uniform(size=(B, K, D))
-    comp, eps = mixture_stream_reference(logits, n, D, philox_key(3))
     b = np.arange(n * B) % B
+    comp, eps = mixture_stream_reference(logits, np.arange(n * B), b, D, philox_key(3))
     want = means[b, comp] + scales[b, comp] * eps
     x = mg.DiagGaussianMixture(logits, means, scales).sample(n, seed=3).reshape(n * B, D)
     # AS241 against scipy's ndtri: a few ulp of the normal, times the scale
@@ -178,3 +178,18 @@ def test_mixture_samples_follow_the_documented_stream(simd_level, B, K, D, n):
     want_full = means[b, comp] + np.einsum("rij,rj->ri", tril[b, comp], eps)
     x_full = mg.GaussianMixture(logits, means, tril).sample(n, seed=3).reshape(n * B, D)
     np.testing.assert_allclose(x_full, want_full, rtol=1e-13, atol=1e-13)
+
+
+def test_mixture_sample_rows_past_2_32_use_the_high_counter_word(simd_level):
+    # a window of a call with 2^33 samples (as a Dask chunk draws it) across row 2^32
+    from mixgrad.mixture import Window
+
+    rng = np.random.default_rng(7)
+    K, D, n, s0 = 6, 7, 20, 2**32 - 5
+    logits, means = rng.normal(size=(1, K)), rng.normal(size=(1, K, D))
+    scales = 0.5 + rng.uniform(size=(1, K, D))
+    comp, eps = mixture_stream_reference(logits, s0 + np.arange(n, dtype=np.uint64), np.zeros(n, int), D, philox_key(3))
+    want = means[0, comp] + scales[0, comp] * eps
+    mix = mg.DiagGaussianMixture(logits[0], means[0], scales[0])
+    x = mix._sample(n, philox_key(3), None, Window(s0=s0, S_whole=2**33))
+    np.testing.assert_allclose(x, want, rtol=1e-14, atol=1e-14)
