@@ -35,12 +35,13 @@ struct QuantileScratch {
   }
 };
 
-// Rows per batch of the solver where all rows share the parameters: eight units, so that the
-// per-lane steps (weights, starting points, Newton steps) have eight times the independent work,
-// and the few lanes that need a third evaluation share registers instead of taking their units'.
-// (W1, AVX2 copy on a Zen 5: 32 rows 146-148 ms, 64 rows 142-145, 128 rows 140-141, 8 rows and
-// no compaction 163-168; 64 keeps a batch's scratch in a few kB.)
-inline constexpr std::size_t kQuantileBatch = 8 * L;
+// Rows per batch of the solver where all rows share the parameters: sixteen units, so that the
+// per-lane steps (weights, starting points, Newton steps) have sixteen times the independent
+// work, and the few lanes that need a third evaluation share registers instead of taking their
+// units'. (W1, AVX2 copy on a Zen 5, interleaved minima: 32 rows 146-148 ms, 64 rows 141-146,
+// 128 rows 137-145, 1-3% below 64 in each of six pairs; W1's shape with means 4x wider 1-2%;
+// 8 rows and no compaction 163-168. A batch's scratch is about 30 kB, half of it on the stack.)
+inline constexpr std::size_t kQuantileBatch = 16 * L;
 
 namespace detail {
 
