@@ -147,3 +147,31 @@ def test_far_lanes_do_not_change_their_neighbours():
     g_far = mix.vjp(x2[3:4], g[3:4])
     for a_, b_, c_ in zip(mix.vjp(x2[:8], g[:8]), g_without, g_far):
         np.testing.assert_allclose(a_, b_ + c_, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("K", [1, 3])
+def test_cdf_transform_to_a_few_ulp_on_both_sides_of_the_bounded_tail_form(K):
+    # Q(|z|) comes from a rational fitted on |z| <= 10 wherever a block's |z| stay within it and
+    # from the half-line rational per element beyond: the smaller tail of u, for points whose
+    # largest |z| runs across 10 (each row alone, so each takes one form or the other, and all
+    # together, where every block takes the split form), against the 60-digit reference. Means
+    # and scales are dyadic, so every z_k is exact (a rounded z would cost |z|^2 ulp of u).
+    logits = np.log([1.0, 2.0, 5.0][:K])
+    means = np.array([[0.0], [0.5], [-0.25]])[:K]
+    scales = np.array([[1.0], [2.0], [0.5]])[:K]
+    mix = mixgrad.DiagGaussianMixture(logits, means, scales)
+    x = np.concatenate([np.arange(-48, 49) / 4.0, [-10.0, 10.0, -np.nextafter(10.0, 11), np.nextafter(10.0, 11)]])
+    x = x[:, None]
+    together = mix.cdf_transform(x)[:, 0]
+    alone = np.array([mix.cdf_transform(xi[None])[0, 0] for xi in x])
+    np.testing.assert_array_equal(together, alone)
+    want = np.array([ref.cdf_transform(logits, means, scales, xi)[0] for xi in x])
+    want_sf = np.array([ref.survival_transform(logits, means, scales, xi)[0] for xi in x])
+    # The smaller tail t (u, or 1 - u above 1/2) comes as exp(log f + log sum): the rounding of
+    # that log, an ulp of |log t|, makes a relative error of up to |log t| ulp of 1 in t.
+    lower = want <= 0.5
+    tail = np.where(lower, want, want_sf)
+    got = np.where(lower, together, 1.0 - together)
+    eps = np.finfo(np.float64).eps
+    allowed = 8 * np.spacing(tail) + 2 * np.abs(np.log(tail)) * eps * tail + np.where(lower, 0.0, eps)
+    assert np.all(np.abs(got - tail) <= allowed), np.max(np.abs(got - tail) / allowed)

@@ -16,6 +16,7 @@
 #include "mixgrad/mixture/diag/params.hpp"
 #include "mixgrad/mixture/lanes.hpp"
 #include "mixgrad/mixture/relative_exp.hpp"
+#include "mixgrad/mixture/scaled_tail_block.hpp"
 #include "mixgrad/mixture/schedule.hpp"
 #include "mixgrad/special.hpp"
 
@@ -154,10 +155,11 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
     // scaled by e^{-sh}: C = e^sh S1 (F or S), f = e^sh S2 / sqrt(2 pi). With M = max_k of a_k
     // (t_k < 0) or ell_k (t_k >= 0), sh = 0 where M >= kDirectScaleFloor, and sh = M in the far
     // tails below it, where it bounds every term by 1.
-    alignas(64) double M1[W], M[W], S1[W], S2[W], S3[W], S4[W], sh[W];
+    alignas(64) double M1[W], M[W], tmax[W], S1[W], S2[W], S3[W], S4[W], sh[W];
 #pragma omp simd
     for (std::size_t l = 0; l < w; ++l) {
       M1[l] = kNegInf;
+      tmax[l] = 0.0;
       S1[l] = 0.0;
       S2[l] = 0.0;
       S3[l] = 0.0;
@@ -176,6 +178,8 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
         v2[k * w + l] = a;
         const double b = t < 0.0 ? a : e;
         M1[l] = b > M1[l] ? b : M1[l];
+        const double at = std::fabs(t);
+        tmax[l] = at > tmax[l] ? at : tmax[l];
       }
     }
     // Unscaled where M >= kDirectScaleFloor: the largest term is then at least 0.016 e^M (a
@@ -193,8 +197,9 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
       any_far |= far;
     }
     // Q(|t|) in a loop of its own (elementwise: few registers, no per-component loads).
-#pragma omp simd
-    for (std::size_t i = 0; i < K * w; ++i) qv[i] = special::scaled_lower_tail_rational(std::fabs(v1[i]));
+    double tm = 0.0;
+    for (std::size_t l = 0; l < w; ++l) tm = tmax[l] > tm ? tmax[l] : tm;
+    scaled_tail_block(v1, qv, K * w, tm);
     for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
       for (std::size_t l = 0; l < w; ++l) {
