@@ -158,7 +158,10 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
       if constexpr (MODE == Fwd::Jvp) lam[k * L + l] = p.ta[detail::at<PL>(k, l)];
     }
   }
-  for (std::size_t l = 0; l < L; ++l) sume[l] = 1.0;  // e_k = w_k: log-weights centred on 0
+  for (std::size_t l = 0; l < L; ++l) {
+    sume[l] = 1.0;  // e_k = w_k: log-weights centred on 0
+    ie[l] = 1.0;    // 1 / sume, carried from the previous coordinate's ig
+  }
   for (std::size_t d = 0; d < D; ++d) {
     hook(d);
 #pragma omp simd
@@ -226,7 +229,6 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
       // Clamped for the scaled lanes, whose A_k, B_k are replaced below.
       c1[l] = special::kSqrt2Pi * elem::exp(sc ? kScaledFormGap : gap) / sumg[l];
       ig[l] = 1.0 / sumg[l];
-      ie[l] = 1.0 / sume[l];
       SA[l] = 0.0;
       SB[l] = 0.0;
     }
@@ -349,7 +351,10 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
     std::swap(ell, ellp);
     std::swap(e, g);
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) sume[l] = sumg[l];
+    for (std::size_t l = 0; l < L; ++l) {
+      sume[l] = sumg[l];
+      ie[l] = ig[l];
+    }
   }
 }
 
