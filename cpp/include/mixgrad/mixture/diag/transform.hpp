@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 #include "mixgrad/config.hpp"
@@ -107,7 +108,7 @@ inline void far_coordinate_weights(std::size_t K, const double* ell, const doubl
 
 // term_k <- term_k e^{lnT} in the scaled lanes, as sign * exp(lnT + log|term_k|): finite
 // whenever the product is, and 0 for a zero term even where e^{lnT} overflows.
-MIXGRAD_INLINE void scale_terms(std::size_t K, const int* scaled, const double* lnT, double* t) {
+MIXGRAD_INLINE void scale_terms(std::size_t K, const std::int64_t* scaled, const double* lnT, double* t) {
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) {
@@ -149,7 +150,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
   const double* logs = p.logs.data();
   alignas(64) double Mp[L], sume[L], sumg[L], c1[L], ig[L], ie[L], SA[L], SB[L], xd[L], xdot[L];
   alignas(64) double zmax[L], logsume[L], SX[L], SY[L], MA[L], MB[L], lnT[L], lnC[L];
-  alignas(64) int lowr[L], scaled[L], farl[L];
+  alignas(64) std::int64_t lowr[L], scaled[L], farl[L];  // 64-bit: no packing between lane widths
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) {
@@ -196,10 +197,10 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
     // A finite x_d so far out (|z| > ~1.3e154) that z^2 overflows for every live component:
     // the next weights still follow from the differences z_k^2 - z_min^2, and the density of the
     // coordinate is 0 (gap +inf, so the lane takes the scaled form).
-    int any_overflow = 0;
+    std::int64_t any_overflow = 0;
 #pragma omp simd reduction(| : any_overflow)
     for (std::size_t l = 0; l < L; ++l) {
-      const int f = Mp[l] == kNegInf && std::fabs(xd[l]) < elem::kInf;
+      const std::int64_t f = Mp[l] == kNegInf && std::fabs(xd[l]) < elem::kInf;
       farl[l] = f;
       any_overflow |= f;
     }
@@ -219,11 +220,11 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         sumg[l] += gg;
       }
     }
-    int any_scaled = 0;
+    std::int64_t any_scaled = 0;
 #pragma omp simd reduction(| : any_scaled)
     for (std::size_t l = 0; l < L; ++l) {
       const double gap = farl[l] ? elem::kInf : -Mp[l];  // the log-weights are centred on 0
-      const int sc = gap > kScaledFormGap;
+      const std::int64_t sc = gap > kScaledFormGap;
       scaled[l] = sc;
       any_scaled |= sc;
       // Clamped for the scaled lanes, whose A_k, B_k are replaced below.
@@ -283,7 +284,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) {
         // F_d = e^{M_A} sum X, S_d = e^{M_B} sum Y: the smaller gives the form.
-        const int lw = elem::log(SX[l]) + MA[l] <= elem::log(SY[l]) + MB[l];
+        const std::int64_t lw = elem::log(SX[l]) + MA[l] <= elem::log(SY[l]) + MB[l];
         const double m = lw ? MA[l] : MB[l];
         lowr[l] = scaled[l] ? lw : lowr[l];
         SA[l] = scaled[l] ? SX[l] : SA[l];

@@ -26,7 +26,7 @@ MIXGRAD_INLINE void reverse_coordinate(std::size_t K, std::size_t d, const doubl
   for (std::size_t l = 0; l < L; ++l) xbar[l] = gxd[l];
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) xbar[l] -= lam[k * L + l] * zd[k * L + l] * invs[at<PL>(d * K + k, l)];
+    for (std::size_t l = 0; l < L; ++l) xbar[l] -= lam[k * L + l] * (zd[k * L + l] * invs[at<PL>(d * K + k, l)]);
   }
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
@@ -35,9 +35,10 @@ MIXGRAD_INLINE void reverse_coordinate(std::size_t K, std::size_t d, const doubl
       const double is = invs[at<PL>(d * K + k, l)];
       const double zz = zd[i];
       const double lm = lam[i];
-      const double xr = xbar[l] * rd[i];
-      amu[i] += lm * zz * is + xr;
-      as[i] += lm * (zz * zz - 1.0) * is + xr * zz;
+      // The adjoint of mu_k is a = lam z / sigma + xbar r; that of sigma_k is z a - lam / sigma.
+      const double a = lm * (zz * is) + xbar[l] * rd[i];
+      amu[i] += a;
+      as[i] += zz * a - lm * is;
       lam[i] = lm - xbar[l] * td[i];
     }
   }
