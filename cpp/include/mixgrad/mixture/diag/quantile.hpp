@@ -165,13 +165,20 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
       S3[l] = 0.0;
       S4[l] = 0.0;
     }
+    // Per lane, once: the point (a finite one for the lanes that are done: their root, or 0
+    // where that is infinite or NaN) and the side's sign, so that the loop over k selects nothing.
+    alignas(64) double xs[W], sg[W];
+#pragma omp simd
+    for (std::size_t l = 0; l < w; ++l) {
+      xs[l] = active[l] | Mask(std::fabs(xd[l]) < elem::kInf) ? xd[l] : 0.0;
+      sg[l] = lower[l] ? 1.0 : -1.0;
+    }
     for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
       for (std::size_t l = 0; l < w; ++l) {
         const std::size_t j = at<PL>(k, l);
-        const double xx = active[l] ? xd[l] : mu[j];  // finite for lanes that are done
-        const double zz = (xx - mu[j]) * invs[j];
-        const double t = lower[l] ? zz : -zz;
+        const double zz = (xs[l] - mu[j]) * invs[j];
+        const double t = sg[l] * zz;
         const double e = ell[k * w + l];
         const double a = e - 0.5 * (t * t);
         v1[k * w + l] = t;
