@@ -247,9 +247,13 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
     // s = s_N / (1 + a2 s + a3 s^2) from Newton's s_N = -h / h' (fourth order), or takes s_N
     // where a factor is far from 1.
     alignas(64) double hv[W], xtv[W];
+    // log C in a pass of its own: two shorter dependency chains per lane (the log, then the
+    // divisions of the step), which the out-of-order core overlaps across lanes.
+#pragma omp simd
+    for (std::size_t l = 0; l < w; ++l) hv[l] = sh[l] + elem::log(S1[l]);
 #pragma omp simd
     for (std::size_t l = 0; l < w; ++l) {
-      const double logc = sh[l] + elem::log(S1[l]);
+      const double logc = hv[l];
       const double h = lower[l] ? logc - target[l] : target[l] - logc;
       const double iS1 = special::kInvSqrt2Pi / S1[l];
       const double g1 = S2[l] * iS1;
