@@ -16,7 +16,7 @@ Lawson weights, which move the least-squares solution towards the minimax one. T
   of 11: fitted as a rational of degree 10 in t = (y - 4)/(y + 4), which maps the half-line onto
   [-1, 1], and multiplied out (all coefficients come out positive).
 * scaled_tail_bounded: Q(y) = P(y)/R(y) for 0 <= y <= 10, P of degree 8 and R of 9, fitted in y
-  directly (all coefficients come out positive): five multiply-adds fewer than
+  directly (all coefficients come out positive): four multiply-adds fewer than
   scaled_tail_rational, for the mixture kernels, where nearly every |z| is below 10.
 * log: (2 atanh(s)/s - 2)/s^2 as a polynomial in z = s^2 <= 0.0295 (s = f/(2 + f) for
   1 + f in [sqrt(1/2), sqrt(2)]), degree 7.

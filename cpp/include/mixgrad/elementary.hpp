@@ -34,11 +34,10 @@ inline constexpr double kInvLn2 = 1.44269504088896338700e+00;
 // Adding this rounds a double of magnitude < 2^51 to an integer held in the low mantissa bits.
 inline constexpr double kRoundShifter = 6755399441055744.0;  // 0x1.8p52
 
-// c[0] + c[1] x + ... + c[N-1] x^(N-1) as four interleaved Horner chains in x^4: a quarter of
-// the dependency depth of plain Horner, so the out-of-order core keeps several vectors in flight.
-// sum_i c[i] x^i as two Horner chains in x^2 (even and odd coefficients) joined by one
-// multiply-add: one multiply and two multiply-adds fewer than poly4 for 11-12 coefficients, for
-// loops whose cost is their count of multiplies rather than their latency.
+// c[0] + c[1] x + ... + c[N-1] x^(N-1) as two Horner chains in x^2 (even and odd coefficients)
+// joined by one multiply-add: the multiply that forms x^4 fewer than poly4 (the same multiply-adds),
+// at twice its dependency depth, for loops whose cost is their count of instructions rather than
+// their latency.
 template <std::size_t N>
 MIXGRAD_INLINE double poly2(const double (&c)[N], double x) {
   static_assert(N >= 2, "poly2 needs at least two coefficients");
@@ -52,6 +51,8 @@ MIXGRAD_INLINE double poly2(const double (&c)[N], double x) {
   return even + x * odd;
 }
 
+// c[0] + c[1] x + ... + c[N-1] x^(N-1) as four interleaved Horner chains in x^4: a quarter of
+// the dependency depth of plain Horner, so the out-of-order core keeps several vectors in flight.
 template <std::size_t N>
 MIXGRAD_INLINE double poly4(const double (&c)[N], double x) {
   static_assert(N >= 4, "poly4 needs at least four coefficients");

@@ -87,7 +87,7 @@ inline constexpr double kScaledTailDen[12] = {
 
 // Q(y) = P(y)/R(y) for 0 <= y <= kScaledTailBoundedMax, P of degree 8 and R of 9, fitted in y
 // (tools/fit_special_coefficients.py; error 2.6e-17 before rounding, all coefficients positive):
-// five multiply-adds fewer than the rational for the whole half-line.
+// four multiply-adds fewer than the rational for the whole half-line (19 coefficients, not 23).
 inline constexpr double kScaledTailBoundedNum[9] = {
     5.00000000000000010828e-1, 6.6938358443382029361e-1,  4.46206711474685625277e-1,
     1.86785944384157863715e-1, 5.30101068239734174791e-2, 1.0387376864448444249e-2,
@@ -112,8 +112,8 @@ inline constexpr double kScaledTailBoundedDen[10] = {
 inline constexpr double kScaledTailBoundedMax = 10.0;
 
 // Q(y) for 0 <= y <= kScaledTailBoundedMax (NaN gives NaN), as accurate there as
-// scaled_lower_tail_rational. Only the mixture kernels use it, through
-// scaled_lower_tail_split: there nearly every |z| is below 10.
+// scaled_lower_tail_rational. Only the mixture kernels use it (mixture/scaled_tail_block.hpp):
+// there nearly every |z| is below 10.
 MIXGRAD_INLINE double scaled_lower_tail_bounded(double y) {
   return elem::poly2(detail::kScaledTailBoundedNum, y) / elem::poly2(detail::kScaledTailBoundedDen, y);
 }

@@ -10,9 +10,13 @@
 
 namespace mixgrad::mixture {
 
-// q[i] = special::scaled_lower_tail_split(|v[i]|) for i < n, given amax >= every |v[i]| that is
-// not NaN. The loop is chosen per block, the value per element: the same results either way.
-MIXGRAD_INLINE void scaled_tail_block(const double* v, double* q, std::size_t n, double amax) {
+// q[i] = special::scaled_lower_tail_split(|v[i]|) for i < n, given lane_max[0 .. lanes), per-lane
+// bounds whose largest is >= every |v[i]| that is not NaN. The loop is chosen per block, the
+// value per element: the same results either way.
+MIXGRAD_INLINE void scaled_tail_block(const double* v, double* q, std::size_t n, const double* lane_max,
+                                      std::size_t lanes) {
+  double amax = 0.0;
+  for (std::size_t l = 0; l < lanes; ++l) amax = lane_max[l] > amax ? lane_max[l] : amax;
   if (amax <= special::kScaledTailBoundedMax) {
 #pragma omp simd
     for (std::size_t i = 0; i < n; ++i) q[i] = special::scaled_lower_tail_bounded(std::fabs(v[i]));

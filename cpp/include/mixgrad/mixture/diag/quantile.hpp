@@ -204,9 +204,7 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
       any_far |= far;
     }
     // Q(|t|) in a loop of its own (elementwise: few registers, no per-component loads).
-    double tm = 0.0;
-    for (std::size_t l = 0; l < w; ++l) tm = tmax[l] > tm ? tmax[l] : tm;
-    scaled_tail_block(v1, qv, K * w, tm);
+    scaled_tail_block(v1, qv, K * w, tmax, w);
     for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
       for (std::size_t l = 0; l < w; ++l) {

@@ -191,9 +191,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
       }
     }
     // Q(|z|) in a loop of its own: elementwise, no per-component parameters, few registers.
-    double zm = 0.0;
-    for (std::size_t l = 0; l < L; ++l) zm = zmax[l] > zm ? zmax[l] : zm;
-    scaled_tail_block(zd, q, K * L, zm);
+    scaled_tail_block(zd, q, K * L, zmax, L);
     // A finite x_d so far out (|z| > ~1.3e154) that z^2 overflows for every live component:
     // the next weights still follow from the differences z_k^2 - z_min^2, and the density of the
     // coordinate is 0 (gap +inf, so the lane takes the scaled form).
