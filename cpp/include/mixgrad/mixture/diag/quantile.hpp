@@ -55,6 +55,10 @@ using Mask = std::int64_t;
 // e^{ell_k - M}: e^{-M} would pass e^300 and the w_k that underflowed could matter.
 inline constexpr double kDirectScaleFloor = -300.0;
 
+// e^(kDirectScaleFloor + 1). Each term of the solver's S1 is at most e^M (Phi <= 1, Q <= 1/2), so
+// an unscaled S1 of at least this times K (rounding aside) has M > kDirectScaleFloor.
+inline constexpr double kDirectSumFloor = 1.3994259113851392e-130;
+
 // ell_k -= log sum_k e^{ell_k} per lane (into Lw), and w_k = e^{ell_k} (into w), from one
 // exponential per component: w_k = e^{ell_k - M} / sum, M the largest ell_k. Into gap: the
 // second largest ell_k minus M (0 for a tie, -inf for a single live component), so that the
@@ -132,6 +136,66 @@ struct SolverInputs {
   std::size_t w;
 };
 
+// The sums of solve_iterations again, for the lanes whose unscaled S1 fell below
+// kDirectSumFloor K (the far tails): scaled by e^{-M}, M the largest of a_k (t_k < 0) and ell_k
+// (t_k >= 0), or 0 where no component is live. Every term is then at most 1 and the largest
+// at least Q(sqrt(-2M)), which is about 1 / sqrt(-4 pi M): nothing that matters underflows. The
+// lane's sh becomes M. Reads t, a and the log weights as solve_iterations left them.
+template <bool PL, std::size_t W>
+MIXGRAD_INLINE void far_sums(std::size_t K, const SolverInputs& in, double* S1, double* S2, double* S3, double* S4,
+                             double* sh) {
+  const std::size_t w = in.w;
+  const double *invs = in.invs, *ell = in.ell, *v1 = in.v1, *v2 = in.v2, *qv = in.qv;
+  alignas(64) double M[W], T1[W], T2[W], T3[W], T4[W];
+#pragma omp simd
+  for (std::size_t l = 0; l < w; ++l) {
+    M[l] = kNegInf;
+    T1[l] = 0.0;
+    T2[l] = 0.0;
+    T3[l] = 0.0;
+    T4[l] = 0.0;
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < w; ++l) {
+      const double b = v1[k * w + l] < 0.0 ? v2[k * w + l] : ell[k * w + l];
+      M[l] = b > M[l] ? b : M[l];
+    }
+  }
+  alignas(64) Mask far[W];
+#pragma omp simd
+  for (std::size_t l = 0; l < w; ++l) {
+    far[l] = S1[l] < kDirectSumFloor * static_cast<double>(K);
+    M[l] = M[l] == kNegInf ? 0.0 : M[l];
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+#pragma omp simd
+    for (std::size_t l = 0; l < w; ++l) {
+      const std::size_t j = at<PL>(k, l);
+      const double m = M[l];
+      const double t = v1[k * w + l];
+      const double P = relative_exp(v2[k * w + l] - m);
+      const double E = elem::exp(ell[k * w + l] - m);  // overflows only where t < 0: not taken
+      const double Pq = P * qv[k * w + l];
+      const double Pi = P * invs[j];
+      T1[l] += t < 0.0 ? Pq : E - Pq;
+      T2[l] += Pi;
+      const double Pii = Pi * invs[j];
+      T3[l] += Pii * t;
+      T4[l] += Pii * invs[j] * (t * t - 1.0);
+    }
+  }
+#pragma omp simd
+  for (std::size_t l = 0; l < w; ++l) {
+    const bool f = far[l] != 0;
+    S1[l] = f ? T1[l] : S1[l];
+    S2[l] = f ? T2[l] : S2[l];
+    S3[l] = f ? T3[l] : S3[l];
+    S4[l] = f ? T4[l] : S4[l];
+    sh[l] = f ? M[l] : sh[l];
+  }
+}
+
 // Iterations it0 .. it1 - 1 of the safeguarded solver of one coordinate (see quantile_unit) over
 // lanes [0, in.w) of s; returns whether a lane is still active. Each lane's arithmetic is its
 // own: its result does not depend on the lanes beside it.
@@ -152,14 +216,11 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
     // With t_k = z_k (lower) or -z_k (upper) and Q(y) = Phi(-y) e^{y^2/2}:
     //   w_k Phi(t_k) = e^{a_k} Q(|t_k|) (t_k < 0),  w_k - e^{a_k} Q(t_k) (t_k >= 0),
     //   w_k phi(z_k) / sigma_k = e^{a_k} / (sigma_k sqrt(2 pi)),  a_k = ell_k - t_k^2 / 2,
-    // scaled by e^{-sh}: C = e^sh S1 (F or S), f = e^sh S2 / sqrt(2 pi). With M = max_k of a_k
-    // (t_k < 0) or ell_k (t_k >= 0), sh = 0 where M >= kDirectScaleFloor, and sh = M in the far
-    // tails below it, where it bounds every term by 1.
-    alignas(64) double M1[W], M[W], tmax[W], S1[W], S2[W], S3[W], S4[W], sh[W];
+    // scaled by e^{-sh}: C = e^sh S1 (F or S), f = e^sh S2 / sqrt(2 pi). sh = 0, except in the
+    // far tails (see far_sums), where sh = M, the largest of a_k (t_k < 0) and ell_k (t_k >= 0).
+    alignas(64) double S1[W], S2[W], S3[W], S4[W], sh[W];
 #pragma omp simd
     for (std::size_t l = 0; l < w; ++l) {
-      M1[l] = kNegInf;
-      tmax[l] = 0.0;
       S1[l] = 0.0;
       S2[l] = 0.0;
       S3[l] = 0.0;
@@ -174,70 +235,47 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
       sg[l] = lower[l] ? 1.0 : -1.0;
     }
     for (std::size_t k = 0; k < K; ++k) {
+      const double* __restrict muk = mu + at<PL>(k, 0);  // restrict: loaded once, not per register
+      const double* __restrict invsk = invs + at<PL>(k, 0);
 #pragma omp simd
       for (std::size_t l = 0; l < w; ++l) {
-        const std::size_t j = at<PL>(k, l);
-        const double zz = (xs[l] - mu[j]) * invs[j];
-        const double t = sg[l] * zz;
-        const double e = ell[k * w + l];
-        const double a = e - 0.5 * (t * t);
+        const std::size_t j = at<PL>(0, l);
+        const double t = sg[l] * ((xs[l] - muk[j]) * invsk[j]);
         v1[k * w + l] = t;
-        v2[k * w + l] = a;
-        const double b = t < 0.0 ? a : e;
-        M1[l] = b > M1[l] ? b : M1[l];
-        const double at = std::fabs(t);
-        tmax[l] = at > tmax[l] ? at : tmax[l];
+        v2[k * w + l] = ell[k * w + l] - 0.5 * (t * t);
       }
     }
-    // Unscaled where M >= kDirectScaleFloor: the largest term is then at least 0.016 e^M (a
-    // term a_k = M has t_k^2 <= -2M, so Q(|t_k|) >= 0.016), and a term that underflowed
-    // (e^{a_k} or w_k below e^-708) weighs below e^-400 against the sum; E_k = w_k (computed
-    // once per coordinate) and no e^{-M} to compute per lane. The far lanes below it take
-    // e^{a_k - M} and, for S1, e^{ell_k - M} directly, chosen per lane.
+    // Q(|t|) in a loop of its own (elementwise: few registers, no per-component loads).
+    scaled_tail_block(v1, qv, K * w);
+    for (std::size_t k = 0; k < K; ++k) {
+      const double* __restrict invsk = invs + at<PL>(k, 0);
+#pragma omp simd
+      for (std::size_t l = 0; l < w; ++l) {
+        const std::size_t j = at<PL>(0, l);
+        const double t = v1[k * w + l];
+        const double P = relative_exp(v2[k * w + l]);
+        const double E = ew[k * w + l];
+        const double q = qv[k * w + l];
+        const double Pq = P * q;
+        const double Pi = P * invsk[j];
+        S1[l] += t < 0.0 ? Pq : E - Pq;
+        S2[l] += Pi;
+        const double Pii = Pi * invsk[j];
+        S3[l] += Pii * t;
+        S4[l] += Pii * invsk[j] * (t * t - 1.0);
+      }
+    }
+    // The sums above are exact to rounding where S1 >= kDirectSumFloor K (then M > -300: see
+    // far_sums); the other lanes' sums are computed again, scaled.
     int any_far = 0;
 #pragma omp simd reduction(| : any_far)
     for (std::size_t l = 0; l < w; ++l) {
-      const double m = M1[l] == kNegInf ? 0.0 : M1[l];
-      M[l] = m;  // another array: M1[l] = (a select on M1[l]) compiled to a masked store
-      const int far = m < kDirectScaleFloor;
-      sh[l] = far ? m : 0.0;
+      const int far = S1[l] < kDirectSumFloor * static_cast<double>(K);
+      sh[l] = 0.0;
       any_far |= far;
     }
-    // Q(|t|) in a loop of its own (elementwise: few registers, no per-component loads).
-    scaled_tail_block(v1, qv, K * w, tmax, w);
-    for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-      for (std::size_t l = 0; l < w; ++l) {
-        const std::size_t j = at<PL>(k, l);
-        const double t = v1[k * w + l];
-        const double P = relative_exp(v2[k * w + l] - sh[l]);
-        const double E = ew[k * w + l];  // replaced in S1 below for the far lanes
-        const double q = qv[k * w + l];
-        const double Pq = P * q;
-        const double Pi = P * invs[j];
-        S1[l] += t < 0.0 ? Pq : E - Pq;
-        S2[l] += Pi;
-        const double Pii = Pi * invs[j];
-        S3[l] += Pii * t;
-        S4[l] += Pii * invs[j] * (t * t - 1.0);
-      }
-    }
-    if (any_far) {
-#pragma omp simd
-      for (std::size_t l = 0; l < w; ++l) S1[l] = M[l] < kDirectScaleFloor ? 0.0 : S1[l];
-      for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-        for (std::size_t l = 0; l < w; ++l) {
-          const double m = M[l];
-          const double t = v1[k * w + l];
-          const double P = relative_exp(v2[k * w + l] - m);
-          const double E = elem::exp(ell[k * w + l] - m);
-          const double Pq = P * qv[k * w + l];
-          S1[l] += m < kDirectScaleFloor ? (t < 0.0 ? Pq : E - Pq) : 0.0;
-        }
-      }
-    }
-    // h = log C - log u (lower) or log(1 - u) - log C (upper), C = F or S = e^M S1, and
+    if (any_far) far_sums<PL, W>(K, in, S1, S2, S3, S4, sh);
+    // h = log C - log u (lower) or log(1 - u) - log C (upper), C = F or S = e^sh S1, and
     // its derivatives: with t = z (lower) or -z (upper), c = 1 (lower) or -1 (upper),
     // g1 = S2 / (S1 sqrt(2 pi)) = f / C = h', B = S3 / (S1 sqrt(2 pi)) = -c f' / C,
     // G = S4 / (S1 sqrt(2 pi)) = f'' / C:  h'' = -c (B + h'^2),  h''' = G + B h' - 2 c h' h''.

@@ -149,7 +149,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
   const double* sig = p.sig.data();
   const double* logs = p.logs.data();
   alignas(64) double Mp[L], sume[L], sumg[L], c1[L], ig[L], ie[L], SA[L], SB[L], xd[L], xdot[L];
-  alignas(64) double zmax[L], logsume[L], SX[L], SY[L], MA[L], MB[L], lnT[L], lnC[L];
+  alignas(64) double logsume[L], SX[L], SY[L], MA[L], MB[L], lnT[L], lnC[L];
   alignas(64) std::int64_t lowr[L], scaled[L], farl[L];  // 64-bit: no packing between lane widths
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
@@ -169,13 +169,12 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
     for (std::size_t l = 0; l < L; ++l) {
       xd[l] = s.x[d * L + l];
       Mp[l] = kNegInf;
-      zmax[l] = 0.0;
     }
     // z and r of this coordinate: stored for the reverse pass (Vjp) or kept for one step.
     double* zd = MODE == Fwd::Vjp ? s.z.data() + d * K * L : s.zk.data();
     double* rd = MODE == Fwd::Vjp ? s.r.data() + d * K * L : s.rk.data();
     double* td = MODE == Fwd::Vjp ? s.term.data() + d * K * L : nullptr;
-    // Pass 1: z, ell^(d+1) and its maximum, the largest |z|.
+    // Pass 1: z, ell^(d+1) and its maximum.
     for (std::size_t k = 0; k < K; ++k) {
       const std::size_t dk = d * K + k;
 #pragma omp simd
@@ -186,12 +185,10 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         const double lp = (ell[k * L + l] - logs[j]) - 0.5 * zz * zz;
         ellp[k * L + l] = lp;
         Mp[l] = lp > Mp[l] ? lp : Mp[l];
-        const double az = std::fabs(zz);
-        zmax[l] = az > zmax[l] ? az : zmax[l];
       }
     }
     // Q(|z|) in a loop of its own: elementwise, no per-component parameters, few registers.
-    scaled_tail_block(zd, q, K * L, zmax, L);
+    scaled_tail_block(zd, q, K * L);
     // A finite x_d so far out (|z| > ~1.3e154) that z^2 overflows for every live component:
     // the next weights still follow from the differences z_k^2 - z_min^2, and the density of the
     // coordinate is 0 (gap +inf, so the lane takes the scaled form).
