@@ -25,7 +25,9 @@ inline unsigned lowest_set_bit(std::uint64_t bits) {
 }
 
 // visit(i) for each i < n with flagged(i), in increasing order. flagged must be branch-free
-// (bitwise & and |, no && or ||) for its loop to vectorize.
+// (bitwise & and |, no && or ||) for its loop to vectorize. It runs once per element, before
+// that element's visit, and may also compute and store the element's other results (ndtri's
+// central pass), so that a loop bound by its arithmetic carries the test.
 template <class Flagged, class Visit>
 MIXGRAD_INLINE void for_each_flagged(std::size_t n, Flagged flagged, Visit visit) {
   for (std::size_t base = 0; base < n; base += 64) {
