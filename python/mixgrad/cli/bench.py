@@ -2,6 +2,8 @@
 
 Each peer comparison returns rows (workload, peer, peer seconds, mixgrad seconds); a peer that
 is not installed is reported as skipped. Ratios are peer time / mixgrad time (higher is better).
+mixgrad and its peers are timed in interleaved rounds (:func:`interleaved_median_times`), so that
+a change of load on a shared machine moves both sides of a ratio alike.
 The W1 kernel costs have a table of their own (:class:`KernelCostRow`): each kernel's time, its
 cost per (sample, component, coordinate) per thread, and quantile / (sample + vjp).
 
@@ -172,11 +174,14 @@ def compare_gmm_step(quick: bool = False, repeats: int = 5, nthreads: int | None
     x = means[rng.integers(k, size=n)] + rng.normal(size=(n, d))
     params = MixtureParams(rng.normal(size=k), means, 1.0 + 0.2 * rng.uniform(size=(k, d)), "softmax")
     options = {"temperature": 0.5, "eta": 1.0}
-    ours = median_time(lambda: estimate_logit_gradient("rebar", x, params, 16, 0, options), repeats)
-    theirs = median_time(
-        lambda: rebar_logit_gradient(x, means, params.scales, params.logits, 16, np.random.default_rng(0)), repeats
+    seconds = interleaved_median_times(
+        {
+            "mixgrad": lambda: estimate_logit_gradient("rebar", x, params, 16, 0, options),
+            "numpy": lambda: rebar_logit_gradient(x, means, params.scales, params.logits, 16, np.random.default_rng(0)),
+        },
+        repeats,
     )
-    return [Row(f"GMM REBAR step, n={n:.0e}, K={k}, S=16", "numpy (vectorized)", theirs, ours)]
+    return [Row(f"GMM REBAR step, n={n:.0e}, K={k}, S=16", "numpy (vectorized)", seconds["numpy"], seconds["mixgrad"])]
 
 
 def _mixture_label(name: str, scale: float) -> str:
@@ -204,24 +209,35 @@ def _compare_mixture(quick: bool, repeats: int, nthreads: int | None) -> list[Ro
     scale = 0.1 if quick else 1.0
     ours = mw.workloads(nthreads=nthreads, scale=scale)
     peers = mw.peer_workloads(scale=scale)
+    titles = {"pyro": "Pyro MixtureOfDiagNormals", "tfp": "TFP MixtureSameFamily (JAX, jit)"}
     rows = []
     for name, run in ours.items():
         label = _mixture_label(name, scale)
-        t_ours = median_time(run, repeats)
-        for peer, title in (("pyro", "Pyro MixtureOfDiagNormals"), ("tfp", "TFP MixtureSameFamily (JAX, jit)")):
+        # mixgrad and the peers in interleaved rounds (their ratios see the same load), three
+        # rounds when a peer takes part (Pyro's W1 call takes seconds).
+        calls: dict[str, Callable[[], object]] = {"mixgrad": run}
+        notes: dict[str, str] = {}
+        slow: Callable[[], object] | None = None
+        for peer in titles:
             fn = peers[name][peer]
             if peer == "tfp" and name == "W3":
                 # TFP's implicit mixture gradient forms a D x D Jacobian per sample: minutes here.
-                rows.append(Row(label, title, None, t_ours, "not run (too slow)"))
-                continue
-            if fn is None:
-                rows.append(Row(label, title, None, t_ours, "not installed"))
-                continue
-            # Pyro's W3 backward is O(K^2 D): a single timed call is enough there.
-            slow = peer == "pyro" and name == "W3"
-            rows.append(
-                Row(label, title, median_time(fn, 1 if slow else min(repeats, 3), warmup=0 if slow else 1), t_ours)
-            )
+                notes[peer] = "not run (too slow)"
+            elif fn is None:
+                notes[peer] = "not installed"
+            elif peer == "pyro" and name == "W3":
+                slow = fn  # Pyro's W3 backward is O(K^2 D): one call, timed on its own
+            else:
+                calls[peer] = fn
+        seconds = interleaved_median_times(calls, repeats if len(calls) == 1 else min(repeats, 3))
+        t_ours = seconds["mixgrad"]
+        for peer, title in titles.items():
+            if peer in notes:
+                rows.append(Row(label, title, None, t_ours, notes[peer]))
+            elif peer in seconds:
+                rows.append(Row(label, title, seconds[peer], t_ours))
+            elif slow is not None:
+                rows.append(Row(label, title, median_time(slow, 1, warmup=0), t_ours))
     return rows
 
 
@@ -320,12 +336,13 @@ def compare_rebar(quick: bool = False, repeats: int = 5, nthreads: int | None = 
                 cases.append((name, run, None, rw.estimates_per_call(name), "no peer"))
         rows = []
         for label, run, peer, estimates, note in cases:
-            t_ours = median_time(run, repeats)
+            # interleaved rounds with the peer: the ratio sees the same load on both
+            seconds = interleaved_median_times(
+                {"mixgrad": run} if peer is None else {"mixgrad": run, "torch": peer}, repeats
+            )
+            t_ours = seconds["mixgrad"]
             workload = f"{label} ({estimates / t_ours / 1e6:.0f} M estimates/s)"
-            if peer is None:
-                rows.append(Row(workload, "PyTorch REBAR (vectorized)", None, t_ours, note))
-            else:
-                rows.append(Row(workload, "PyTorch REBAR (vectorized)", median_time(peer, repeats), t_ours))
+            rows.append(Row(workload, "PyTorch REBAR (vectorized)", seconds.get("torch"), t_ours, "" if peer else note))
     return rows
 
 
@@ -338,13 +355,16 @@ def compare_disarm(quick: bool = False, repeats: int = 5, nthreads: int | None =
     with _torch_threads_restored():
         for name, (B, D) in rw.DISARM_SHAPES.items():
             run = rw.mixgrad_disarm(B, D, nthreads)
-            t_ours = median_time(run, repeats)
-            label = f"{name} ({B * D / t_ours / 1e6:.0f} M estimates/s)"
             peer = rw.torch_disarm(B, D, nthreads)
+            seconds = interleaved_median_times(
+                {"mixgrad": run} if peer is None else {"mixgrad": run, "torch": peer}, repeats
+            )
+            t_ours = seconds["mixgrad"]
+            label = f"{name} ({B * D / t_ours / 1e6:.0f} M estimates/s)"
             if peer is None:
                 rows.append(Row(label, "PyTorch DisARM (vectorized)", None, t_ours, "torch not installed"))
             else:
-                rows.append(Row(label, "PyTorch DisARM (vectorized)", median_time(peer, repeats), t_ours))
+                rows.append(Row(label, "PyTorch DisARM (vectorized)", seconds["torch"], t_ours))
     return rows
 
 
