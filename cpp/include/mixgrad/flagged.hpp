@@ -24,6 +24,12 @@ inline unsigned lowest_set_bit(std::uint64_t bits) {
 #endif
 }
 
+// visit(base + i) for each set bit i of mask, in increasing order.
+template <class Visit>
+MIXGRAD_INLINE void visit_bits(std::uint64_t mask, std::size_t base, Visit&& visit) {
+  for (; mask != 0; mask &= mask - 1) visit(base + lowest_set_bit(mask));
+}
+
 // visit(i) for each i < n with flagged(i), in increasing order. flagged must be branch-free
 // (bitwise & and |, no && or ||) for its loop to vectorize. It runs once per element, before
 // that element's visit, and may also compute and store the element's other results (ndtri's
@@ -35,7 +41,7 @@ MIXGRAD_INLINE void for_each_flagged(std::size_t n, Flagged flagged, Visit visit
     std::uint64_t mask = 0;
 #pragma omp simd reduction(| : mask)
     for (std::size_t i = 0; i < len; ++i) mask |= static_cast<std::uint64_t>(flagged(base + i)) << i;
-    for (; mask != 0; mask &= mask - 1) visit(base + lowest_set_bit(mask));
+    visit_bits(mask, base, visit);
   }
 }
 

@@ -124,18 +124,41 @@ struct NdtriExpGroup {
   std::uint32_t* idx;
   double* val;
   std::size_t n;
+  void push(std::size_t i, double v) {
+    idx[n] = static_cast<std::uint32_t>(i);
+    val[n] = v;
+    ++n;
+  }
 };
 
-MIXGRAD_SIMD_KERNEL void ndtri_exp_gather_kernel(const double* x, std::size_t n, NdtriExpGroup& lower,
-                                                 NdtriExpGroup& upper, NdtriExpGroup& rest) {
+// ndtri_exp's central form for the elements of x[0 .. n) in its central region, into y; each
+// element outside it gets its x in y instead (so y may be x) and joins its group. The region
+// tests and the groups' bit masks (as for_each_flagged's) ride along the central form's loop.
+MIXGRAD_SIMD_KERNEL void ndtri_exp_central_pass_kernel(const double* x, double* y, std::size_t n, NdtriExpGroup& lower,
+                                                       NdtriExpGroup& upper, NdtriExpGroup& rest) {
   using special::kNdtriExpLower, special::kNdtriExpMin, special::kNdtriExpUpper;
-  lower.n =
-      gather_flagged(x, n, [](double v) { return (v <= kNdtriExpLower) & (v >= kNdtriExpMin); }, lower.idx, lower.val);
-  upper.n = gather_flagged(x, n, [](double v) { return (v > kNdtriExpUpper) & (v < 0.0); }, upper.idx, upper.val);
-  rest.n = gather_flagged(x, n, [](double v) { return !((v >= kNdtriExpMin) & (v < 0.0)); }, rest.idx, rest.val);
+  for (std::size_t base = 0; base < n; base += 64) {
+    const std::size_t len = std::min<std::size_t>(64, n - base);
+    std::uint64_t ml = 0, mu = 0, mr = 0;
+#pragma omp simd reduction(| : ml, mu, mr)
+    for (std::size_t i = 0; i < len; ++i) {
+      const double v = x[base + i];
+      const bool lo = (v <= kNdtriExpLower) & (v >= kNdtriExpMin);
+      const bool up = (v > kNdtriExpUpper) & (v < 0.0);
+      const bool re = !((v >= kNdtriExpMin) & (v < 0.0));
+      const double c = special::ndtri_exp_central(v);
+      y[base + i] = lo | up | re ? v : c;
+      ml |= static_cast<std::uint64_t>(lo) << i;
+      mu |= static_cast<std::uint64_t>(up) << i;
+      mr |= static_cast<std::uint64_t>(re) << i;
+    }
+    visit_bits(ml, base, [&](std::size_t i) { lower.push(i, y[i]); });
+    visit_bits(mu, base, [&](std::size_t i) { upper.push(i, y[i]); });
+    visit_bits(mr, base, [&](std::size_t i) { rest.push(i, y[i]); });
+  }
 }
 
-MIXGRAD_SIMD_DISPATCH(ndtri_exp_gather)
+MIXGRAD_SIMD_DISPATCH(ndtri_exp_central_pass)
 
 #define MIXGRAD_NDTRI_EXP_PASS(NAME, FN)                                              \
   MIXGRAD_SIMD_KERNEL void NAME##_kernel(double* v, std::size_t n) {                  \
@@ -146,13 +169,6 @@ MIXGRAD_SIMD_DISPATCH(ndtri_exp_gather)
 MIXGRAD_NDTRI_EXP_PASS(ndtri_exp_lower_pass, ndtri_exp_lower)
 MIXGRAD_NDTRI_EXP_PASS(ndtri_exp_upper_pass, ndtri_exp_upper)
 #undef MIXGRAD_NDTRI_EXP_PASS
-
-MIXGRAD_SIMD_KERNEL void ndtri_exp_central_pass_kernel(const double* log_p, double* y, std::size_t n) {
-#pragma omp simd
-  for (std::size_t i = 0; i < n; ++i) y[i] = special::ndtri_exp_central(log_p[i]);
-}
-
-MIXGRAD_SIMD_DISPATCH(ndtri_exp_central_pass)
 
 }  // namespace detail
 
@@ -181,19 +197,18 @@ void ndtri(const T* p, T* y, std::size_t n) {
   });
 }
 
-// ndtri_exp: the central form for every element; the tails, each with only its own work (the
-// lower one, common for log-probabilities, a square root and the AS241 tail rational; the upper
-// one an expm1 and a log more), on the elements gathered by region; the scalar function (Newton
-// steps below log_p = -700, special values) for the few elements outside [-700, 0). Each value
-// is ndtri_exp_moderate's in its region.
+// ndtri_exp: the central form for the elements in its central region, gathering the others by
+// region in the same loop; then the tails, each with only its own work (the lower one, common
+// for log-probabilities, a square root and the AS241 tail rational; the upper one an expm1 and a
+// log more); the scalar function (Newton steps below log_p = -700, special values) for the few
+// elements outside [-700, 0). Each value is ndtri_exp_moderate's in its region.
 template <class T>
 void ndtri_exp(const T* x, T* y, std::size_t n) {
   detail::by_chunks(x, y, n, [](const double* xc, double* yc, std::size_t m) {
     std::uint32_t il[detail::kChunk], iu[detail::kChunk], ir[detail::kChunk];
     double vl[detail::kChunk], vu[detail::kChunk], vr[detail::kChunk];
     detail::NdtriExpGroup lower{il, vl, 0}, upper{iu, vu, 0}, rest{ir, vr, 0};
-    detail::ndtri_exp_gather(xc, m, lower, upper, rest);  // before the central pass: yc may be xc
-    detail::ndtri_exp_central_pass(xc, yc, m);
+    detail::ndtri_exp_central_pass(xc, yc, m, lower, upper, rest);
     detail::ndtri_exp_lower_pass(vl, lower.n);
     detail::ndtri_exp_upper_pass(vu, upper.n);
     for (std::size_t j = 0; j < lower.n; ++j) yc[il[j]] = vl[j];
