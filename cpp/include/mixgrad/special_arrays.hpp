@@ -82,8 +82,8 @@ MIXGRAD_SIMD_DISPATCH(log_ndtr_finish_pass)
 // element outside it (tails, 0, 1, out of range, NaN) gets its p in y instead (so y may be p),
 // its index in idx and its p in tin. Returns the number of those. The region test and the bit
 // mask of for_each_flagged ride along the rational's loop, whose cost is its multiply-adds.
-MIXGRAD_SIMD_KERNEL std::size_t ndtri_central_pass_kernel(const double* p, double* y, std::size_t n,
-                                                          std::uint32_t* idx, double* tin) {
+MIXGRAD_SIMD_KERNEL std::size_t ndtri_central_pass_kernel(const double* p, double* y, std::size_t n, std::uint32_t* idx,
+                                                          double* tin) {
   std::size_t k = 0;
   for_each_flagged(
       n,
