@@ -140,12 +140,13 @@ struct SolverInputs {
 // kDirectSumFloor K (the far tails): scaled by e^{-M}, M the largest of a_k (t_k < 0) and ell_k
 // (t_k >= 0), or 0 where no component is live. Every term is then at most 1 and the largest
 // at least Q(sqrt(-2M)), which is about 1 / sqrt(-4 pi M): nothing that matters underflows. The
-// lane's sh becomes M. Reads t, a and the log weights as solve_iterations left them.
+// lane's sh becomes M. Reads t, Q(|t|) and the log weights as solve_iterations left them (a_k
+// again from t_k and ell_k: solve_iterations overwrote a with e^a).
 template <bool PL, std::size_t W>
 MIXGRAD_INLINE void far_sums(std::size_t K, const SolverInputs& in, double* S1, double* S2, double* S3, double* S4,
                              double* sh) {
   const std::size_t w = in.w;
-  const double *invs = in.invs, *ell = in.ell, *v1 = in.v1, *v2 = in.v2, *qv = in.qv;
+  const double *invs = in.invs, *ell = in.ell, *v1 = in.v1, *qv = in.qv;
   alignas(64) double M[W], T1[W], T2[W], T3[W], T4[W];
 #pragma omp simd
   for (std::size_t l = 0; l < w; ++l) {
@@ -158,7 +159,8 @@ MIXGRAD_INLINE void far_sums(std::size_t K, const SolverInputs& in, double* S1, 
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
     for (std::size_t l = 0; l < w; ++l) {
-      const double b = v1[k * w + l] < 0.0 ? v2[k * w + l] : ell[k * w + l];
+      const double t = v1[k * w + l], e = ell[k * w + l];
+      const double b = t < 0.0 ? e - 0.5 * (t * t) : e;
       M[l] = b > M[l] ? b : M[l];
     }
   }
@@ -173,9 +175,9 @@ MIXGRAD_INLINE void far_sums(std::size_t K, const SolverInputs& in, double* S1, 
     for (std::size_t l = 0; l < w; ++l) {
       const std::size_t j = at<PL>(k, l);
       const double m = M[l];
-      const double t = v1[k * w + l];
-      const double P = relative_exp(v2[k * w + l] - m);
-      const double E = elem::exp(ell[k * w + l] - m);  // overflows only where t < 0: not taken
+      const double t = v1[k * w + l], e = ell[k * w + l];
+      const double P = relative_exp((e - 0.5 * (t * t)) - m);
+      const double E = elem::exp(e - m);  // overflows only where t < 0: not taken
       const double Pq = P * qv[k * w + l];
       const double Pi = P * invs[j];
       T1[l] += t < 0.0 ? Pq : E - Pq;
@@ -245,15 +247,23 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
         v2[k * w + l] = ell[k * w + l] - 0.5 * (t * t);
       }
     }
-    // Q(|t|) in a loop of its own (elementwise: few registers, no per-component loads).
+    // Q(|t|), then P = e^a over a, each in a loop of its own: elementwise, no per-component
+    // loads, and without the other's constants no registers spilled (in one loop with the sums,
+    // the exponential's constants were reloaded from the stack: W1, AVX2 copy, 3-5% slower).
     scaled_tail_block(v1, qv, K * w);
+    {
+      double* __restrict pv = v2;
+      const std::size_t nkw = K * w;
+#pragma omp simd
+      for (std::size_t i = 0; i < nkw; ++i) pv[i] = relative_exp(pv[i]);
+    }
     for (std::size_t k = 0; k < K; ++k) {
       const double* __restrict invsk = invs + at<PL>(k, 0);
 #pragma omp simd
       for (std::size_t l = 0; l < w; ++l) {
         const std::size_t j = at<PL>(0, l);
         const double t = v1[k * w + l];
-        const double P = relative_exp(v2[k * w + l]);
+        const double P = v2[k * w + l];
         const double E = ew[k * w + l];
         const double q = qv[k * w + l];
         const double Pq = P * q;
