@@ -175,7 +175,9 @@ struct LogNdtrParts {
 
 MIXGRAD_INLINE LogNdtrParts log_ndtr_parts(double x) {
   const double y = std::fabs(x);
-  const double q = scaled_lower_tail(y);
+  // Q by the rational form, as ndtr's: over arrays 12% faster than the Chebyshev form in
+  // 1/(y + 4) (AVX2 copy), and the largest error on the accuracy test's points 4.6 -> 3.2 ulp.
+  const double q = scaled_lower_tail_rational(y);
   double A, r;
   half_square(y, A, r);
   // Phi(-y) for the right half (y <= 40 matters; beyond, Phi(-y) < 1e-300 is taken as 0).
