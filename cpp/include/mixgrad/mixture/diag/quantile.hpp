@@ -136,6 +136,19 @@ struct SolverInputs {
   std::size_t w;
 };
 
+// One component's terms added to a lane's sums (see solve_iterations): P = e^{a - sh},
+// E = w e^{-sh}, q = Q(|t|), is = 1 / sigma.
+MIXGRAD_INLINE void add_solver_terms(double P, double E, double q, double t, double is, double& S1, double& S2,
+                                     double& S3, double& S4) {
+  const double Pq = P * q;
+  const double Pi = P * is;
+  S1 += t < 0.0 ? Pq : E - Pq;
+  S2 += Pi;
+  const double Pii = Pi * is;
+  S3 += Pii * t;
+  S4 += Pii * is * (t * t - 1.0);
+}
+
 // The sums of solve_iterations again, for the lanes whose unscaled S1 fell below
 // kDirectSumFloor K (the far tails): scaled by e^{-M}, M the largest of a_k (t_k < 0) and ell_k
 // (t_k >= 0), or 0 where no component is live. Every term is then at most 1 and the largest
@@ -178,13 +191,7 @@ MIXGRAD_INLINE void far_sums(std::size_t K, const SolverInputs& in, double* S1, 
       const double t = v1[k * w + l], e = ell[k * w + l];
       const double P = relative_exp((e - 0.5 * (t * t)) - m);
       const double E = elem::exp(e - m);  // overflows only where t < 0: not taken
-      const double Pq = P * qv[k * w + l];
-      const double Pi = P * invs[j];
-      T1[l] += t < 0.0 ? Pq : E - Pq;
-      T2[l] += Pi;
-      const double Pii = Pi * invs[j];
-      T3[l] += Pii * t;
-      T4[l] += Pii * invs[j] * (t * t - 1.0);
+      add_solver_terms(P, E, qv[k * w + l], t, invs[j], T1[l], T2[l], T3[l], T4[l]);
     }
   }
 #pragma omp simd
@@ -262,17 +269,8 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
 #pragma omp simd
       for (std::size_t l = 0; l < w; ++l) {
         const std::size_t j = at<PL>(0, l);
-        const double t = v1[k * w + l];
-        const double P = v2[k * w + l];
-        const double E = ew[k * w + l];
-        const double q = qv[k * w + l];
-        const double Pq = P * q;
-        const double Pi = P * invsk[j];
-        S1[l] += t < 0.0 ? Pq : E - Pq;
-        S2[l] += Pi;
-        const double Pii = Pi * invsk[j];
-        S3[l] += Pii * t;
-        S4[l] += Pii * invsk[j] * (t * t - 1.0);
+        add_solver_terms(v2[k * w + l], ew[k * w + l], qv[k * w + l], v1[k * w + l], invsk[j], S1[l], S2[l], S3[l],
+                         S4[l]);
       }
     }
     // The sums above are exact to rounding where S1 >= kDirectSumFloor K (then M > -300: see
