@@ -51,12 +51,11 @@ namespace detail {
 // converts between 8- and 4-lane vectors.
 using Mask = std::int64_t;
 
-// The scale e^M of the solver's sums (M <= 0) below which w_k e^{-M} no longer stands in for
-// e^{ell_k - M}: e^{-M} would pass e^300 and the w_k that underflowed could matter.
-inline constexpr double kDirectScaleFloor = -300.0;
-
-// e^(kDirectScaleFloor + 1). Each term of the solver's S1 is at most e^M (Phi <= 1, Q <= 1/2), so
-// an unscaled S1 of at least this times K (rounding aside) has M > kDirectScaleFloor.
+// e^-299: the solver's sums are unscaled for a lane whose S1 is at least this times K. Each term
+// of S1 is at most e^M (Phi <= 1, Q <= 1/2), M the largest term in log space, so then M > -300
+// (rounding aside): the largest term is at least 0.016 e^M, and one that underflowed (below
+// e^-708) weighs below e^-400 against the sum. Below it, e^{-M} would pass e^300 and the terms
+// that underflowed could matter: far_sums scales them.
 inline constexpr double kDirectSumFloor = 1.3994259113851392e-130;
 
 // ell_k -= log sum_k e^{ell_k} per lane (into Lw), and w_k = e^{ell_k} (into w), from one
@@ -149,15 +148,15 @@ MIXGRAD_INLINE void add_solver_terms(double P, double E, double q, double t, dou
   S4 += Pii * is * (t * t - 1.0);
 }
 
-// The sums of solve_iterations again, for the lanes whose unscaled S1 fell below
-// kDirectSumFloor K (the far tails): scaled by e^{-M}, M the largest of a_k (t_k < 0) and ell_k
+// The sums of solve_iterations again, for the lanes flagged far (unscaled S1 below
+// kDirectSumFloor K: the far tails): scaled by e^{-M}, M the largest of a_k (t_k < 0) and ell_k
 // (t_k >= 0), or 0 where no component is live. Every term is then at most 1 and the largest
 // at least Q(sqrt(-2M)), which is about 1 / sqrt(-4 pi M): nothing that matters underflows. The
 // lane's sh becomes M. Reads t, Q(|t|) and the log weights as solve_iterations left them (a_k
 // again from t_k and ell_k: solve_iterations overwrote a with e^a).
 template <bool PL, std::size_t W>
-MIXGRAD_INLINE void far_sums(std::size_t K, const SolverInputs& in, double* S1, double* S2, double* S3, double* S4,
-                             double* sh) {
+MIXGRAD_INLINE void far_sums(std::size_t K, const SolverInputs& in, const Mask* far, double* S1, double* S2, double* S3,
+                             double* S4, double* sh) {
   const std::size_t w = in.w;
   const double *invs = in.invs, *ell = in.ell, *v1 = in.v1, *qv = in.qv;
   alignas(64) double M[W], T1[W], T2[W], T3[W], T4[W];
@@ -177,12 +176,8 @@ MIXGRAD_INLINE void far_sums(std::size_t K, const SolverInputs& in, double* S1, 
       M[l] = b > M[l] ? b : M[l];
     }
   }
-  alignas(64) Mask far[W];
 #pragma omp simd
-  for (std::size_t l = 0; l < w; ++l) {
-    far[l] = S1[l] < kDirectSumFloor * static_cast<double>(K);
-    M[l] = M[l] == kNegInf ? 0.0 : M[l];
-  }
+  for (std::size_t l = 0; l < w; ++l) M[l] = M[l] == kNegInf ? 0.0 : M[l];
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
     for (std::size_t l = 0; l < w; ++l) {
@@ -228,6 +223,7 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
     // scaled by e^{-sh}: C = e^sh S1 (F or S), f = e^sh S2 / sqrt(2 pi). sh = 0, except in the
     // far tails (see far_sums), where sh = M, the largest of a_k (t_k < 0) and ell_k (t_k >= 0).
     alignas(64) double S1[W], S2[W], S3[W], S4[W], sh[W];
+    alignas(64) Mask far[W];
 #pragma omp simd
     for (std::size_t l = 0; l < w; ++l) {
       S1[l] = 0.0;
@@ -273,16 +269,17 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
                          S4[l]);
       }
     }
-    // The sums above are exact to rounding where S1 >= kDirectSumFloor K (then M > -300: see
-    // far_sums); the other lanes' sums are computed again, scaled.
-    int any_far = 0;
+    // The sums above are exact to rounding where S1 >= kDirectSumFloor K; the other lanes' sums
+    // are computed again, scaled.
+    Mask any_far = 0;
 #pragma omp simd reduction(| : any_far)
     for (std::size_t l = 0; l < w; ++l) {
-      const int far = S1[l] < kDirectSumFloor * static_cast<double>(K);
+      const Mask f = S1[l] < kDirectSumFloor * static_cast<double>(K);
+      far[l] = f;
       sh[l] = 0.0;
-      any_far |= far;
+      any_far |= f;
     }
-    if (any_far) far_sums<PL, W>(K, in, S1, S2, S3, S4, sh);
+    if (any_far) far_sums<PL, W>(K, in, far, S1, S2, S3, S4, sh);
     // h = log C - log u (lower) or log(1 - u) - log C (upper), C = F or S = e^sh S1, and
     // its derivatives: with t = z (lower) or -z (upper), c = 1 (lower) or -1 (upper),
     // g1 = S2 / (S1 sqrt(2 pi)) = f / C = h', B = S3 / (S1 sqrt(2 pi)) = -c f' / C,
