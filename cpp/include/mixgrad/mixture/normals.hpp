@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "mixgrad/aligned_vector.hpp"
 #include "mixgrad/config.hpp"
 #include "mixgrad/discrete/philox_fill.hpp"
 #include "mixgrad/elementary.hpp"
@@ -101,9 +102,9 @@ MIXGRAD_SIMD_DISPATCH(normals_rows)
 // Buffers of normals_rows for up to L rows of D coordinates: the normals (eps) and the uniforms
 // that pick the rows' components (pick) after draw().
 struct NormalsBuffer {
-  std::vector<double> eps, work;
+  aligned_vector<double> eps, work;
   double pick[L] = {};
-  std::vector<std::uint32_t> ctr, words, idx;
+  aligned_vector<std::uint32_t> ctr, words, idx;
   void reserve_for(std::size_t D) {
     const std::size_t n = L * ((D + 1) / 2);  // counters of the normals
     const std::size_t m = rebar::philox_padded(n + L);

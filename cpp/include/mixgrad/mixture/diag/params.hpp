@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "mixgrad/aligned_vector.hpp"
 #include "mixgrad/config.hpp"
 #include "mixgrad/elementary.hpp"
 #include "mixgrad/mixture/lanes.hpp"
@@ -14,9 +15,9 @@ namespace mixgrad::mixture {
 // Parameters of one unit in double, with 1/sigma and log sigma precomputed.
 // Shared (PL = false): mu[d*K + k], logw[k]. Per lane (PL = true): mu[(d*K + k)*L + l], logw[k*L + l].
 struct Prepared {
-  std::vector<double> mu, invs, sig, logs, logw, w;
+  aligned_vector<double> mu, invs, sig, logs, logw, w;
   // Tangents (forward mode), same layouts; empty unless used.
-  std::vector<double> ta, tmu, ts;
+  aligned_vector<double> ta, tmu, ts;
 };
 
 namespace detail {

@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "mixgrad/aligned_vector.hpp"
 #include "mixgrad/config.hpp"
 #include "mixgrad/elementary.hpp"
 #include "mixgrad/flagged.hpp"
@@ -27,7 +28,7 @@ namespace mixgrad::mixture {
 // lanes the solver iterates, [K][W] for their log weights, weights, per-lane parameters and three
 // work arrays.
 struct QuantileScratch {
-  std::vector<double> u, x, ell, ew, v1, v2, qv, ell2, ew2, mu2, invs2;
+  aligned_vector<double> u, x, ell, ew, v1, v2, qv, ell2, ew2, mu2, invs2;
   bool log_tail = false;  // u holds signed log tails (Fwd::LogTail) instead of probabilities
   void init(const Dims& dm, std::size_t W = L) {
     u.assign(dm.D * W, 0.5);

@@ -5,18 +5,19 @@
 #include <cstddef>
 #include <vector>
 
+#include "mixgrad/aligned_vector.hpp"
 #include "mixgrad/mixture/lanes.hpp"
 
 namespace mixgrad::mixture {
 
 // Per-thread scratch for one unit.
 struct Scratch {
-  std::vector<double> x, gx;                        // [D][L]
-  std::vector<double> z, r, term;                   // [D][K][L]
-  std::vector<double> ell, e, ellp, g, q, bb, lam;  // [K][L]
-  std::vector<double> zk, rk;                       // [K][L], modes that do not store z, r
-  std::vector<double> wx, wy;                       // [K][L], the scaled form (and jvp's terms)
-  std::vector<double> amu, as, aa;                  // accumulators [D][K][L], [K][L]
+  aligned_vector<double> x, gx;                        // [D][L]
+  aligned_vector<double> z, r, term;                   // [D][K][L]
+  aligned_vector<double> ell, e, ellp, g, q, bb, lam;  // [K][L]
+  aligned_vector<double> zk, rk;                       // [K][L], modes that do not store z, r
+  aligned_vector<double> wx, wy;                       // [K][L], the scaled form (and jvp's terms)
+  aligned_vector<double> amu, as, aa;                  // accumulators [D][K][L], [K][L]
   void init(const Dims& dm, bool need_store, bool need_acc) {
     const std::size_t K = dm.K, D = dm.D;
     x.assign(D * L, 0.0);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "mixgrad/aligned_vector.hpp"
 #include "mixgrad/mixture/diag/params.hpp"
 #include "mixgrad/mixture/lanes.hpp"
 
@@ -16,8 +17,8 @@ namespace mixgrad::mixture {
 // mu0 holds the means in the per-lane layout [d][k][L] (Prepared.mu gets the locations m_kd).
 // Tangents (forward mode) in the same layouts; empty unless used.
 struct TrilParams {
-  std::vector<double> low, mu0;
-  std::vector<double> tlow, tmu0;
+  aligned_vector<double> low, mu0;
+  aligned_vector<double> tlow, tmu0;
 };
 
 namespace detail {

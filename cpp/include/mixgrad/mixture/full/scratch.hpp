@@ -6,15 +6,16 @@
 #include <cstddef>
 #include <vector>
 
+#include "mixgrad/aligned_vector.hpp"
 #include "mixgrad/mixture/lanes.hpp"
 
 namespace mixgrad::mixture {
 
 struct TrilScratch {
-  std::vector<double> eps, teps, ebar;  // [D][K][L]
-  std::vector<double> mbar, sbar;       // [K][L]
-  std::vector<double> xdot;             // [D][L], the tangent of x (forward mode)
-  std::vector<double> lbar;             // [D][D][K][L], L_kdj's adjoint at (d, j), j <= d
+  aligned_vector<double> eps, teps, ebar;  // [D][K][L]
+  aligned_vector<double> mbar, sbar;       // [K][L]
+  aligned_vector<double> xdot;             // [D][L], the tangent of x (forward mode)
+  aligned_vector<double> lbar;             // [D][D][K][L], L_kdj's adjoint at (d, j), j <= d
   void init(const Dims& dm, bool need_acc) {
     const std::size_t K = dm.K, D = dm.D;
     eps.assign(D * K * L, 0.0);
