@@ -60,10 +60,15 @@ void by_chunks(const T* x, T* y, std::size_t n, Body&& body) {
   }
 }
 
+// log_ndtr's parts, with Q(|x|) first in a loop of its own (through arg): on a Zen 3 (AVX2) 3-5%
+// faster than one loop. (On a Zen 5 with the AVX2 copy forced it measured 5% slower; the goals
+// are set on AVX2-only CPUs.)
 MIXGRAD_SIMD_KERNEL void log_ndtr_parts_pass_kernel(const double* x, double* arg, double* add, std::size_t n) {
 #pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) arg[i] = special::scaled_lower_tail_rational(std::fabs(x[i]));
+#pragma omp simd
   for (std::size_t i = 0; i < n; ++i) {
-    const special::LogNdtrParts parts = special::log_ndtr_parts(x[i]);
+    const special::LogNdtrParts parts = special::log_ndtr_parts_from_scaled(x[i], arg[i]);
     arg[i] = parts.arg;
     add[i] = parts.add;
   }
