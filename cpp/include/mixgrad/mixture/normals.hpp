@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "mixgrad/aligned_vector.hpp"
 #include "mixgrad/config.hpp"

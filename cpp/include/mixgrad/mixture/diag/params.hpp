@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstddef>
-#include <vector>
 
 #include "mixgrad/aligned_vector.hpp"
 #include "mixgrad/config.hpp"

@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <vector>
 
 #include "mixgrad/aligned_vector.hpp"
 #include "mixgrad/config.hpp"

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstddef>
-#include <vector>
 
 #include "mixgrad/aligned_vector.hpp"
 #include "mixgrad/mixture/lanes.hpp"
