@@ -138,30 +138,44 @@ MIXGRAD_INLINE double scaled_lower_tail_split(double y) {
   return inside ? bounded : scaled_lower_tail_rational(y);
 }
 
-// Phi(-y) for y >= 0 given q = Q(y): q * exp(-y^2/2), subnormal-exact; 0 beyond y = 40.
-MIXGRAD_INLINE double lower_tail_from_scaled(double y, double q) {
-  const double yc = y > 40.0 ? 40.0 : y;  // NaN passes through
+// exp(-y^2/2) = (1 + e) 2^n for 0 <= y <= 40 (NaN gives NaN), from the exact split of y^2/2.
+struct HalfGaussian {
+  double e;
+  std::int64_t n;  // >= -1155
+};
+
+MIXGRAD_INLINE HalfGaussian half_gaussian(double y) {
   double A, r;
-  half_square(yc, A, r);
-  std::int64_t n;
-  const double e = elem::exp_mantissa_sum_minus_one(-A, -r, n);  // n >= -1155
-  const double v = elem::scale_pow2_down(q + q * e, n);
+  half_square(y, A, r);
+  HalfGaussian g;
+  g.e = elem::exp_mantissa_sum_minus_one(-A, -r, g.n);
+  return g;
+}
+
+// Phi(-y) for y >= 0 given q = Q(y) and g = half_gaussian(min(y, 40)): q * exp(-y^2/2),
+// subnormal-exact; 0 beyond y = 40.
+MIXGRAD_INLINE double lower_tail_from_parts(double y, double q, HalfGaussian g) {
+  const double v = elem::scale_pow2_down(q + q * g.e, g.n);
   return y > 40.0 ? 0.0 : v;
 }
 
-// Phi(x) given q = Q(|x|) (array loops compute the two stages as separate passes).
-MIXGRAD_INLINE double ndtr_from_scaled(double x, double q) {
-  const double lower = lower_tail_from_scaled(std::fabs(x), q);
-  return x < 0.0 ? lower : 1.0 - lower;
+// Phi(-y) for y >= 0 given q = Q(y).
+MIXGRAD_INLINE double lower_tail_from_scaled(double y, double q) {
+  return lower_tail_from_parts(y, q, half_gaussian(y > 40.0 ? 40.0 : y));  // NaN passes through
 }
 
 // Phi(x) = P(N(0,1) <= x). Q by the rational form: past |x| = 40, where Phi(-|x|) is 0, Q is not
-// used (lower_tail_from_scaled), so the argument is clamped there (NaN passes through).
+// used (lower_tail_from_parts), so the argument is clamped there (NaN passes through). The
+// Gaussian factor comes first in the source: it does not wait for Q's division, and GCC, which
+// schedules no instructions before register allocation on x86, emits them in about this order,
+// so the out-of-order core overlaps more of them (6-8% faster on Zen 3, AVX2; the same bits).
 MIXGRAD_INLINE double ndtr(double x) {
   const double y = std::fabs(x);
   const double yc = y > 40.0 ? 40.0 : y;
+  const HalfGaussian g = half_gaussian(yc);
   const double q = elem::poly2(detail::kScaledTailNum, yc) / elem::poly2(detail::kScaledTailDen, yc);
-  return ndtr_from_scaled(x, q);
+  const double lower = lower_tail_from_parts(y, q, g);
+  return x < 0.0 ? lower : 1.0 - lower;
 }
 
 // log Phi(x) = log(arg) + add in two stages, so that array loops can run them as two passes
