@@ -55,12 +55,12 @@ inline void noise_probit(std::size_t n, philox::Key key, std::uint32_t stream, b
 
 // The vectorized path runs over an m x nq rectangle (j = c * nq + q: sample s0 + c, coordinate
 // c0 + q) in passes, so that each costly function runs on the lanes that need it only:
-//  1. the draws: eps by AS241's central rational for every lane (tail lanes, p < 0.075, are
-//     flagged) and log v;
-//  2. eps on the flagged lanes by the AS241 tail (compacted: ~15% of the lanes);
-//  3. z, b and log p = log v + log Phi(-+alpha); x = ndtri_exp(log p) by its central region
-//     (flagged when log p lies outside it);
-//  4. x on the flagged lanes by ndtri_exp_moderate (compacted);
+//  1. the draws: eps by ndtri's central rational for every lane (tail lanes, p < 0.03, are
+//     flagged) and v;
+//  2. eps on the flagged lanes by ndtri's tail (compacted: ~6% of the lanes);
+//  3. z, b, p = v Phi(-+alpha) and x = ndtri(p) by the same central rational (lanes with p
+//     outside [0.03, 0.97] are flagged);
+//  4. x = ndtri_exp(log v + log Phi(-+alpha)) on the flagged lanes (compacted);
 //  5. z~, dz~/dalpha, the score (a per-coordinate constant) and the relaxations.
 // Coupled noise needs no ndtri_exp: passes 3-5 are one. The o arrays carry the intermediates
 // from pass to pass. Lanes where log p < kNdtriExpMin (|alpha| beyond ~37, or NaN) get
@@ -138,8 +138,9 @@ MIXGRAD_INLINE FlaggedLanes probit_flagged(std::size_t n, const double* v, Pred 
   return {idx.data(), val.data(), k};
 }
 
-// |p - 1/2| <= kProbitCentralQ: AS241's central region, where pass 3 computes ndtri(p) from p itself.
-inline constexpr double kProbitCentralQ = 0.425;
+// |p - 1/2| <= kProbitCentralQ: ndtri's central region (p in [0.03, 0.97]), where pass 3 computes
+// ndtri(p) from p itself.
+inline constexpr double kProbitCentralQ = special::kNdtriCentral;
 
 // x[i] = ndtri_exp(lp[i]) where lp[i] lies above ndtri_exp's lower tail (and below 0), compacted.
 MIXGRAD_INLINE void probit_not_lower(std::size_t n, const double* lp, double* x) {
@@ -249,13 +250,13 @@ MIXGRAD_INLINE void probit_rect(std::size_t m, std::size_t nq, std::uint64_t s0,
                        z[j] = zz;
                        hard[j] = b ? 1.0 : 0.0;
                        score[j] = central ? 1.0 : (b ? x.la : x.lb);
-                       zt_io[j] = special::detail::as241_central(q);
+                       zt_io[j] = special::ndtri_central(q);
                      });
     // Pass 4, on the other lanes (compacted): log p = log v + log Phi(-+alpha) and x =
     // ndtri_exp(log p); o.dzt gets 1 and o.score log v (NaN where log p < kNdtriExpMin, for probit_fix).
-    // These lanes lie in ndtri_exp's lower tail (p < 0.075, a square root and the tail rational)
-    // but for those of p > 0.925 (b = 1 and Phi(alpha) > 0.925) and a few at the edge of the
-    // central region: they are redone by ndtri_exp_moderate, compacted again.
+    // These lanes lie in ndtri_exp's lower tail (p < 0.03 < 0.075: a square root and the tail
+    // rational) but for those of p > 0.97 (b = 1 and Phi(alpha) > 0.97): they are redone by
+    // ndtri_exp_moderate, compacted again.
     const FlaggedLanes t = probit_flagged(m * nq, score, [](double l) { return !(l > 0.0); });
     double *val = t.val, *lv = probit_scratch(2 * t.n), *lp = lv + t.n;
     for (std::size_t i = 0; i < t.n; ++i) lv[i] = dzt_io[t.idx[i]];
