@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "mixgrad/config.hpp"
@@ -163,6 +164,23 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
     sume[l] = 1.0;  // e_k = w_k: log-weights centred on 0
     ie[l] = 1.0;    // 1 / sume, carried from the previous coordinate's ig
   }
+  // The vjp without a coordinate hook: z and Q(|z|) of every coordinate first, as they depend on
+  // x and the parameters only. Q's loops then run back to back, not as one short loop between
+  // the recurrence's passes in each coordinate. Q of coordinate d goes into its rows of term,
+  // which pass 4 overwrites once pass 3 has read them.
+  constexpr bool kZFirst = MODE == Fwd::Vjp && std::is_same_v<Hook, NoCoordinateHook>;
+  if constexpr (kZFirst) {
+    for (std::size_t d = 0; d < D; ++d)
+      for (std::size_t k = 0; k < K; ++k) {
+        const std::size_t dk = d * K + k;
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          const std::size_t j = detail::at<PL>(dk, l);
+          s.z[dk * L + l] = (s.x[d * L + l] - mu[j]) * invs[j];
+        }
+      }
+    for (std::size_t d = 0; d < D; ++d) scaled_tail_block(s.z.data() + d * K * L, s.term.data() + d * K * L, K * L);
+  }
   for (std::size_t d = 0; d < D; ++d) {
     hook(d);
 #pragma omp simd
@@ -182,15 +200,16 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) {
         const std::size_t j = detail::at<PL>(dk, l);
-        const double zz = (xd[l] - mu[j]) * invs[j];
-        zd[k * L + l] = zz;
+        const double zz = kZFirst ? zd[k * L + l] : (xd[l] - mu[j]) * invs[j];
+        if constexpr (!kZFirst) zd[k * L + l] = zz;
         const double lp = (ell[k * L + l] - logs[j]) - 0.5 * zz * zz;
         ellp[k * L + l] = lp;
         Mp[l] = lp > Mp[l] ? lp : Mp[l];
       }
     }
     // Q(|z|) in a loop of its own: elementwise, no per-component parameters, few registers.
-    scaled_tail_block(zd, q, K * L);
+    if constexpr (!kZFirst) scaled_tail_block(zd, q, K * L);
+    const double* qz = kZFirst ? td : q;
     // A finite x_d so far out (|z| > ~1.3e154) that z^2 overflows for every live component:
     // the next weights still follow from the differences z_k^2 - z_min^2, and the density of the
     // coordinate is 0 (gap +inf, so the lane takes the scaled form).
@@ -234,7 +253,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
       // X into s.wx, Y into s.wy, before pass 3 overwrites Q in q.
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) logsume[l] = elem::log(sume[l]);
-      detail::scaled_sides(K, ell, zd, q, logsume, s.wx.data(), s.wy.data(), SX, SY, MA, MB);
+      detail::scaled_sides(K, ell, zd, qz, logsume, s.wx.data(), s.wy.data(), SX, SY, MA, MB);
     }
     // Pass 3: r, A_k (into q), B_k (into bb), and their sums.
 #pragma GCC unroll 2
@@ -245,7 +264,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         const std::size_t j = detail::at<PL>(dk, l);
         const double zz = zd[k * L + l];
         const double rr = g[k * L + l] * ig[l];
-        const double V = rr * sig[j] * special::kSqrt2Pi * q[k * L + l];
+        const double V = rr * sig[j] * special::kSqrt2Pi * qz[k * L + l];
         const double Wk = e[k * L + l] * c1[l];
         const double A = zz < 0.0 ? V : Wk - V;
         const double Bv = zz < 0.0 ? Wk - V : V;
