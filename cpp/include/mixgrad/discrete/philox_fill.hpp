@@ -101,13 +101,15 @@ struct PhiloxAvx2 {
 // One round on one set of eight blocks.
 __attribute__((target("avx2"), always_inline)) inline void philox_round_avx2(PhiloxAvx2& s, __m256i m0, __m256i m1,
                                                                              __m256i k0, __m256i k1) {
-  // 64-bit products of the even lanes and of the odd lanes; high and low halves back in place
+  // High halves: the 64-bit products of the even lanes and of the odd lanes, put back in place.
+  // Low halves: vpmulld, one instruction where the products' halves took a shift and a blend
+  // (-4% on REBAR's logistic path at D=200 on Zen 3; the same words).
   const __m256i e0 = _mm256_mul_epu32(s.c0, m0), o0 = _mm256_mul_epu32(_mm256_srli_epi64(s.c0, 32), m0);
   const __m256i e1 = _mm256_mul_epu32(s.c2, m1), o1 = _mm256_mul_epu32(_mm256_srli_epi64(s.c2, 32), m1);
   const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(e0, 32), o0, 0xAA);
-  const __m256i lo0 = _mm256_blend_epi32(e0, _mm256_slli_epi64(o0, 32), 0xAA);
+  const __m256i lo0 = _mm256_mullo_epi32(s.c0, m0);
   const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(e1, 32), o1, 0xAA);
-  const __m256i lo1 = _mm256_blend_epi32(e1, _mm256_slli_epi64(o1, 32), 0xAA);
+  const __m256i lo1 = _mm256_mullo_epi32(s.c2, m1);
   s.c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, s.c1), k0);
   s.c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, s.c3), k1);
   s.c1 = lo1;
