@@ -250,7 +250,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
       SB[l] = 0.0;
     }
     if (any_scaled) {
-      // X into s.wx, Y into s.wy, before pass 3 overwrites Q in q.
+      // X into s.wx, Y into s.wy, before pass 3 writes A over q (which holds Q unless kZFirst).
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) logsume[l] = elem::log(sume[l]);
       detail::scaled_sides(K, ell, zd, qz, logsume, s.wx.data(), s.wy.data(), SX, SY, MA, MB);
