@@ -279,16 +279,10 @@ MIXGRAD_INLINE double erfcx(double x) {
   return erfcx_from_abs(x, erfcx_abs(x));
 }
 
-// phi(x), the standard normal density, without loss of precision for large |x|.
+// phi(x), the standard normal density, without loss of precision for large |x|: the lower tail's
+// form with Q replaced by the constant 1/sqrt(2 pi).
 MIXGRAD_INLINE double normal_pdf(double x) {
-  const double y = std::fabs(x);
-  const double yc = y > 40.0 ? 40.0 : y;
-  double A, r;
-  half_square(yc, A, r);
-  std::int64_t n;
-  const double e = elem::exp_mantissa_sum_minus_one(-A, -r, n);
-  const double v = elem::scale_pow2_down(kInvSqrt2Pi + kInvSqrt2Pi * e, n);
-  return y > 40.0 ? 0.0 : v;
+  return lower_tail_from_scaled(std::fabs(x), kInvSqrt2Pi);
 }
 
 // log phi(x).
