@@ -8,13 +8,14 @@
 #include "mixgrad/config.hpp"
 #include "mixgrad/elementary.hpp"
 #include "mixgrad/mixture/lanes.hpp"
+#include "mixgrad/special.hpp"
 
 namespace mixgrad::mixture {
 
-// Parameters of one unit in double, with 1/sigma and log sigma precomputed.
+// Parameters of one unit in double, with 1/sigma, log sigma and sigma sqrt(2 pi) precomputed.
 // Shared (PL = false): mu[d*K + k], logw[k]. Per lane (PL = true): mu[(d*K + k)*L + l], logw[k*L + l].
 struct Prepared {
-  aligned_vector<double> mu, invs, sig, logs, logw, w;
+  aligned_vector<double> mu, invs, sig, logs, sig2pi, logw, w;
   // Tangents (forward mode), same layouts; empty unless used.
   aligned_vector<double> ta, tmu, ts;
 };
@@ -22,13 +23,14 @@ struct Prepared {
 namespace detail {
 
 // From the raw values that load_one left in p (logits in logw, scales in sig) compute
-// 1/sigma, log sigma, the log-softmax of the logits and the weights, for W lanes at once
+// 1/sigma, log sigma, sigma sqrt(2 pi), the log-softmax of the logits and the weights, for W lanes at once
 // (W = 1: shared layout; W = L: one mixture per lane).
 template <std::size_t W>
 MIXGRAD_INLINE void finish_impl(std::size_t K, std::size_t D, Prepared& p) {
   const double* sig = p.sig.data();
   double* invs = p.invs.data();
   double* logs = p.logs.data();
+  double* sig2pi = p.sig2pi.data();
   double* lw = p.logw.data();
   double* w = p.w.data();
   const std::size_t n = D * K * W;
@@ -36,6 +38,7 @@ MIXGRAD_INLINE void finish_impl(std::size_t K, std::size_t D, Prepared& p) {
   for (std::size_t i = 0; i < n; ++i) {
     invs[i] = 1.0 / sig[i];
     logs[i] = elem::log(sig[i]);
+    sig2pi[i] = sig[i] * special::kSqrt2Pi;
   }
   alignas(64) double M[W];  // log sum_k e^{logit_k} per lane
   lse_lanes<W>(lw, K, M);
@@ -65,7 +68,7 @@ void load_one(const Dims& dm, const T* logits, const T* means, const T* scales, 
               Prepared& p, const T* ta, const T* tmu, const T* ts) {
   const std::size_t K = dm.K, D = dm.D, W = PL ? L : 1;
   if (p.mu.size() != D * K * W || (ta && p.ta.size() != K * W)) {
-    for (auto* v : {&p.mu, &p.invs, &p.sig, &p.logs}) v->assign(D * K * W, 0.0);
+    for (auto* v : {&p.mu, &p.invs, &p.sig, &p.logs, &p.sig2pi}) v->assign(D * K * W, 0.0);
     p.logw.assign(K * W, 0.0);
     p.w.assign(K * W, 0.0);
     if (ta) {

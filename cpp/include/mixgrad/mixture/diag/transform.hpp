@@ -147,7 +147,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
   double* lam = s.lam.data();  // Jvp: tangent of ell
   const double* mu = p.mu.data();
   const double* invs = p.invs.data();
-  const double* sig = p.sig.data();
+  const double* sig2pi = p.sig2pi.data();  // sigma sqrt(2 pi)
   const double* logs = p.logs.data();
   alignas(64) double Mp[L], sume[L], sumg[L], c1[L], ig[L], ie[L], SA[L], SB[L], xd[L], xdot[L];
   alignas(64) double logsume[L], SX[L], SY[L], MA[L], MB[L], lnT[L], lnC[L];
@@ -264,7 +264,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         const std::size_t j = detail::at<PL>(dk, l);
         const double zz = zd[k * L + l];
         const double rr = g[k * L + l] * ig[l];
-        const double V = rr * sig[j] * special::kSqrt2Pi * qz[k * L + l];
+        const double V = rr * sig2pi[j] * qz[k * L + l];
         const double Wk = e[k * L + l] * c1[l];
         const double A = zz < 0.0 ? V : Wk - V;
         const double Bv = zz < 0.0 ? Wk - V : V;
