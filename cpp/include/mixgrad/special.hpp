@@ -384,7 +384,8 @@ inline constexpr double kNdtriCentral = 0.47;
 
 // Phi^{-1}(1/2 + q) for |q| <= kNdtriCentral: q P(r)/R(r) in r = 0.47^2 - q^2 (positive
 // coefficients, no cancellation). Our minimax-type fit (tools/fit_special_coefficients.py,
-// relative error 4.2e-17 before rounding to double).
+// relative error 4.2e-17 before rounding to double). By poly2, as exp: 3-8% faster over arrays on
+// Zen 3 (AVX2); max error 4.82 ulp against 4.68 by poly4 over 40,000 uniform p in [0.03, 0.97].
 MIXGRAD_INLINE double ndtri_central(double q) {
   static constexpr double num[10] = {
       4.00168852798138481743e+0, 4.28769590818266561400e+2, 1.81165689947603591007e+4, 3.86162901611277731770e+5,
@@ -404,7 +405,7 @@ MIXGRAD_INLINE double ndtri_central(double q) {
       7.34186284976298725255e+6,
   };
   const double r = 0.2209 - q * q;
-  return q * elem::poly4(num, r) / elem::poly4(den, r);
+  return q * elem::poly2(num, r) / elem::poly2(den, r);
 }
 
 // Phi^{-1}(p). ndtri(0) = -inf, ndtri(1) = inf, NaN outside [0, 1].
