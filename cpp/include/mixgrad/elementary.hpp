@@ -166,13 +166,18 @@ MIXGRAD_INLINE double exp(double y) {
   return y > 709.782712893384 ? kInf : v;
 }
 
-// exp(y) for y <= 0 (or NaN): the same bits as exp there, with one clamp and the single scaling
-// of scale_pow2_down (the result never overflows).
-MIXGRAD_INLINE double exp_nonpositive(double y) {
+// exp(y) for y <= 138 (or NaN): the same bits as exp there, with one clamp and the single scaling
+// of scale_pow2_down, whose range ends at 2^200 > e^138.
+MIXGRAD_INLINE double exp_below_138(double y) {
   const double yc = y < -1100.0 ? -1100.0 : y;  // NaN passes through
   std::int64_t n;
   const double p = exp_mantissa(yc, n);
   return scale_pow2_down(p, n);
+}
+
+// exp(y) for y <= 0 (or NaN), where the result never overflows.
+MIXGRAD_INLINE double exp_nonpositive(double y) {
+  return exp_below_138(y);
 }
 
 // exp(y) for y in [-708, 709], where the result is a normal double: the same bits as exp there,

@@ -86,15 +86,20 @@ MIXGRAD_INLINE void scaled_sides(std::size_t K, const double* ell, const double*
   }
 }
 
-// ell^(d+1) for the lanes where every live component's z^2 overflowed (Mp = -inf, x_d finite):
-// ell_k - log sigma_k - (|z_k| - z_min)(|z_k| + z_min)/2 with z_min the smallest live |z_k|,
-// which differs from ell^(d+1) by a constant; Mp is set to its maximum. idx(k, l) gives the
-// parameter index of component k in lane l.
+// Pass 2 for the lanes where every live component's z^2 overflowed (Mp = -inf, x_d finite):
+// ell^(d+1) as ell_k - log sigma_k - (|z_k| - z_min)(|z_k| + z_min)/2 with z_min the smallest
+// live |z_k|, which differs from the true one by a constant, re-centred on its maximum (into Mp),
+// with g and sumg. Sets farl to which lanes those are and returns whether there are any. idx(k, l)
+// gives the parameter index of component k in lane l.
 template <class Idx>
-inline void far_coordinate_weights(std::size_t K, const double* ell, const double* zd, const double* xd,
-                                   const double* logs, Idx idx, double* ellp, double* Mp) {
+inline bool far_coordinate_weights(std::size_t K, const double* ell, const double* zd, const double* xd,
+                                   const double* logs, Idx idx, double* ellp, double* g, double* Mp, double* sumg,
+                                   std::int64_t* farl) {
+  bool any = false;
   for (std::size_t l = 0; l < L; ++l) {
-    if (!(Mp[l] == kNegInf && std::fabs(xd[l]) < elem::kInf)) continue;
+    farl[l] = Mp[l] == kNegInf && std::fabs(xd[l]) < elem::kInf;
+    if (!farl[l]) continue;
+    any = true;
     double zmin = elem::kInf;
     for (std::size_t k = 0; k < K; ++k)
       if (ell[k * L + l] != kNegInf) zmin = std::min(zmin, std::fabs(zd[k * L + l]));
@@ -104,7 +109,15 @@ inline void far_coordinate_weights(std::size_t K, const double* ell, const doubl
       ellp[k * L + l] = lp;
       Mp[l] = lp > Mp[l] ? lp : Mp[l];
     }
+    sumg[l] = 0.0;
+    for (std::size_t k = 0; k < K; ++k) {
+      const double c = ellp[k * L + l] - Mp[l];
+      ellp[k * L + l] = c;
+      g[k * L + l] = relative_exp(c);
+      sumg[l] += g[k * L + l];
+    }
   }
+  return any;
 }
 
 // term_k <- term_k e^{lnT} in the scaled lanes, as sign * exp(lnT + log|term_k|): finite
@@ -163,6 +176,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
   for (std::size_t l = 0; l < L; ++l) {
     sume[l] = 1.0;  // e_k = w_k: log-weights centred on 0
     ie[l] = 1.0;    // 1 / sume, carried from the previous coordinate's ig
+    farl[l] = 0;
   }
   // The vjp without a coordinate hook: z and Q(|z|) of every coordinate first, as they depend on
   // x and the parameters only. Q's loops then run back to back, not as one short loop between
@@ -210,19 +224,6 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
     // Q(|z|) in a loop of its own: elementwise, no per-component parameters, few registers.
     if constexpr (!kZFirst) scaled_tail_block(zd, q, K * L);
     const double* qz = kZFirst ? td : q;
-    // A finite x_d so far out (|z| > ~1.3e154) that z^2 overflows for every live component:
-    // the next weights still follow from the differences z_k^2 - z_min^2, and the density of the
-    // coordinate is 0 (gap +inf, so the lane takes the scaled form).
-    std::int64_t any_overflow = 0;
-#pragma omp simd reduction(| : any_overflow)
-    for (std::size_t l = 0; l < L; ++l) {
-      const std::int64_t f = Mp[l] == kNegInf && std::fabs(xd[l]) < elem::kInf;
-      farl[l] = f;
-      any_overflow |= f;
-    }
-    if (any_overflow)
-      detail::far_coordinate_weights(
-          K, ell, zd, xd, logs, [&](std::size_t k, std::size_t l) { return detail::at<PL>(d * K + k, l); }, ellp, Mp);
     // Pass 2: g = exp(ell^(d+1) - max) (the unnormalized next weights).
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) sumg[l] = 0.0;
@@ -236,26 +237,37 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         sumg[l] += gg;
       }
     }
+    // Per lane: the form (scaled where the gap exceeds kScaledFormGap, +inf where Mp = -inf) and
+    // c1 = W_k sumg / e_k, clamped for the scaled lanes, whose A_k, B_k are replaced below. Pass 3
+    // forms sumg A_k and sumg B_k, so that it need not wait for the division by sumg (that wait
+    // cost 4% of the W1 vjp on Zen 3, AVX2); pass 4 divides.
     std::int64_t any_scaled = 0;
 #pragma omp simd reduction(| : any_scaled)
     for (std::size_t l = 0; l < L; ++l) {
-      const double gap = farl[l] ? elem::kInf : -Mp[l];  // the log-weights are centred on 0
+      const double gap = -Mp[l];  // the log-weights are centred on 0
       const std::int64_t sc = gap > kScaledFormGap;
       scaled[l] = sc;
       any_scaled |= sc;
-      // Clamped for the scaled lanes, whose A_k, B_k are replaced below.
-      c1[l] = special::kSqrt2Pi * elem::exp(sc ? kScaledFormGap : gap) / sumg[l];
+      c1[l] = special::kSqrt2Pi * elem::exp_below_138(sc ? kScaledFormGap : gap);
       ig[l] = 1.0 / sumg[l];
       SA[l] = 0.0;
       SB[l] = 0.0;
     }
     if (any_scaled) {
+      // A finite x_d so far out (|z| > ~1.3e154) that z^2 overflows for every live component
+      // (pass 2 gave NaN there): the next weights still follow from the differences
+      // z_k^2 - z_min^2, and the density of the coordinate is 0 (the lane is scaled).
+      const bool any_far = detail::far_coordinate_weights(
+          K, ell, zd, xd, logs, [&](std::size_t k, std::size_t l) { return detail::at<PL>(d * K + k, l); }, ellp, g, Mp,
+          sumg, farl);
+      if (any_far)
+        for (std::size_t l = 0; l < L; ++l) ig[l] = 1.0 / sumg[l];
       // X into s.wx, Y into s.wy, before pass 3 writes A over q (which holds Q unless kZFirst).
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) logsume[l] = elem::log(sume[l]);
       detail::scaled_sides(K, ell, zd, qz, logsume, s.wx.data(), s.wy.data(), SX, SY, MA, MB);
     }
-    // Pass 3: r, A_k (into q), B_k (into bb), and their sums.
+    // Pass 3: sumg A_k (into q), sumg B_k (into bb), and their sums (sumg SA, sumg SB).
 #pragma GCC unroll 2
     for (std::size_t k = 0; k < K; ++k) {
       const std::size_t dk = d * K + k;
@@ -263,12 +275,10 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
       for (std::size_t l = 0; l < L; ++l) {
         const std::size_t j = detail::at<PL>(dk, l);
         const double zz = zd[k * L + l];
-        const double rr = g[k * L + l] * ig[l];
-        const double V = rr * sig2pi[j] * qz[k * L + l];
+        const double V = g[k * L + l] * sig2pi[j] * qz[k * L + l];
         const double Wk = e[k * L + l] * c1[l];
         const double A = zz < 0.0 ? V : Wk - V;
         const double Bv = zz < 0.0 ? Wk - V : V;
-        rd[k * L + l] = rr;
         q[k * L + l] = A;
         bb[k * L + l] = Bv;
         SA[l] += A;
@@ -276,8 +286,9 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
       }
     }
     // Which form term_k takes, the log of its scale (0 for unscaled lanes) and lnC, the log of
-    // the factor that turns sum A or sum B into F_d or S_d: log f_d, or M_A, M_B when scaled.
-    // (The logs are taken only where they are used: the vjp needs them in scaled lanes only.)
+    // the factor that turns the sums of pass 3 into F_d or S_d: log(f_d / sumg), or M_A, M_B
+    // when scaled. (The logs are taken only where they are used: the vjp needs them in scaled
+    // lanes only.)
     constexpr bool kWantsC = MODE == Fwd::Cdf || MODE == Fwd::LogTail;
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) {
@@ -288,7 +299,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
     if (kWantsC || any_scaled) {
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l)
-        lnC[l] = farl[l] ? kNegInf : Mp[l] + elem::log(sumg[l]) - elem::log(sume[l]) - special::kHalfLog2Pi;
+        lnC[l] = any_scaled && farl[l] ? kNegInf : Mp[l] - elem::log(sume[l]) - special::kHalfLog2Pi;
     }
     if (any_scaled) {
       for (std::size_t k = 0; k < K; ++k) {
@@ -325,8 +336,9 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         }
       }
     }
-    // Pass 4: term_k (stored for the reverse pass by Vjp; one coordinate's worth for Jvp), then
-    // the tangent of x (Jvp).
+    // Pass 4: r and term_k (stored for the reverse pass by Vjp; one coordinate's worth for Jvp),
+    // then the tangent of x (Jvp). Every lane's term is divided by sumg here; the scaled lanes'
+    // X, Y carry no factor sumg, and their e^{lnT} (lnC = log(f_d / sumg)) undoes the division.
     double* tk = MODE == Fwd::Vjp ? td : s.wx.data();
     if constexpr (MODE == Fwd::Vjp || MODE == Fwd::Jvp) {
 #pragma GCC unroll 2
@@ -337,7 +349,8 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
           // Both forms, then a blend: a conditional load of q or bb becomes a masked load.
           const double lower = q[k * L + l] - w * SA[l];
           const double upper = w * SB[l] - bb[k * L + l];
-          tk[k * L + l] = lowr[l] ? lower : upper;
+          rd[k * L + l] = g[k * L + l] * ig[l];
+          tk[k * L + l] = (lowr[l] ? lower : upper) * ig[l];
         }
       }
       if (any_scaled) detail::scale_terms(K, scaled, lnT, tk);
