@@ -287,15 +287,11 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
     }
     // Which form term_k takes, the log of its scale (0 for unscaled lanes) and lnC, the log of
     // the factor that turns the sums of pass 3 into F_d or S_d: log(f_d / sumg), or M_A, M_B
-    // when scaled. (The logs are taken only where they are used: the vjp needs them in scaled
-    // lanes only.)
+    // when scaled. Both are written only where they are read (the vjp needs them in scaled lanes
+    // only): lnT in the scaled branch, lnC there and for Cdf and LogTail.
     constexpr bool kWantsC = MODE == Fwd::Cdf || MODE == Fwd::LogTail;
 #pragma omp simd
-    for (std::size_t l = 0; l < L; ++l) {
-      lowr[l] = SA[l] <= SB[l];
-      lnT[l] = 0.0;
-      lnC[l] = 0.0;
-    }
+    for (std::size_t l = 0; l < L; ++l) lowr[l] = SA[l] <= SB[l];
     if (kWantsC || any_scaled) {
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l)
@@ -322,8 +318,9 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
       }
     }
     if constexpr (MODE == Fwd::Cdf || MODE == Fwd::LogTail) {
-      // F_d = f_d * sum A, S_d = f_d * sum B, f_d = exp(Mp) sumg / (sume sqrt(2 pi)); in the
-      // scaled lanes F_d = e^{M_A} sum X (lnC holds log f_d or M). LogTail keeps the log.
+      // F_d = f_d sum A = (f_d / sumg) SA, S_d = (f_d / sumg) SB, f_d / sumg = exp(Mp) /
+      // (sume sqrt(2 pi)); in the scaled lanes F_d = e^{M_A} sum X (lnC holds log(f_d / sumg)
+      // or M). LogTail keeps the log.
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) {
         const bool lower = lowr[l];
