@@ -2,6 +2,7 @@
 // bounded form wherever the whole block lies within its range (nearly always: |z| <= 10).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 
@@ -12,8 +13,10 @@ namespace mixgrad::mixture {
 
 // q[i] = special::scaled_lower_tail_split(|v[i]|) for i < n. The bounded form goes over the whole
 // block while the same loop finds the largest |v[i]| (in registers: the callers' passes that form
-// v then keep no running maximum); a block with one beyond the bounded range is computed again
-// by the split form. The value is chosen per element: the same results either way.
+// v then keep no running maximum); where one lies beyond the bounded range, the groups of four
+// that hold one are computed again by the split form (the quantile's trial points leave a few
+// in most of its blocks: recomputing whole blocks took 4% of the W1 quantile on Zen 3, AVX2).
+// The value is chosen per element: the same results either way.
 MIXGRAD_INLINE void scaled_tail_block(const double* v, double* q, std::size_t n) {
   double amax = 0.0;
 #pragma omp simd reduction(max : amax)
@@ -23,8 +26,15 @@ MIXGRAD_INLINE void scaled_tail_block(const double* v, double* q, std::size_t n)
     q[i] = special::scaled_lower_tail_bounded(a);
   }
   if (amax <= special::kScaledTailBoundedMax) return;
+  constexpr std::size_t G = 4;
+  for (std::size_t i0 = 0; i0 < n; i0 += G) {
+    const std::size_t i1 = std::min(n, i0 + G);
+    bool beyond = false;
+    for (std::size_t i = i0; i < i1; ++i) beyond |= std::fabs(v[i]) > special::kScaledTailBoundedMax;
+    if (!beyond) continue;
 #pragma omp simd
-  for (std::size_t i = 0; i < n; ++i) q[i] = special::scaled_lower_tail_split(std::fabs(v[i]));
+    for (std::size_t i = i0; i < i1; ++i) q[i] = special::scaled_lower_tail_split(std::fabs(v[i]));
+  }
 }
 
 }  // namespace mixgrad::mixture

@@ -86,7 +86,8 @@ MIXGRAD_INLINE void normalize_log_weights(double* ell, std::size_t K, double* Lw
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
     for (std::size_t l = 0; l < W; ++l) {
-      const double g = relative_exp(M[l] == kNegInf ? 0.0 : ell[k * W + l] - M[l]);
+      // NaN where no component is live (M = -inf): the loop below sets w there, and Lw.
+      const double g = relative_exp(ell[k * W + l] - M[l]);
       w[k * W + l] = g;
       S[l] += g;
     }
