@@ -13,6 +13,7 @@ namespace mixgrad::mixture {
 struct Scratch {
   aligned_vector<double> x, gx;                        // [D][L]
   aligned_vector<double> z, r, term;                   // [D][K][L]
+  aligned_vector<double> igr, igt;                     // [D][L], the factors of r and term (Vjp)
   aligned_vector<double> ell, e, ellp, g, q, bb, lam;  // [K][L]
   aligned_vector<double> zk, rk;                       // [K][L], modes that do not store z, r
   aligned_vector<double> wx, wy;                       // [K][L], the scaled form (and jvp's terms)
@@ -22,8 +23,11 @@ struct Scratch {
     x.assign(D * L, 0.0);
     gx.assign(D * L, 0.0);
     for (auto* v : {&ell, &e, &ellp, &g, &q, &bb, &lam, &zk, &rk, &wx, &wy}) v->assign(K * L, 0.0);
-    if (need_store)
+    if (need_store) {
       for (auto* v : {&z, &r, &term}) v->assign(D * K * L, 0.0);
+      igr.assign(D * L, 0.0);
+      igt.assign(D * L, 0.0);
+    }
     if (need_acc) {
       amu.assign(D * K * L, 0.0);
       as.assign(D * K * L, 0.0);

@@ -145,9 +145,10 @@ MIXGRAD_INLINE void scale_terms(std::size_t K, const std::int64_t* scaled, const
 // log-weights are re-centred after every coordinate (their largest is 0), so a coordinate far
 // out leaves later ones exact; lanes whose gap exceeds kScaledFormGap take detail::scaled_sides
 // (selected per lane, so the other lanes of the unit keep their bits).
-// Mode Vjp stores z, r, term for the reverse pass; Jvp computes the tangent of x (into out,
-// [D][L]); Cdf writes u_d = F_d (into out). hook(d) runs first in coordinate d (it may rewrite
-// coordinate d's means and mean tangents in p: full covariance's conditional locations).
+// Mode Vjp stores z, r, term for the reverse pass (r and term up to per-lane factors, in s.igr
+// and s.igt); Jvp computes the tangent of x (into out, [D][L]); Cdf writes u_d = F_d (into
+// out). hook(d) runs first in coordinate d (it may rewrite coordinate d's means and mean
+// tangents in p: full covariance's conditional locations).
 template <bool PL, Fwd MODE, class Hook = NoCoordinateHook>
 MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, double* out, const Hook& hook = {}) {
   const std::size_t K = dm.K, D = dm.D;
@@ -205,6 +206,9 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
     // z and r of this coordinate: stored for the reverse pass (Vjp) or kept for one step.
     double* zd = MODE == Fwd::Vjp ? s.z.data() + d * K * L : s.zk.data();
     double* rd = MODE == Fwd::Vjp ? s.r.data() + d * K * L : s.rk.data();
+    // Vjp stores g itself as r (r = g / sumg: the reverse pass applies 1 / sumg per lane), and the
+    // next coordinate reads its weights e from there.
+    double* gd = MODE == Fwd::Vjp ? rd : g;
     double* td = MODE == Fwd::Vjp ? s.term.data() + d * K * L : nullptr;
     // Pass 1: z, ell^(d+1) and its maximum. (Passes 1, 3 and 4 unrolled by two components:
     // the W1 vjp 2-3% faster on Zen 3, AVX2; same bits.)
@@ -233,7 +237,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         const double c = ellp[k * L + l] - Mp[l];  // ell^(d+1) re-centred: the next ell
         const double gg = relative_exp(c);
         ellp[k * L + l] = c;
-        g[k * L + l] = gg;
+        gd[k * L + l] = gg;
         sumg[l] += gg;
       }
     }
@@ -258,8 +262,8 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
       // (pass 2 gave NaN there): the next weights still follow from the differences
       // z_k^2 - z_min^2, and the density of the coordinate is 0 (the lane is scaled).
       const bool any_far = detail::far_coordinate_weights(
-          K, ell, zd, xd, logs, [&](std::size_t k, std::size_t l) { return detail::at<PL>(d * K + k, l); }, ellp, g, Mp,
-          sumg, farl);
+          K, ell, zd, xd, logs, [&](std::size_t k, std::size_t l) { return detail::at<PL>(d * K + k, l); }, ellp, gd,
+          Mp, sumg, farl);
       if (any_far)
         for (std::size_t l = 0; l < L; ++l) ig[l] = 1.0 / sumg[l];
       // X into s.wx, Y into s.wy, before pass 3 writes A over q (which holds Q unless kZFirst).
@@ -275,7 +279,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
       for (std::size_t l = 0; l < L; ++l) {
         const std::size_t j = detail::at<PL>(dk, l);
         const double zz = zd[k * L + l];
-        const double V = g[k * L + l] * sig2pi[j] * qz[k * L + l];
+        const double V = gd[k * L + l] * sig2pi[j] * qz[k * L + l];
         const double Wk = e[k * L + l] * c1[l];
         const double A = zz < 0.0 ? V : Wk - V;
         const double Bv = zz < 0.0 ? Wk - V : V;
@@ -313,7 +317,10 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         lowr[l] = scaled[l] ? lw : lowr[l];
         SA[l] = scaled[l] ? SX[l] : SA[l];
         SB[l] = scaled[l] ? SY[l] : SB[l];
-        lnT[l] = scaled[l] ? m - lnC[l] : 0.0;
+        // Vjp leaves the division by sumg to the reverse pass, but not in these lanes (igt = 1):
+        // their e^{lnT} takes it.
+        const double div = MODE == Fwd::Vjp ? elem::log(sumg[l]) : 0.0;
+        lnT[l] = scaled[l] ? (m - lnC[l]) - div : 0.0;
         lnC[l] = scaled[l] ? m : lnC[l];
       }
     }
@@ -333,9 +340,12 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
         }
       }
     }
-    // Pass 4: r and term_k (stored for the reverse pass by Vjp; one coordinate's worth for Jvp),
-    // then the tangent of x (Jvp). Every lane's term is divided by sumg here; the scaled lanes'
-    // X, Y carry no factor sumg, and their e^{lnT} (lnC = log(f_d / sumg)) undoes the division.
+    // Pass 4: term_k (stored for the reverse pass by Vjp; one coordinate's worth for Jvp, with r),
+    // then the tangent of x (Jvp). The sums of pass 3 carry a factor sumg. Jvp divides every
+    // lane's term by it here; the scaled lanes' X, Y carry no such factor, and their e^{lnT}
+    // (lnC = log(f_d / sumg)) undoes the division. Vjp stores sumg term_k and g (sumg r) as they
+    // are, and per lane the factors igr = 1 / sumg of r and igt of term (1 in the scaled lanes,
+    // whose e^{lnT} divides), which the reverse pass applies to x-bar once per coordinate.
     double* tk = MODE == Fwd::Vjp ? td : s.wx.data();
     if constexpr (MODE == Fwd::Vjp || MODE == Fwd::Jvp) {
 #pragma GCC unroll 2
@@ -346,11 +356,23 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
           // Both forms, then a blend: a conditional load of q or bb becomes a masked load.
           const double lower = q[k * L + l] - w * SA[l];
           const double upper = w * SB[l] - bb[k * L + l];
-          rd[k * L + l] = g[k * L + l] * ig[l];
-          tk[k * L + l] = (lowr[l] ? lower : upper) * ig[l];
+          const double t = lowr[l] ? lower : upper;
+          if constexpr (MODE == Fwd::Vjp) {
+            tk[k * L + l] = t;
+          } else {
+            rd[k * L + l] = g[k * L + l] * ig[l];
+            tk[k * L + l] = t * ig[l];
+          }
         }
       }
       if (any_scaled) detail::scale_terms(K, scaled, lnT, tk);
+      if constexpr (MODE == Fwd::Vjp) {
+#pragma omp simd
+        for (std::size_t l = 0; l < L; ++l) {
+          s.igr[d * L + l] = ig[l];
+          s.igt[d * L + l] = scaled[l] ? 1.0 : ig[l];
+        }
+      }
     }
     if constexpr (MODE == Fwd::Jvp) {
       // x_dot_d = sum_k r_k (mu_dot + z sigma_dot) - term_k ell_dot_k; then ell_dot advances.
@@ -376,9 +398,13 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
 #pragma omp simd
       for (std::size_t l = 0; l < L; ++l) out[d * L + l] = xdot[l];
     }
-    // Advance: ell <- ell^(d+1) - max (left in ellp by pass 2), e <- exp(ell) (in g).
+    // Advance: ell <- ell^(d+1) - max (left in ellp by pass 2), e <- exp(ell) (in g, or for Vjp
+    // in this coordinate's rows of r).
     std::swap(ell, ellp);
-    std::swap(e, g);
+    if constexpr (MODE == Fwd::Vjp)
+      e = gd;
+    else
+      std::swap(e, g);
 #pragma omp simd
     for (std::size_t l = 0; l < L; ++l) {
       sume[l] = sumg[l];
