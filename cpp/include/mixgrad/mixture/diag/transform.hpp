@@ -244,7 +244,7 @@ MIXGRAD_INLINE void forward_unit(const Dims& dm, const Prepared& p, Scratch& s, 
     // Per lane: the form (scaled where the gap exceeds kScaledFormGap, +inf where Mp = -inf) and
     // c1 = W_k sumg / e_k, clamped for the scaled lanes, whose A_k, B_k are replaced below. Pass 3
     // forms sumg A_k and sumg B_k, so that it need not wait for the division by sumg (that wait
-    // cost 4% of the W1 vjp on Zen 3, AVX2); pass 4 divides.
+    // cost 4% of the W1 vjp on Zen 3, AVX2); pass 4 divides (Jvp) or the reverse pass (Vjp).
     std::int64_t any_scaled = 0;
 #pragma omp simd reduction(| : any_scaled)
     for (std::size_t l = 0; l < L; ++l) {
