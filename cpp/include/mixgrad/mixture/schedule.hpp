@@ -2,6 +2,7 @@
 // blocks of work are handed to threads; both fixed by the shapes, never by the thread count.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <utility>
 
@@ -16,6 +17,18 @@ namespace detail {
 template <class Body>
 void dynamic_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t min_parallel, Body&& body) {
   parallel::for_blocks<parallel::Schedule::Dynamic>(n, block, nthreads, min_parallel, std::forward<Body>(body));
+}
+
+// The block size of the drivers whose blocks each set up their own scratch: n / parts items (so
+// that the threads share out the blocks), at least min_block, and at most about 2^20 (sample,
+// component, coordinate) triples of work (a few ms on AVX2): larger blocks amortize the set-up,
+// and the bound keeps the interrupt check, which runs between blocks, within reach. Results do
+// not depend on it.
+inline std::size_t scratch_block(std::size_t n, std::size_t parts, std::size_t triples_per_item,
+                                 std::size_t min_block) {
+  constexpr std::size_t kBlockTriples = std::size_t{1} << 20;
+  const std::size_t by_work = std::max<std::size_t>(1, kBlockTriples / std::max<std::size_t>(1, triples_per_item));
+  return std::max(min_block, std::min(n / parts, by_work));
 }
 
 }  // namespace detail

@@ -185,10 +185,11 @@ void vjp_rows(const Args<T>& a, T* ga, T* gmu, T* gs, int nthreads, Fill&& fill)
     std::fill(total.begin(), total.end(), 0.0);
     for (std::size_t c0 = 0; c0 < chunks; c0 += kRound) {
       const std::size_t nc = std::min(kRound, chunks - c0);
-      // Blocks of nc / 16 chunks: a block sets up its own Scratch (about 50 kB zeroed on W1),
-      // which once per chunk took 2-3% of the W1 vjp on Zen 3 (AVX2). The partials are per
+      // Blocks of up to nc / 16 chunks: a block sets up its own Scratch (about 50 kB zeroed on
+      // W1), which once per chunk took 2-3% of the W1 vjp on Zen 3 (AVX2). The partials are per
       // chunk, so the block size changes no bit of the result.
-      detail::dynamic_blocks(nc, std::max<std::size_t>(1, nc / 16), nthreads, 2, [&](std::size_t cb, std::size_t ce) {
+      const std::size_t block = detail::scratch_block(nc, 16, kChunkUnits * L * K * D, 1);
+      detail::dynamic_blocks(nc, block, nthreads, 2, [&](std::size_t cb, std::size_t ce) {
         Scratch s;
         s.init(dm, true, true);
         std::size_t rows[L];

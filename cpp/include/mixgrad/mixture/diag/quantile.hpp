@@ -656,10 +656,10 @@ void quantile(const Args<T>& a, const U* u, T* out, int nthreads, bool log_tail 
       prepare_shared(dm, a.logits, a.means, a.scales, b, p);
       constexpr std::size_t W = kQuantileBatch;
       const std::size_t batches = (S + W - 1) / W;
-      // Blocks of batches / 64 (at least 2): a block sets up its own QuantileScratch (about 106 kB
-      // zeroed on W1), which every 2 batches took 1% of the W1 quantile on Zen 3 (AVX2). Each
-      // lane's result is its own, so the block size changes no bit.
-      const std::size_t block = std::max<std::size_t>(2, batches / 64);
+      // Blocks of up to batches / 64 (at least 2): a block sets up its own QuantileScratch (about
+      // 106 kB zeroed on W1), which every 2 batches took 1% of the W1 quantile on Zen 3 (AVX2).
+      // Each lane's result is its own, so the block size changes no bit.
+      const std::size_t block = detail::scratch_block(batches, 64, W * dm.K * D, 2);
       detail::dynamic_blocks(batches, block, nthreads, 4, [&](std::size_t b0, std::size_t b1) {
         QuantileScratch s;
         s.init(dm, W);

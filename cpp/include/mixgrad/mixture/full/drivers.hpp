@@ -167,8 +167,9 @@ void tril_vjp_rows(const TrilArgs<T>& a, T* ga, T* gmu, T* gl, int nthreads, Fil
     std::fill(total.begin(), total.end(), 0.0);
     for (std::size_t c0 = 0; c0 < chunks; c0 += kRound) {
       const std::size_t nc = std::min(kRound, chunks - c0);
-      // Blocks of nc / 16 chunks, as in the diagonal vjp: a block sets up its own TrilWork.
-      detail::dynamic_blocks(nc, std::max<std::size_t>(1, nc / 16), nthreads, 2, [&](std::size_t cb, std::size_t ce) {
+      // Blocks of up to nc / 16 chunks, as in the diagonal vjp: a block sets up its own TrilWork.
+      const std::size_t block = detail::scratch_block(nc, 16, kChunkUnits * L * K * D * D, 1);
+      detail::dynamic_blocks(nc, block, nthreads, 2, [&](std::size_t cb, std::size_t ce) {
         TrilWork<T> w(dm, true);
         w.p = p0;
         std::size_t rows[L];
