@@ -20,10 +20,11 @@ void dynamic_blocks(std::size_t n, std::size_t block, int nthreads, std::size_t 
 }
 
 // The block size of the drivers whose blocks each set up their own scratch: n / parts items (so
-// that the threads share out the blocks), at least min_block, and at most about 2^20 (sample,
-// component, coordinate) triples of work (a few ms on AVX2): larger blocks amortize the set-up,
-// and the bound keeps the interrupt check, which runs between blocks, within reach. Results do
-// not depend on it.
+// that the threads share out the blocks), but no more than about 2^20 (sample, component,
+// coordinate) triples of work (a few ms on AVX2), and never fewer than min_block items (which
+// wins where one item alone is more work): larger blocks amortize the set-up, and the bound
+// keeps the interrupt check, which runs between blocks, within reach. Results do not depend on
+// it.
 inline std::size_t scratch_block(std::size_t n, std::size_t parts, std::size_t triples_per_item,
                                  std::size_t min_block) {
   constexpr std::size_t kBlockTriples = std::size_t{1} << 20;
