@@ -58,13 +58,16 @@ using Mask = std::int64_t;
 // that underflowed could matter: far_sums scales them.
 inline constexpr double kDirectSumFloor = 1.3994259113851392e-130;
 
-// ell_k -= log sum_k e^{ell_k} per lane (into Lw), and w_k = e^{ell_k} (into w), from one
-// exponential per component: w_k = e^{ell_k - M} / sum, M the largest ell_k. Into gap: the
-// second largest ell_k minus M (0 for a tie, -inf for a single live component), so that the
-// other components weigh at most (K - 1) e^gap in total.
+// ell_k -= M per lane, M the largest ell_k, and w_k = e^{ell_k} (into w), one exponential per
+// component; into S: sum_k w_k (NaN where no component is live, M = -inf). The weights stay
+// unnormalized: the solver's sums and its starting point are scaled by 1 / S per lane instead
+// (normalizing every w_k and ell_k took 3% of the W1 quantile on Zen 3, AVX2). Into bad: whether
+// a weight is NaN while a component is live. Into gap: the second largest ell_k minus M (0 for a
+// tie, -inf for a single live component), so that the other components weigh at most (K - 1)
+// e^gap in total, against at least 1 for all.
 template <std::size_t W>
-MIXGRAD_INLINE void normalize_log_weights(double* ell, std::size_t K, double* Lw, double* w, double* gap) {
-  alignas(64) double M[W], M2[W], S[W], iS[W];
+MIXGRAD_INLINE void shift_log_weights(double* ell, std::size_t K, double* w, double* S, Mask* bad, double* gap) {
+  alignas(64) double M[W], M2[W];
 #pragma omp simd
   for (std::size_t l = 0; l < W; ++l) {
     M[l] = kNegInf;
@@ -86,24 +89,18 @@ MIXGRAD_INLINE void normalize_log_weights(double* ell, std::size_t K, double* Lw
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
     for (std::size_t l = 0; l < W; ++l) {
-      // NaN where no component is live (M = -inf): the loop below sets w there, and Lw.
-      const double g = relative_exp(ell[k * W + l] - M[l]);
+      // NaN where no component is live (M = -inf).
+      const double c = ell[k * W + l] - M[l];
+      const double g = relative_exp(c);
+      ell[k * W + l] = c;
       w[k * W + l] = g;
       S[l] += g;
     }
   }
 #pragma omp simd
   for (std::size_t l = 0; l < W; ++l) {
-    Lw[l] = M[l] == kNegInf ? kNegInf : M[l] + elem::log(S[l]);
-    iS[l] = 1.0 / S[l];
+    bad[l] = Mask(M[l] != kNegInf) & Mask(std::isnan(S[l]));
     gap[l] = M2[l] - M[l];  // NaN where M = -inf
-  }
-  for (std::size_t k = 0; k < K; ++k) {
-#pragma omp simd
-    for (std::size_t l = 0; l < W; ++l) {
-      ell[k * W + l] -= Lw[l];
-      w[k * W + l] = M[l] == kNegInf ? kNaN : w[k * W + l] * iS[l];
-    }
   }
 }
 
@@ -112,18 +109,19 @@ MIXGRAD_INLINE void normalize_log_weights(double* ell, std::size_t K, double* Lw
 // (plus r), below the rounding error of h itself. It takes q without an evaluation. (No lane of
 // W1, whose components overlap; 58% of the lanes of W1's shape with means spread 4 times wider,
 // where after a few coordinates the earlier ones have singled out a component.) The test
-// bounds r by (K - 1) e^gap (normalize_log_weights): gap <= log min(u, 1 - u) - log(K - 1) - 54 ln 2.
+// bounds r by (K - 1) e^gap (shift_log_weights): gap <= log min(u, 1 - u) - log(K - 1) - 54 ln 2.
 MIXGRAD_INLINE double dominance_margin(std::size_t K) {
   return 54.0 * special::kLn2 + std::log(static_cast<double>(K > 1 ? K - 1 : 1));
 }
 
 inline constexpr int kMaxIterations = 400;
 
-// The lanes' state within one coordinate (W lanes): the target, the bracket and whether each end
-// was evaluated, the iterate, the last step, the side (lower) and whether the lane iterates.
+// The lanes' state within one coordinate (W lanes): the target, the inverse of the weights' sum
+// (shift_log_weights), the bracket and whether each end was evaluated, the iterate, the last step,
+// the side (lower) and whether the lane iterates.
 template <std::size_t W>
 struct SolverLanes {
-  alignas(64) double target[W], lo[W], hi[W], xd[W], sprev[W];
+  alignas(64) double target[W], iw[W], lo[W], hi[W], xd[W], sprev[W];
   alignas(64) Mask lower[W], active[W], loE[W], hiE[W];
 };
 
@@ -211,17 +209,18 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
   const double *mu = in.mu, *invs = in.invs, *ell = in.ell, *ew = in.ew;
   double *v1 = in.v1, *v2 = in.v2, *qv = in.qv;
   // Local pointers: read through s inside the loops, the lane arrays keep GCC from vectorizing.
-  double *target = s.target, *lo = s.lo, *hi = s.hi, *xd = s.xd, *sprev = s.sprev;
+  double *target = s.target, *iw = s.iw, *lo = s.lo, *hi = s.hi, *xd = s.xd, *sprev = s.sprev;
   Mask *lower = s.lower, *active = s.active, *loE = s.loE, *hiE = s.hiE;
   Mask any = 0;
 #pragma omp simd reduction(| : any)
   for (std::size_t l = 0; l < w; ++l) any |= active[l];
   // h(x) = log F(x) - log u (lower) or log(1 - u) - log S(x) (upper): increasing in x.
   for (int it = it0; it < it1 && any; ++it) {
-    // With t_k = z_k (lower) or -z_k (upper) and Q(y) = Phi(-y) e^{y^2/2}:
+    // With t_k = z_k (lower) or -z_k (upper), Q(y) = Phi(-y) e^{y^2/2} and the unnormalized
+    // weights w_k = e^{ell_k} (their sum 1 / iw):
     //   w_k Phi(t_k) = e^{a_k} Q(|t_k|) (t_k < 0),  w_k - e^{a_k} Q(t_k) (t_k >= 0),
     //   w_k phi(z_k) / sigma_k = e^{a_k} / (sigma_k sqrt(2 pi)),  a_k = ell_k - t_k^2 / 2,
-    // scaled by e^{-sh}: C = e^sh S1 (F or S), f = e^sh S2 / sqrt(2 pi). sh = 0, except in the
+    // scaled by e^{-sh}: C = e^sh S1 iw (F or S), f = e^sh S2 iw / sqrt(2 pi). sh = 0, except in the
     // far tails (see far_sums), where sh = M, the largest of a_k (t_k < 0) and ell_k (t_k >= 0).
     alignas(64) double S1[W], S2[W], S3[W], S4[W], sh[W];
     alignas(64) Mask far[W];
@@ -281,7 +280,7 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
       any_far |= f;
     }
     if (any_far) far_sums<PL, W>(K, in, far, S1, S2, S3, S4, sh);
-    // h = log C - log u (lower) or log(1 - u) - log C (upper), C = F or S = e^sh S1, and
+    // h = log C - log u (lower) or log(1 - u) - log C (upper), C = F or S = e^sh S1 iw, and
     // its derivatives: with t = z (lower) or -z (upper), c = 1 (lower) or -1 (upper),
     // g1 = S2 / (S1 sqrt(2 pi)) = f / C = h', B = S3 / (S1 sqrt(2 pi)) = -c f' / C,
     // G = S4 / (S1 sqrt(2 pi)) = f'' / C:  h'' = -c (B + h'^2),  h''' = G + B h' - 2 c h' h''.
@@ -292,7 +291,7 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
     // log C in a pass of its own: two shorter dependency chains per lane (the log, then the
     // divisions of the step), which the out-of-order core overlaps across lanes.
 #pragma omp simd
-    for (std::size_t l = 0; l < w; ++l) hv[l] = sh[l] + elem::log(S1[l]);
+    for (std::size_t l = 0; l < w; ++l) hv[l] = sh[l] + elem::log(S1[l] * iw[l]);
 #pragma omp simd
     for (std::size_t l = 0; l < w; ++l) {
       const double logc = hv[l];
@@ -396,6 +395,7 @@ MIXGRAD_INLINE void copy_lanes(std::size_t K, const std::size_t* pos, std::size_
   for (std::size_t i = 0; i < wt; ++i) {
     const std::size_t l = pos[i < m ? i : m - 1];
     to.target[i] = from.target[l];
+    to.iw[i] = from.iw[l];
     to.lo[i] = from.lo[l];
     to.hi[i] = from.hi[l];
     to.xd[i] = from.xd[l];
@@ -473,12 +473,13 @@ template <bool PL, std::size_t W, class Hook = NoCoordinateHook>
 MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScratch& s, const Hook& hook = {}) {
   static_assert(!PL || W == L, "per-lane parameters come in units of L lanes");
   const std::size_t K = dm.K, D = dm.D;
-  double* ell = s.ell.data();  // running log weights, normalized each coordinate
-  double* ew = s.ew.data();    // w_k^(d) = e^{ell_k}
-  alignas(64) double Lw[W], zq[W], uclip[W], x0[W], gap[W], xdom[W];
+  double* ell = s.ell.data();  // running log weights, the largest shifted to 0 each coordinate
+  double* ew = s.ew.data();    // w_k^(d) = e^{ell_k}, unnormalized
+  alignas(64) double wsum[W], zq[W], uclip[W], x0[W], gap[W], xdom[W];
+  alignas(64) Mask wbad[W];
   const double margin = dominance_margin(K);
   SolverLanes<W> st, sg;  // the batch's lanes, and the compact copies of the active ones
-  double *target = st.target, *lo = st.lo, *hi = st.hi, *xd = st.xd, *sprev = st.sprev;
+  double *target = st.target, *iw = st.iw, *lo = st.lo, *hi = st.hi, *xd = st.xd, *sprev = st.sprev;
   Mask *lower = st.lower, *active = st.active, *loE = st.loE, *hiE = st.hiE;
   for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
@@ -490,9 +491,10 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
     const double* invs = p.invs.data() + at<PL>(d * K, 0);
     const double* sig = p.sig.data() + at<PL>(d * K, 0);
     const double* logs = p.logs.data() + at<PL>(d * K, 0);
-    normalize_log_weights<W>(ell, K, Lw, ew, gap);
+    shift_log_weights<W>(ell, K, ew, wsum, wbad, gap);
 #pragma omp simd
     for (std::size_t l = 0; l < W; ++l) {  // bracket and Newton state of this coordinate
+      iw[l] = 1.0 / wsum[l];
       lo[l] = elem::kInf;
       hi[l] = -elem::kInf;
       loE[l] = 0;
@@ -506,7 +508,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
       // v = log F (v < 0, lower tail) or -log S (v > 0): the target and bracket come from v.
       for (std::size_t l = 0; l < W; ++l) {
         const double v = s.u[d * W + l];
-        const bool bad = std::isnan(v) || std::isnan(Lw[l]);
+        const bool bad = std::isnan(v) || wbad[l] != 0;
         const Mask act = !bad && std::fabs(v) < elem::kInf;
         xd[l] = bad ? kNaN : (act ? 0.0 : (v < 0.0 ? -elem::kInf : elem::kInf));
         active[l] = act;
@@ -522,7 +524,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
 #pragma omp simd reduction(| : any)
       for (std::size_t l = 0; l < W; ++l) {
         const double uu = s.u[d * W + l];
-        const bool bad = !((uu >= 0.0) & (uu <= 1.0)) | std::isnan(Lw[l]);
+        const bool bad = !((uu >= 0.0) & (uu <= 1.0)) | (wbad[l] != 0);
         const double at_zero = uu == 0.0 ? -elem::kInf : 0.0;  // one select per statement, as below
         const double at_ends = uu == 1.0 ? elem::kInf : at_zero;
         xd[l] = bad ? kNaN : at_ends;
@@ -564,13 +566,13 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
           lo[l] = qlo < lo[l] ? qlo : lo[l];
           hi[l] = qhi > hi[l] ? qhi : hi[l];
           x0[l] += live ? wq : 0.0;
-          xdom[l] = ew[k * W + l] > 0.5 ? qk : xdom[l];
+          xdom[l] = ew[k * W + l] > 0.5 * wsum[l] ? qk : xdom[l];
         }
       }
       any = 0;
 #pragma omp simd reduction(| : any)
       for (std::size_t l = 0; l < W; ++l) {
-        const double start = std::min(std::max(x0[l], lo[l]), hi[l]);
+        const double start = std::min(std::max(x0[l] * iw[l], lo[l]), hi[l]);
         const bool dominant = gap[l] <= target[l] - margin;
         const double x = dominant ? xdom[l] : start;
         xd[l] = active[l] ? x : xd[l];
@@ -580,7 +582,7 @@ MIXGRAD_INLINE void quantile_unit(const Dims& dm, const Prepared& p, QuantileScr
       }
       if (any) solve_lanes<PL, W>(K, mu, invs, ell, ew, s, st, sg);
     }
-    // ell^(d+1) = ell^(d) + log N(x_d; mu_kd, sigma_kd) (constant dropped: renormalized above).
+    // ell^(d+1) = ell^(d) + log N(x_d; mu_kd, sigma_kd) (constant dropped: shifted above).
     for (std::size_t k = 0; k < K; ++k) {
 #pragma omp simd
       for (std::size_t l = 0; l < W; ++l) {
