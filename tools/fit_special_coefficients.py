@@ -21,6 +21,10 @@ Lawson weights, which move the least-squares solution towards the minimax one. T
 * scaled_tail_ndtr: Q(y) = P(y)/R(y) for 0 <= y <= 40, P and R of degree 10, fitted in y
   directly (all coefficients come out positive): one multiply-add fewer than scaled_tail_rational
   and a smaller error, for ndtr, whose argument is clamped at 40.
+* exp_rough: (e^r - 1)/r as exp, degree 7 (relative error 4.6e-12): the quantile's first,
+  rough evaluation (mixture/relative_exp.hpp).
+* scaled_tail_rough: Q(y) = P(y)/R(y) for 0 <= y <= 10, P of degree 6 and R of 7 (relative
+  error 2.9e-13): the quantile's first, rough evaluation (special.hpp).
 * log: (2 atanh(s)/s - 2)/s^2 as a polynomial in z = s^2 <= 0.0295 (s = f/(2 + f) for
   1 + f in [sqrt(1/2), sqrt(2)]), degree 7.
 """
@@ -109,6 +113,16 @@ def exp():
     print_array("c", num)
 
 
+def exp_rough():
+    def g(r):
+        return mp.mpf(1) if r == 0 else mp.expm1(r) / r
+
+    half = mp.log(2) / 2 + mp.mpf("1e-3")
+    num, _, err = fit_rational(g, -half, half, 7, 0)
+    print(f"// (e^r - 1)/r, |r| <= {mp.nstr(half, 5)}, degree 7: fit error {mp.nstr(err, 3)}")
+    print_array("c", num)
+
+
 def log():
     smax = (mp.sqrt(2) - 1) / (mp.sqrt(2) + 1)  # s = f/(2 + f) at 1 + f = sqrt(2)
 
@@ -172,6 +186,17 @@ def scaled_tail_bounded():
     print_array("den", den)
 
 
+def scaled_tail_rough():
+    def q(y):
+        with mp.workdps(mp.mp.dps + 25):
+            return mp.erfc(y / mp.sqrt(2)) * mp.exp(y * y / 2) / 2
+
+    num, den, err = fit_rational(q, 0, 10, 6, 7, nodes=120)
+    print(f"// Q(y) = P(y)/R(y), degrees 6 and 7, 0 <= y <= 10: fit error {mp.nstr(err, 3)}")
+    print_array("num", num)
+    print_array("den", den)
+
+
 def scaled_tail_ndtr():
     def q(y):  # Q(y): mpmath's erfc and exp keep their relative precision at any magnitude
         return mp.erfc(y / mp.sqrt(2)) * mp.exp(y * y / 2) / 2
@@ -185,9 +210,11 @@ def scaled_tail_ndtr():
 FITS = {
     "ndtri_central": ndtri_central,
     "exp": exp,
+    "exp_rough": exp_rough,
     "log": log,
     "scaled_tail_rational": scaled_tail_rational,
     "scaled_tail_bounded": scaled_tail_bounded,
+    "scaled_tail_rough": scaled_tail_rough,
     "scaled_tail_ndtr": scaled_tail_ndtr,
 }
 

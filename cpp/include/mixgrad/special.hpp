@@ -143,24 +143,34 @@ MIXGRAD_INLINE double scaled_lower_tail_bounded(double y) {
   return elem::poly2(detail::kScaledTailBoundedNum, y) / elem::poly2(detail::kScaledTailBoundedDen, y);
 }
 
+// Q(y) for 0 <= y <= kScaledTailBoundedMax (NaN gives NaN) to a relative error of 3e-13 (the
+// fit's; tools/fit_special_coefficients.py, scaled_tail_rough): P and R of degrees 6 and 7, four
+// multiply-adds fewer than scaled_lower_tail_bounded. Only the quantile's first evaluation of a
+// coordinate uses it, which aims the next and decides nothing (mixture/diag/quantile.hpp).
+MIXGRAD_INLINE double scaled_lower_tail_rough(double y) {
+  static constexpr double num[7] = {5.00000000000134180371e-1, 5.56138468352843157305e-1, 3.0541398061958918485e-1,
+                                    1.00820445156572923429e-1, 2.08577631003572788066e-2, 2.5645996699362481791e-3,
+                                    1.48399399167294223567e-4};
+  static constexpr double den[8] = {1.0,
+                                    1.91016149754421882951,
+                                    1.63491632799064956414,
+                                    8.16996164721136849452e-1,
+                                    2.59155414632102139881e-1,
+                                    5.26542515671845279125e-2,
+                                    6.42851051769996925709e-3,
+                                    3.71981944154177240507e-4};
+  return elem::poly2(num, y) / elem::poly2(den, y);
+}
+
 // Q(y) for every y >= 0 (and +inf) as the rational P/R (erfcx_abs's form); from y = 1e24 on,
 // where R would overflow, its asymptote 1/(y sqrt(2 pi)) (relative error below 1e-48 there).
-// The mixture kernels take it beyond kScaledTailBoundedMax (scaled_lower_tail_split).
+// The mixture kernels take it beyond kScaledTailBoundedMax (mixture/scaled_tail_block.hpp).
 MIXGRAD_INLINE double scaled_lower_tail_rational(double y) {
   const bool huge = y > 1e24;
   const double yc = huge ? 0.0 : y;
   const double num = elem::poly2(detail::kScaledTailNum, yc);
   const double den = elem::poly2(detail::kScaledTailDen, yc);
   return (huge ? kInvSqrt2Pi : num) / (huge ? y : den);
-}
-
-// Q(y) for every y >= 0: the bounded form up to kScaledTailBoundedMax, the rational beyond (NaN
-// gives NaN). A value depends on its own y only, so a kernel may take the bounded form's cheaper
-// loop for a block known to lie within its range and this one otherwise, with the same results.
-MIXGRAD_INLINE double scaled_lower_tail_split(double y) {
-  const bool inside = y <= kScaledTailBoundedMax;
-  const double bounded = scaled_lower_tail_bounded(inside ? y : 0.0);
-  return inside ? bounded : scaled_lower_tail_rational(y);
 }
 
 // exp(-y^2/2) = (1 + e) 2^n for 0 <= y <= 40 (NaN gives NaN), from the exact split of y^2/2.
