@@ -103,24 +103,22 @@ def ndtri_central():
     print_array("den", den)
 
 
-def exp():
+def _fit_exp(degree):
     def g(r):
         return mp.mpf(1) if r == 0 else mp.expm1(r) / r
 
     half = mp.log(2) / 2 + mp.mpf("1e-3")  # |r| <= ln2/2 plus the reduction's rounding
-    num, _, err = fit_rational(g, -half, half, 10, 0)
-    print(f"// (e^r - 1)/r, |r| <= {mp.nstr(half, 5)}: fit error {mp.nstr(err, 3)}")
+    num, _, err = fit_rational(g, -half, half, degree, 0)
+    print(f"// (e^r - 1)/r, |r| <= {mp.nstr(half, 5)}, degree {degree}: fit error {mp.nstr(err, 3)}")
     print_array("c", num)
+
+
+def exp():
+    _fit_exp(10)
 
 
 def exp_rough():
-    def g(r):
-        return mp.mpf(1) if r == 0 else mp.expm1(r) / r
-
-    half = mp.log(2) / 2 + mp.mpf("1e-3")
-    num, _, err = fit_rational(g, -half, half, 7, 0)
-    print(f"// (e^r - 1)/r, |r| <= {mp.nstr(half, 5)}, degree 7: fit error {mp.nstr(err, 3)}")
-    print_array("c", num)
+    _fit_exp(7)
 
 
 def log():
@@ -175,26 +173,23 @@ def scaled_tail_rational():
     print_array("den", den)
 
 
-def scaled_tail_bounded():
+def _fit_scaled_tail_bounded(num_deg, den_deg):
     def q(y):  # Q(y); exp(y^2/2) <= e^50 on [0, 10] needs ~22 digits more
         with mp.workdps(mp.mp.dps + 25):
             return mp.erfc(y / mp.sqrt(2)) * mp.exp(y * y / 2) / 2
 
-    num, den, err = fit_rational(q, 0, 10, 8, 9, nodes=120)
-    print(f"// Q(y) = P(y)/R(y), degrees 8 and 9, 0 <= y <= 10: fit error {mp.nstr(err, 3)}")
+    num, den, err = fit_rational(q, 0, 10, num_deg, den_deg, nodes=120)
+    print(f"// Q(y) = P(y)/R(y), degrees {num_deg} and {den_deg}, 0 <= y <= 10: fit error {mp.nstr(err, 3)}")
     print_array("num", num)
     print_array("den", den)
+
+
+def scaled_tail_bounded():
+    _fit_scaled_tail_bounded(8, 9)
 
 
 def scaled_tail_rough():
-    def q(y):
-        with mp.workdps(mp.mp.dps + 25):
-            return mp.erfc(y / mp.sqrt(2)) * mp.exp(y * y / 2) / 2
-
-    num, den, err = fit_rational(q, 0, 10, 6, 7, nodes=120)
-    print(f"// Q(y) = P(y)/R(y), degrees 6 and 7, 0 <= y <= 10: fit error {mp.nstr(err, 3)}")
-    print_array("num", num)
-    print_array("den", den)
+    _fit_scaled_tail_bounded(6, 7)
 
 
 def scaled_tail_ndtr():
