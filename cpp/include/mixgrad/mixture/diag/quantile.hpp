@@ -200,7 +200,7 @@ MIXGRAD_INLINE void far_sums(std::size_t K, const SolverInputs& in, const Mask* 
 }
 
 // The first evaluation of a coordinate is rough: Q and the exponentials to a relative error of
-// about 5e-12 (special::scaled_lower_tail_rough, relative_exp_rough), so h to within about 1e-11
+// about 5e-12 (special::scaled_lower_tail_rough, exp_mantissa_rough), so h to within about 1e-11
 // (and its rounding, as exact). It only aims the next evaluation: from the starting point (the
 // component quantiles weighted, often a tenth of a scale off) its step leaves an error near 5e-12
 // of the scale, which the next, exact evaluation's step reduces to its fourth power. It stops no
@@ -274,7 +274,7 @@ MIXGRAD_INLINE Mask solve_iterations(std::size_t K, int it0, int it1, const Solv
       double* __restrict pv = v2;
       const std::size_t nkw = K * w;
 #pragma omp simd
-      for (std::size_t i = 0; i < nkw; ++i) pv[i] = Rough ? relative_exp_rough(pv[i]) : relative_exp(pv[i]);
+      for (std::size_t i = 0; i < nkw; ++i) pv[i] = relative_exp<Rough>(pv[i]);
     }
     for (std::size_t k = 0; k < K; ++k) {
       const double* __restrict invsk = invs + at<PL>(k, 0);
