@@ -193,3 +193,39 @@ def test_bench_threads_rejects_bad_counts(value, capsys):
         main(["bench", "--threads", value])
     assert exc.value.code == 2
     assert "--threads" in capsys.readouterr().err
+
+
+def test_simd_level_holds_torch_to_the_same_instruction_set():
+    from mixgrad.cli.main import hold_torch_to_level
+
+    env: dict[str, str] = {}
+    assert hold_torch_to_level("x86-64-v3", env, {}) == "avx2"
+    assert env == {"ATEN_CPU_CAPABILITY": "avx2"}
+    env = {}
+    assert hold_torch_to_level("baseline", env, {}) == "default"
+    assert env == {"ATEN_CPU_CAPABILITY": "default"}
+    # The user's own setting wins; an imported torch has read it already; AVX-512 and auto keep
+    # PyTorch's own choice.
+    env = {"ATEN_CPU_CAPABILITY": "avx512"}
+    assert hold_torch_to_level("x86-64-v3", env, {}) is None
+    assert env == {"ATEN_CPU_CAPABILITY": "avx512"}
+    env = {}
+    assert hold_torch_to_level("x86-64-v3", env, {"torch": object()}) is None
+    assert hold_torch_to_level("x86-64-v4", env, {}) is None
+    assert hold_torch_to_level("auto", env, {}) is None
+    assert env == {}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+@pytest.mark.skipif("x86-64-v3" not in mixgrad.supported_simd_levels(), reason="no AVX2 on this CPU")
+def test_bench_at_avx2_runs_the_torch_peers_at_avx2():
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}
+    args = ["bench", "--quick", "--repeats", "1", "--only", "DisARM", "--simd-level", "x86-64-v3"]
+    code = "import sys; from mixgrad.cli import main; sys.exit(main(sys.argv[1:]))"
+    run = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True)
+    out = run.stdout
+    assert "kernels x86-64-v3" in out
+    assert "(CPU kernels AVX2)" in out.splitlines()[1]

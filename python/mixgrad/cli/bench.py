@@ -391,8 +391,8 @@ def machine_description(nthreads: int | None = None) -> str:
 
 def peers_description() -> str:
     """The header's second line: the peers' versions and the instruction set PyTorch's CPU
-    kernels run (its own dispatch, which ``--simd-level`` does not touch; the environment
-    variable ATEN_CPU_CAPABILITY=avx2, set before the run, holds it to AVX2)."""
+    kernels run (its own dispatch, which ``mixgrad bench --simd-level`` holds to the same level
+    through ATEN_CPU_CAPABILITY: :func:`mixgrad.cli.main.hold_torch_to_level`)."""
     parts = []
     if have("torch"):
         import torch

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Mapping, MutableMapping
+
+# ATEN_CPU_CAPABILITY for our instruction-set levels below AVX-512: PyTorch's kernels as a CPU that
+# has no more would run them. (At x86-64-v4 PyTorch's own choice is kept: AVX-512 or newer.)
+_TORCH_CAPABILITY = {"x86-64-v3": "avx2", "baseline": "default"}
 
 
 def _thread_count(text: str) -> int:
@@ -17,6 +23,24 @@ def _thread_count(text: str) -> int:
     if not 1 <= n <= MAX_THREADS:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_THREADS}, got {n}")
     return n
+
+
+def hold_torch_to_level(
+    level: str, environ: MutableMapping[str, str] = os.environ, modules: Mapping[str, object] = sys.modules
+) -> str | None:
+    """Hold the PyTorch peers of ``mixgrad bench --simd-level LEVEL`` to that instruction set.
+
+    Forcing our kernel copy does not force PyTorch's, which picks its own (AVX-512 where the CPU
+    has it), so an AVX2 run on an AVX-512 CPU would time our AVX2 kernels against its AVX-512
+    ones. This sets ATEN_CPU_CAPABILITY, which PyTorch reads once, when it is imported: only where
+    torch is not imported yet and the variable is not set (a user's own value wins). Returns the
+    value it set, or None.
+    """
+    capability = _TORCH_CAPABILITY.get(level)
+    if capability is None or "ATEN_CPU_CAPABILITY" in environ or "torch" in modules:
+        return None
+    environ["ATEN_CPU_CAPABILITY"] = capability
+    return capability
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -44,7 +68,8 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--simd-level",
         choices=["auto", "x86-64-v4", "x86-64-v3", "baseline"],
-        help="run the kernels at this instruction-set level (default: the highest the CPU supports)",
+        help="run the kernels at this instruction-set level (default: the highest the CPU supports); the "
+        "PyTorch peers run at the same level (ATEN_CPU_CAPABILITY, unless set)",
     )
     return parser
 
@@ -72,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as exc:
                 print(f"mixgrad bench: {exc}", file=sys.stderr)
                 return 2
+            hold_torch_to_level(args.simd_level)
         return run_bench(quick=args.quick, repeats=args.repeats, only=args.only, nthreads=args.threads)
     parser.print_help(sys.stderr)
     return 2
