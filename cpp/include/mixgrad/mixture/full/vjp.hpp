@@ -48,7 +48,7 @@ MIXGRAD_INLINE void reverse_tril_unit(const Dims& dm, const Prepared& p, const T
     std::fill(ts.mbar.begin(), ts.mbar.end(), 0.0);
     std::fill(ts.sbar.begin(), ts.sbar.end(), 0.0);
     detail::reverse_coordinate<true>(K, d, invs, zd, s.r.data() + d * K * L, s.term.data() + d * K * L,
-                                     s.igr.data() + d * L, s.igt.data() + d * L, gxd, lam, mbar, sbar, s.zk.data());
+                                     s.igr.data() + d * L, s.igt.data() + d * L, gxd, lam, mbar, sbar);
     double* amu = s.amu.data() + d * K * L;
     double* ldd = ts.lbar.data() + (d * D + d) * K * L;
     for (std::size_t k = 0; k < K; ++k) {
