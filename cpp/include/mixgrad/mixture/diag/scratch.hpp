@@ -15,7 +15,7 @@ struct Scratch {
   aligned_vector<double> z, r, term;                   // [D][K][L]
   aligned_vector<double> igr, igt;                     // [D][L], the factors of r and term (Vjp)
   aligned_vector<double> ell, e, ellp, g, q, bb, lam;  // [K][L]
-  aligned_vector<double> zk, rk;                       // [K][L], modes that do not store z, r; the vjp's z/sigma
+  aligned_vector<double> zk, rk;                       // [K][L], z and r in the modes that do not store them
   aligned_vector<double> wx, wy;                       // [K][L], the scaled form (and jvp's terms)
   aligned_vector<double> amu, as, aa;                  // accumulators [D][K][L], [K][L]
   void init(const Dims& dm, bool need_store, bool need_acc) {
