@@ -48,6 +48,10 @@ def test_bench_rows_and_table():
 def test_bench_only_and_simd_level(capsys):
     import mixgrad
 
+    if importlib.util.find_spec("torch") is not None:
+        # Imported first, so that `--simd-level baseline` leaves PyTorch's kernels for the rest of
+        # the session as they are (ATEN_CPU_CAPABILITY is read when torch is imported).
+        import torch  # noqa: F401
     before = mixgrad.simd_level()
     try:
         assert main(["bench", "--quick", "--repeats", "1", "--only", "GMM", "--simd-level", "baseline"]) == 0

@@ -33,8 +33,8 @@ def hold_torch_to_level(
     Forcing our kernel copy does not force PyTorch's, which picks its own (AVX-512 where the CPU
     has it), so an AVX2 run on an AVX-512 CPU would time our AVX2 kernels against its AVX-512
     ones. This sets ATEN_CPU_CAPABILITY, which PyTorch reads once, when it is imported: only where
-    torch is not imported yet and the variable is not set (a user's own value wins). Returns the
-    value it set, or None.
+    torch is not imported yet and the variable is not set (a user's own value wins). The variable
+    stays set in this process and its children. Returns the value it set, or None.
     """
     capability = _TORCH_CAPABILITY.get(level)
     if capability is None or "ATEN_CPU_CAPABILITY" in environ or "torch" in modules:
