@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "array_helpers.hpp"
+#include "mixgrad/mixture/relative_exp.hpp"
 #include "mixgrad/parallel.hpp"
 #include "mixgrad/special_arrays.hpp"
 
@@ -88,9 +89,35 @@ void def_all(py::module_& m) {
   def_binary_diff<T>(m, "log_ndtr_diff");
 }
 
+// The quantile solver's rough forms (mixture/diag/quantile.hpp), element by element, for the tests
+// that hold them to their stated accuracy.
+template <double (*Fn)(double)>
+void def_rough(py::module_& m, const char* name) {
+  m.def(
+      name,
+      [](carray<double> x) {
+        std::optional<carray<double>> none;
+        carray<double> y = mixgrad::bind::output_like<double>(x, none);
+        const double* xp = x.data();
+        double* yp = y.mutable_data();
+        for (py::ssize_t i = 0; i < x.size(); ++i) yp[i] = Fn(xp[i]);
+        return y;
+      },
+      py::arg("x").noconvert());
+}
+
+double scaled_lower_tail_rough(double y) {
+  return mixgrad::special::scaled_lower_tail_rough(y);
+}
+double relative_exp_rough(double y) {
+  return mixgrad::mixture::relative_exp<true>(y);
+}
+
 }  // namespace
 
 void register_special(py::module_& m) {
   def_all<double>(m);
   def_all<float>(m);
+  def_rough<scaled_lower_tail_rough>(m, "_scaled_lower_tail_rough");
+  def_rough<relative_exp_rough>(m, "_relative_exp_rough");
 }
