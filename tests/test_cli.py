@@ -233,3 +233,25 @@ def test_bench_at_avx2_runs_the_torch_peers_at_avx2():
     out = run.stdout
     assert "kernels x86-64-v3" in out
     assert "(CPU kernels AVX2)" in out.splitlines()[1]
+
+
+def test_cpu_model_from_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+        "model name\t: AMD EPYC\nflags\t\t: fpu avx2\n\nprocessor\t: 1\nmodel name\t: other\n"
+    )
+    assert bench.cpu_model(str(info)) == "AMD EPYC (family 25, model 17)"
+    info.write_text("processor\t: 0\nmodel name\t: Some CPU\n")
+    assert bench.cpu_model(str(info)) == "Some CPU"
+    info.write_text("processor\t: 0\n")
+    assert bench.cpu_model(str(info)) is None
+    assert bench.cpu_model(str(tmp_path / "missing")) is None
+
+
+def test_header_names_the_cpu_model_where_linux_gives_it():
+    model = bench.cpu_model()
+    header = bench.machine_description(1)
+    if model is not None:
+        assert f", {model}, " in header
+    assert "mixgrad threads=1" in header

@@ -378,12 +378,36 @@ COMPARISONS: dict[str, Callable[..., list[Row]] | Callable[..., list[KernelCostR
 }
 
 
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str | None:
+    """The CPU's model name with its family and model numbers where Linux's ``cpuinfo`` gives them
+    ("AMD EPYC (family 25, model 17)": virtual machines often report only the brand), else None."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as fh:
+            text = fh.read(1 << 16)
+    except OSError:
+        return None
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the first processor's block is enough
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name")
+    if not name:
+        return None
+    if "cpu family" in fields and "model" in fields:
+        return f"{name} (family {fields['cpu family']}, model {fields['model']})"
+    return name
+
+
 def machine_description(nthreads: int | None = None) -> str:
-    """The header line: CPU, kernel copy, mixgrad's thread count (``nthreads``, None: the
-    current default), Python and numpy versions."""
+    """The header line: CPU (its model where the OS tells it), kernel copy, mixgrad's thread count
+    (``nthreads``, None: the current default), Python and numpy versions."""
     count = get_num_threads() if nthreads is None else nthreads
+    model = cpu_model()
     return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
+        f"{platform.processor() or platform.machine()}, {f'{model}, ' if model else ''}"
+        f"{os.cpu_count()} logical CPUs, "
         f"kernels {simd_level()} (supported: {', '.join(supported_simd_levels())}), "
         f"mixgrad threads={count}, Python {platform.python_version()}, numpy {np.__version__}"
     )
