@@ -106,18 +106,11 @@ void def_rough(py::module_& m, const char* name) {
       py::arg("x").noconvert());
 }
 
-double scaled_lower_tail_rough(double y) {
-  return mixgrad::special::scaled_lower_tail_rough(y);
-}
-double relative_exp_rough(double y) {
-  return mixgrad::mixture::relative_exp<true>(y);
-}
-
 }  // namespace
 
 void register_special(py::module_& m) {
   def_all<double>(m);
   def_all<float>(m);
-  def_rough<scaled_lower_tail_rough>(m, "_scaled_lower_tail_rough");
-  def_rough<relative_exp_rough>(m, "_relative_exp_rough");
+  def_rough<mixgrad::special::scaled_lower_tail_rough>(m, "_scaled_lower_tail_rough");
+  def_rough<mixgrad::mixture::relative_exp<true>>(m, "_relative_exp_rough");
 }

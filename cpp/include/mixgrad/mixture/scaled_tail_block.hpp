@@ -15,8 +15,8 @@ namespace mixgrad::mixture {
 // kScaledTailBoundedMax, special::scaled_lower_tail_rational beyond. The bounded form goes over
 // the whole block while the same loop finds the largest |v[i]| (in registers: the callers'
 // passes that form v then keep no running maximum); where one lies beyond the bounded range, the
-// groups of four that hold one take the rational form there (the quantile's trial points leave a few in most
-// of its blocks: recomputing whole blocks took 4% of the W1 quantile on Zen 3, AVX2).
+// groups of four that hold one take the rational form there (the quantile's trial points leave a
+// few in most of its blocks: recomputing whole blocks took 4% of the W1 quantile on Zen 3, AVX2).
 // The form is chosen per element, so an element's value does not depend on its neighbours.
 template <bool Rough = false>
 MIXGRAD_INLINE void scaled_tail_block(const double* v, double* q, std::size_t n) {
