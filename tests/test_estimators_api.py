@@ -45,6 +45,34 @@ def test_one_coordinate_moments_match_the_samples(name, noise, n):
         np.testing.assert_allclose(g.variance, g.samples.var(0, ddof=1), rtol=1e-10, atol=1e-18)
 
 
+@pytest.mark.parametrize("shape", [(400,), (2, 200), (300, 5), (300, 1)])
+@pytest.mark.parametrize(
+    ("noise", "coupling", "temperature"),
+    [
+        ("logistic", "independent", 0.5),
+        ("logistic", "independent", 0.3),
+        ("logistic", "coupled", 0.5),
+        ("gaussian", "independent", 0.5),
+    ],
+)
+def test_one_sample_chunk_moments_match_the_samples(shape, noise, coupling, temperature):
+    # Rows of 256 coordinates or more are cut into chunks of one sample each, whose Welford step
+    # the fused Quadratic pass takes as it forms the estimates (E = 1 and E > 1, one target and
+    # one per row): the mean and variance must still be numpy's two-pass ones of the kept
+    # samples, and the same without keeping them.
+    rng = np.random.default_rng(8)
+    dist = mg.Bernoulli(rng.normal(size=shape), noise=noise)
+    for target in (0.3, rng.uniform(0.1, 0.9, size=shape)):
+        obj = mg.Quadratic(target)
+        kw = {"temperature": temperature, "coupling": coupling, "eta": 0.8}
+        g = mg.rebar(obj, dist, 37, seed=3, **kw)
+        np.testing.assert_allclose(g.mean, g.samples.mean(0), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(g.variance, g.samples.var(0, ddof=1), rtol=1e-10, atol=1e-18)
+        h = mg.rebar(obj, dist, 37, seed=3, keep_samples=False, **kw)
+        assert np.array_equal(h.mean, g.mean)
+        assert np.array_equal(h.variance, g.variance)
+
+
 def test_batched_rows_are_independent_problems():
     """Row i of a batch gets the same estimate as that row alone with the same objective row."""
     a = np.array([[0.3, -1.0], [2.0, 0.5], [-0.7, 0.1]])
