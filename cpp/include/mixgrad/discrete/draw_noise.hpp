@@ -24,7 +24,8 @@ inline void draw_noise(const Problem& P) {
   const std::size_t per_block = std::max<std::size_t>(1, 4096 / (Rw * E));
   const int threads = static_cast<double>(P.S) * static_cast<double>(R * E) < 16384.0 ? 1 : P.nthreads;
   parallel::for_blocks(static_cast<std::size_t>(P.S), per_block, threads, 2, [&](std::size_t sa, std::size_t sb) {
-    Buffers B;
+    const TileScratchLease lease(E <= kChunkCoords);
+    Buffers& B = lease.get().B;
     B.reserve(std::max(kChunkCoords, E), std::max(kChunkCoords, E));
     for_chunks(sa, sb, 0, Rw, E, r0, r0 + R,
                [&](std::size_t s0, std::size_t m, std::size_t gi0, std::size_t gi1, std::size_t width) {

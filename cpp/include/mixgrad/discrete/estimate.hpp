@@ -50,11 +50,19 @@ void estimate(const Problem& P, const Obj& obj) {
 
   // Small problems stay on the calling thread (waking a team costs more than the work).
   const int threads = static_cast<double>(S) * static_cast<double>(R * E) < 16384.0 ? 1 : P.nthreads;
+  // Each thread's working arrays are kept from tile to tile and call to call, unless a chunk is
+  // wider than kChunkCoords (then they are made per tile).
+  const std::size_t max_nj = std::max(kChunkCoords, E);
   parallel::for_blocks(n_tiles, 1, threads, 2, [&](std::size_t t0, std::size_t t1) {
-    Buffers B;
-    const std::size_t max_nj = std::max(kChunkCoords, E);
+    const TileScratchLease lease(max_nj == kChunkCoords);
+    TileScratch& ts = lease.get();
+    Buffers& B = ts.B;
     B.reserve(max_nj, max_nj);
-    std::vector<double> cmean(tile_coords), cm2(tile_coords), lmean(tile_coords), lm2(tile_coords);
+    for (auto* v : {&ts.cmean, &ts.cm2, &ts.lmean, &ts.lm2}) v->resize(tile_coords);
+    std::vector<double>& cmean = ts.cmean;
+    std::vector<double>& cm2 = ts.cm2;
+    std::vector<double>& lmean = ts.lmean;
+    std::vector<double>& lm2 = ts.lm2;
     for (std::size_t t = t0; t < t1; ++t) {
       const std::size_t sbi = t / W.n_rb, rbi = W.rb0 + t % W.n_rb;
       const std::size_t sa = sbi * T.samples_per_tile, sb = std::min<std::size_t>(S, sa + T.samples_per_tile);
