@@ -37,6 +37,11 @@ struct TileScratch {
   Buffers B;
   std::vector<double> cmean, cm2, lmean, lm2;
   bool in_use = false;
+  // Chunks of up to nj coordinates (events) and tiles of tile_coords.
+  void reserve(std::size_t nj, std::size_t tile_coords) {
+    B.reserve(nj, nj);
+    for (auto* v : {&cmean, &cm2, &lmean, &lm2}) v->resize(tile_coords);
+  }
 };
 
 // This thread's TileScratch, lent to one caller at a time and kept for the next (a set made and

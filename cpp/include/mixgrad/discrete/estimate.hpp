@@ -54,11 +54,10 @@ void estimate(const Problem& P, const Obj& obj) {
   // wider than kChunkCoords (then they are made per tile).
   const std::size_t max_nj = std::max(kChunkCoords, E);
   parallel::for_blocks(n_tiles, 1, threads, 2, [&](std::size_t t0, std::size_t t1) {
-    const TileScratchLease lease(max_nj == kChunkCoords);
+    const TileScratchLease lease(E <= kChunkCoords);
     TileScratch& ts = lease.get();
+    ts.reserve(max_nj, tile_coords);
     Buffers& B = ts.B;
-    B.reserve(max_nj, max_nj);
-    for (auto* v : {&ts.cmean, &ts.cm2, &ts.lmean, &ts.lm2}) v->resize(tile_coords);
     std::vector<double>& cmean = ts.cmean;
     std::vector<double>& cm2 = ts.cm2;
     std::vector<double>& lmean = ts.lmean;
